@@ -1,0 +1,122 @@
+"""The one cell definition, shared by the zoo networks, the search proxy and the OpenMMLab backbones.
+
+A cell only builds what its output depends on: an input node that no live edge reads gets no
+preprocess layer, and an intermediate node outside the concat that no live node reads gets no ops.
+``prune_unused=False`` builds and runs them anyway, as the authors' code does (their published counts
+include those dead weights).
+"""
+from __future__ import annotations
+
+from typing import List, Sequence, Tuple
+
+import torch
+from timm.layers import DropPath
+from torch import nn
+
+from .genotypes import NUM_INPUT_NODES, Edge
+from .ops import FactorizedReduce, ReLUConvBN, build_op, is_identity_op
+
+__all__ = ['Node', 'Cell', 'live_states']
+
+
+def live_states(edges: Sequence[Edge], concat: Sequence[int]) -> List[bool]:
+    """For each state (2 inputs + intermediate nodes): does the cell output depend on it?"""
+    n_states = NUM_INPUT_NODES + len(edges) // 2
+    live = [False] * n_states
+    stack = list(concat)
+    while stack:
+        s = stack.pop()
+        if live[s]:
+            continue
+        live[s] = True
+        if s >= NUM_INPUT_NODES:
+            k = s - NUM_INPUT_NODES
+            stack += [edges[2 * k][1], edges[2 * k + 1][1]]
+    return live
+
+
+class Node(nn.Module):
+    """An intermediate node: the sum of two ops, each applied to an earlier state."""
+
+    def __init__(self, op1: nn.Module, in1: int, op2: nn.Module, in2: int, drop_path_rate: float = 0.):
+        super().__init__()
+        self.in1 = in1
+        self.in2 = in2
+        self.op1 = op1
+        self.op2 = op2
+        self.drop1 = nn.Identity() if is_identity_op(op1) else DropPath(drop_path_rate)
+        self.drop2 = nn.Identity() if is_identity_op(op2) else DropPath(drop_path_rate)
+
+    def forward(self, states: List[torch.Tensor]) -> torch.Tensor:
+        return self.drop1(self.op1(states[self.in1])) + self.drop2(self.op2(states[self.in2]))
+
+
+class Cell(nn.Module):
+    """A normal or reduction cell built from one cell of a genotype.
+
+    Args:
+        edges: the cell's (op, input node) pairs, two per intermediate node.
+        concat: intermediate nodes concatenated into the output.
+        c_prev_prev, c_prev: channels of the two cell inputs.
+        channels: channels of every node inside the cell (``C``).
+        reduction: halve the resolution (ops on the input nodes get stride 2).
+        reduction_prev: the previous cell reduced, so input 0 is at twice the resolution of input 1.
+        drop_path_rate: per-sample drop-path on every non-identity edge.
+        prune_unused: skip inputs and nodes the output does not depend on.
+    """
+
+    def __init__(
+            self,
+            edges: Sequence[Edge],
+            concat: Sequence[int],
+            c_prev_prev: int,
+            c_prev: int,
+            channels: int,
+            reduction: bool,
+            reduction_prev: bool,
+            drop_path_rate: float = 0.,
+            prune_unused: bool = True,
+    ):
+        super().__init__()
+        self.reduction = reduction
+        live = live_states(edges, concat) if prune_unused else [True] * (NUM_INPUT_NODES + len(edges) // 2)
+        self.uses_input0 = live[0]
+        self.uses_input1 = live[1]
+        # An unread input keeps an Identity placeholder so the state list keeps its positions.
+        if live[0]:
+            self.preprocess0 = (FactorizedReduce(c_prev_prev, channels) if reduction_prev
+                                else ReLUConvBN(c_prev_prev, channels))
+        else:
+            self.preprocess0 = nn.Identity()
+        self.preprocess1 = ReLUConvBN(c_prev, channels) if live[1] else nn.Identity()
+
+        # Position of every live state in the runtime state list; dead nodes get none.
+        position = {0: 0, 1: 1}
+        self.nodes = nn.ModuleDict()
+        for k in range(len(edges) // 2):
+            state = NUM_INPUT_NODES + k
+            if not live[state]:
+                continue
+            built = []
+            for name, src in (edges[2 * k], edges[2 * k + 1]):
+                stride = 2 if reduction and src < NUM_INPUT_NODES else 1
+                built.append((build_op(name, channels, stride), position[src]))
+            (op1, in1), (op2, in2) = built
+            self.nodes[str(k)] = Node(op1, in1, op2, in2, drop_path_rate)
+            position[state] = len(position)
+        self.concat: List[int] = [position[c] for c in concat]
+        self.out_channels = len(concat) * channels
+
+    def forward(self, s0: torch.Tensor, s1: torch.Tensor) -> torch.Tensor:
+        states = [self.preprocess0(s0), self.preprocess1(s1)]
+        for node in self.nodes.values():
+            states.append(node(states))
+        return torch.cat([states[i] for i in self.concat], dim=1)
+
+
+def unused_prefixes(edges: Sequence[Edge], concat: Sequence[int]) -> Tuple[str, ...]:
+    """Module names, relative to a cell, that ``prune_unused`` leaves out."""
+    live = live_states(edges, concat)
+    out = [f'preprocess{i}.' for i in range(NUM_INPUT_NODES) if not live[i]]
+    out += [f'nodes.{s - NUM_INPUT_NODES}.' for s in range(NUM_INPUT_NODES, len(live)) if not live[s]]
+    return tuple(out)

@@ -1,0 +1,339 @@
+"""The RelativeNAS evaluation networks (CIFAR and ImageNet layouts), with the timm model API.
+
+One class covers both layouts: ``stem_type='cifar'`` (one 3x3 conv to 3C, for 32x32 inputs) and
+``stem_type='imagenet'`` (three stride-2 3x3 convs). Reduction cells sit at ``layers // 3`` and
+``2 * layers // 3``; the optional auxiliary head reads the second reduction cell's output.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple, Union
+
+import torch
+from timm.layers import DropPath, create_classifier
+from timm.models._features import feature_take_indices
+from timm.models._manipulate import checkpoint
+from torch import nn
+
+from .cells import Cell, unused_prefixes
+from .genotypes import Genotype, GenotypeLike, resolve_genotype
+from .keymap import authors_key_to_ours, drop_prefixed, is_authors_layout
+
+__all__ = ['RelativeNASNet', 'AuxOutput', 'AuxiliaryHeadCIFAR', 'AuxiliaryHeadImageNet', 'reduction_layers']
+
+STEM_TYPES = ('cifar', 'imagenet')
+
+
+def reduction_layers(layers: int) -> Tuple[int, int]:
+    return layers // 3, 2 * layers // 3
+
+
+class AuxOutput(NamedTuple):
+    """What :meth:`RelativeNASNet.forward_with_aux` returns: main and auxiliary logits."""
+    logits: torch.Tensor
+    aux_logits: Optional[torch.Tensor]
+
+
+class AuxiliaryHeadCIFAR(nn.Module):
+    """Auxiliary classifier for an 8x8 map (CIFAR after the second reduction)."""
+
+    def __init__(self, channels: int, num_classes: int):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.ReLU(inplace=False),
+            nn.AvgPool2d(5, stride=3, padding=0, count_include_pad=False),
+            nn.Conv2d(channels, 128, 1, bias=False),
+            nn.BatchNorm2d(128),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(128, 768, 2, bias=False),
+            nn.BatchNorm2d(768),
+            nn.ReLU(inplace=True),
+        )
+        self.classifier = nn.Linear(768, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(torch.flatten(self.features(x), 1))
+
+
+class AuxiliaryHeadImageNet(nn.Module):
+    """Auxiliary classifier for a 14x14 map; like the authors' (DARTS) code it has no BN after the 2x2 conv."""
+
+    def __init__(self, channels: int, num_classes: int):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.ReLU(inplace=False),
+            nn.AvgPool2d(5, stride=2, padding=0, count_include_pad=False),
+            nn.Conv2d(channels, 128, 1, bias=False),
+            nn.BatchNorm2d(128),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(128, 768, 2, bias=False),
+            nn.ReLU(inplace=True),
+        )
+        self.classifier = nn.Linear(768, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(torch.flatten(self.features(x), 1))
+
+
+class RelativeNASNet(nn.Module):
+    """A stack of genotype cells with a stem and a classifier.
+
+    Args:
+        genotype: a Genotype, a published name ('RelativeNAS', 'DARTS_V2', ...), a JSON path or a dict.
+        C: channels of each node in the first cells (doubled at each reduction).
+        layers: number of cells.
+        num_classes: classifier outputs (0 for no classifier).
+        in_chans: input image channels.
+        stem_type: 'cifar' or 'imagenet'.
+        auxiliary: build the auxiliary head (use :meth:`forward_with_aux` to get its logits).
+        drop_rate: dropout before the classifier.
+        drop_path_rate: per-sample drop-path on non-identity cell edges; change it with
+            :meth:`set_drop_path_rate` (the authors ramp it linearly over training).
+        global_pool: timm pooling type for the head.
+        prune_unused: skip cell inputs/nodes the output never reads (default). ``False`` builds the
+            authors' network exactly, dead weights included.
+    """
+
+    def __init__(
+            self,
+            genotype: GenotypeLike = 'RelativeNAS',
+            C: int = 36,
+            layers: int = 20,
+            num_classes: int = 10,
+            in_chans: int = 3,
+            stem_type: str = 'cifar',
+            auxiliary: bool = False,
+            drop_rate: float = 0.,
+            drop_path_rate: float = 0.,
+            global_pool: str = 'avg',
+            prune_unused: bool = True,
+    ):
+        super().__init__()
+        if stem_type not in STEM_TYPES:
+            raise ValueError(f'stem_type={stem_type!r} is not one of {STEM_TYPES}')
+        if not isinstance(C, int) or C < 2 or C % 2:
+            raise ValueError(f'C={C!r}: the initial channel count must be an even int >= 2 '
+                             f'(factorized reductions split channels in halves)')
+        if not isinstance(layers, int) or layers < 3:
+            raise ValueError(f'layers={layers!r}: need at least 3 cells (two of them reduce)')
+        self.genotype: Genotype = resolve_genotype(genotype)
+        self.C = C
+        self.layers = layers
+        self.num_classes = num_classes
+        self.in_chans = in_chans
+        self.stem_type = stem_type
+        self.drop_rate = drop_rate
+        self.drop_path_rate = drop_path_rate
+        self.prune_unused = prune_unused
+        self.grad_checkpointing = False
+
+        if stem_type == 'cifar':
+            c_stem = 3 * C
+            self.stem = nn.Sequential(
+                nn.Conv2d(in_chans, c_stem, 3, padding=1, bias=False),
+                nn.BatchNorm2d(c_stem),
+            )
+            c_prev_prev = c_prev = c_stem
+            reduction_prev = False
+            stem_info = dict(num_chs=c_stem, reduction=1, module='stem')
+            stride = 1
+        else:
+            self.stem0 = nn.Sequential(
+                nn.Conv2d(in_chans, C // 2, 3, stride=2, padding=1, bias=False),
+                nn.BatchNorm2d(C // 2),
+                nn.ReLU(inplace=True),
+                nn.Conv2d(C // 2, C, 3, stride=2, padding=1, bias=False),
+                nn.BatchNorm2d(C),
+            )
+            self.stem1 = nn.Sequential(
+                nn.ReLU(inplace=False),
+                nn.Conv2d(C, C, 3, stride=2, padding=1, bias=False),
+                nn.BatchNorm2d(C),
+            )
+            c_prev_prev = c_prev = C
+            reduction_prev = True
+            stem_info = dict(num_chs=C, reduction=4, module='stem0')
+            stride = 8
+
+        reductions = reduction_layers(layers)
+        self.aux_index = reductions[1]
+        self.cells = nn.ModuleList()
+        self.feature_info: List[Dict[str, Any]] = [stem_info]
+        c_curr = C
+        c_aux = 0
+        for i in range(layers):
+            reduction = i in reductions
+            if reduction:
+                c_curr *= 2
+                stride *= 2
+            edges, concat = self.genotype.cell(reduction)
+            cell = Cell(edges, concat, c_prev_prev, c_prev, c_curr, reduction, reduction_prev,
+                        drop_path_rate=drop_path_rate, prune_unused=prune_unused)
+            self.cells.append(cell)
+            reduction_prev = reduction
+            c_prev_prev, c_prev = c_prev, cell.out_channels
+            if i == self.aux_index:
+                c_aux = c_prev
+            if i + 1 in reductions or i == layers - 1:
+                self.feature_info.append(dict(num_chs=c_prev, reduction=stride, module=f'cells.{i}'))
+        # level index -> index of the cell whose output it is (the stem level has none)
+        self._level_cells: List[int] = [int(f['module'].split('.')[1]) for f in self.feature_info[1:]]
+
+        self.auxiliary_head: Optional[nn.Module] = None
+        if auxiliary:
+            head_cls = AuxiliaryHeadCIFAR if stem_type == 'cifar' else AuxiliaryHeadImageNet
+            self.auxiliary_head = head_cls(c_aux, num_classes)
+
+        self.num_features = self.head_hidden_size = c_prev
+        self.global_pool, self.classifier = create_classifier(c_prev, num_classes, pool_type=global_pool)
+        self.head_drop = nn.Dropout(drop_rate)
+        self._register_load_state_dict_pre_hook(self._upgrade_state_dict)
+
+    # ----------------------------------------------------------------------------------------- timm API
+    @torch.jit.ignore
+    def group_matcher(self, coarse: bool = False) -> Dict[str, Any]:
+        return dict(stem=r'^stem', blocks=r'^cells\.(\d+)' if coarse else [(r'^cells\.(\d+)', None)])
+
+    @torch.jit.ignore
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        self.grad_checkpointing = enable
+
+    @torch.jit.ignore
+    def get_classifier(self) -> nn.Module:
+        return self.classifier
+
+    def reset_classifier(self, num_classes: int, global_pool: str = 'avg') -> None:
+        self.num_classes = num_classes
+        self.global_pool, self.classifier = create_classifier(self.num_features, num_classes, pool_type=global_pool)
+
+    @torch.jit.ignore
+    def set_drop_path_rate(self, rate: float) -> None:
+        """Set the drop-path probability of every cell edge (e.g. once per epoch for a linear ramp)."""
+        if not 0. <= rate < 1.:
+            raise ValueError(f'drop-path rate must be in [0, 1), got {rate}')
+        self.drop_path_rate = rate
+        for m in self.modules():
+            if isinstance(m, DropPath):
+                m.drop_prob = rate
+
+    def _stem(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        if hasattr(self, 'stem'):  # static under TorchScript: the other branch is not compiled
+            x = self.stem(x)
+            return x, x
+        s0 = self.stem0(x)
+        return s0, self.stem1(s0)
+
+    def _run_cell(self, cell: nn.Module, s0: torch.Tensor, s1: torch.Tensor) -> torch.Tensor:
+        if self.grad_checkpointing and not torch.jit.is_scripting():
+            return checkpoint(cell, s0, s1)
+        return cell(s0, s1)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        s0, s1 = self._stem(x)
+        for cell in self.cells:
+            s0, s1 = s1, self._run_cell(cell, s0, s1)
+        return s1
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = self.global_pool(x)
+        x = self.head_drop(x)
+        return x if pre_logits else self.classifier(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+    @torch.jit.ignore
+    def forward_with_aux(self, x: torch.Tensor) -> AuxOutput:
+        """Training API: main logits plus the auxiliary head's logits (None when the model was built
+        without ``auxiliary=True``, or in eval mode). Loss: ``ce(logits) + w * ce(aux_logits)``."""
+        aux_logits = None
+        s0, s1 = self._stem(x)
+        for i, cell in enumerate(self.cells):
+            s0, s1 = s1, self._run_cell(cell, s0, s1)
+            if i == self.aux_index and self.auxiliary_head is not None and self.training:
+                aux_logits = self.auxiliary_head(s1)
+        return AuxOutput(self.forward_head(s1), aux_logits)
+
+    @torch.jit.ignore
+    def forward_intermediates(
+            self,
+            x: torch.Tensor,
+            indices: Optional[Union[int, List[int]]] = None,
+            norm: bool = False,
+            stop_early: bool = False,
+            output_fmt: str = 'NCHW',
+            intermediates_only: bool = False,
+    ) -> Union[List[torch.Tensor], Tuple[torch.Tensor, List[torch.Tensor]]]:
+        """Features at the levels of ``feature_info`` (stem, the cell before each reduction, last cell).
+
+        Args:
+            indices: last n levels if int, all if None, these levels if a sequence (negative allowed).
+            norm: accepted for API compatibility; the network has no final norm.
+            stop_early: stop after the last requested level.
+            output_fmt: only 'NCHW'.
+            intermediates_only: return only the list of features.
+        """
+        if output_fmt != 'NCHW':
+            raise ValueError(f"output_fmt={output_fmt!r}: only 'NCHW' is supported")
+        take_indices, max_index = feature_take_indices(len(self.feature_info), indices)
+        intermediates: List[torch.Tensor] = []
+        s0, s1 = self._stem(x)
+        if 0 in take_indices:
+            intermediates.append(s0)
+        level_of = {cell_idx: level + 1 for level, cell_idx in enumerate(self._level_cells)}
+        n_cells = len(self.cells)
+        if stop_early:
+            n_cells = 0 if max_index == 0 else min(n_cells, self._level_cells[max_index - 1] + 1)
+        for i in range(n_cells):
+            s0, s1 = s1, self._run_cell(self.cells[i], s0, s1)
+            if level_of.get(i, -1) in take_indices:
+                intermediates.append(s1)
+        if intermediates_only:
+            return intermediates
+        return s1, intermediates
+
+    @torch.jit.ignore
+    def prune_intermediate_layers(
+            self,
+            indices: Union[int, List[int]] = 1,
+            prune_norm: bool = False,
+            prune_head: bool = True,
+    ) -> List[int]:
+        """Drop the cells after the last requested level (and the head); returns absolute indices."""
+        take_indices, max_index = feature_take_indices(len(self.feature_info), indices)
+        keep = 0 if max_index == 0 else self._level_cells[max_index - 1] + 1
+        self.cells = self.cells[:keep]
+        if self.aux_index >= keep:
+            self.auxiliary_head = None
+        if max_index < len(self.feature_info) - 1:
+            self.num_features = self.head_hidden_size = self.feature_info[max_index]['num_chs']
+        if prune_head or max_index < len(self.feature_info) - 1:
+            self.reset_classifier(0, '')
+        return take_indices
+
+    # ------------------------------------------------------------------------------------ checkpoints
+    def unused_state_prefixes(self) -> Tuple[str, ...]:
+        """Key prefixes of modules the authors' layout has and this (pruned) network leaves out."""
+        if not self.prune_unused:
+            return ()
+        out = []
+        reductions = reduction_layers(self.layers)
+        for i in range(len(self.cells)):
+            edges, concat = self.genotype.cell(i in reductions)
+            out += [f'cells.{i}.{p}' for p in unused_prefixes(edges, concat)]
+        return tuple(out)
+
+    def _upgrade_state_dict(self, state_dict: Dict[str, Any], prefix: str, *args: Any) -> None:
+        # Runs inside every load (ours, timm's, mmengine's), so authors' checkpoints load anywhere.
+        keys = [k for k in state_dict if k.startswith(prefix)]
+        if is_authors_layout(k[len(prefix):] for k in keys):
+            for k in keys:
+                new = prefix + authors_key_to_ours(k[len(prefix):])
+                if new != k:
+                    state_dict[new] = state_dict.pop(k)
+        drop_prefixed(state_dict, [prefix + p for p in self.unused_state_prefixes()])
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False):
+        """Load ours or the authors' layout; a file for another model fails with a readable report."""
+        from .weights import prepare_state_dict  # weights builds models to diagnose, so import late
+        state_dict = prepare_state_dict(state_dict, self, strict=strict)
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)

@@ -1,0 +1,112 @@
+"""The candidate operations of the search space (paper Table 1) and the cell-input preprocessors.
+
+Submodule layouts follow the DARTS-style code the authors used (``op.1`` is the first conv of a
+ReLU-Conv-BN sequence, and so on) so that their checkpoints map onto these modules key for key.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .genotypes import OPS
+
+__all__ = ['ReLUConvBN', 'FactorizedReduce', 'SepConv', 'DilConv', 'build_op', 'is_identity_op']
+
+
+class ReLUConvBN(nn.Module):
+    def __init__(self, c_in: int, c_out: int, kernel_size: int = 1, stride: int = 1, padding: int = 0):
+        super().__init__()
+        self.op = nn.Sequential(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(c_in, c_out, kernel_size, stride=stride, padding=padding, bias=False),
+            nn.BatchNorm2d(c_out),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.op(x)
+
+
+class FactorizedReduce(nn.Module):
+    """Stride-2 1x1 reduction from two pixel-offset grids, concatenated.
+
+    The second grid reads the input shifted by one pixel. The input is zero-padded by one pixel at the
+    bottom/right first so odd sizes work; for even sizes the padded row is never sampled, so the result
+    is identical to the unpadded original.
+    """
+
+    def __init__(self, c_in: int, c_out: int):
+        super().__init__()
+        if c_out % 2:
+            raise ValueError(f'FactorizedReduce needs an even number of output channels, got {c_out}')
+        self.relu = nn.ReLU(inplace=False)
+        self.conv_1 = nn.Conv2d(c_in, c_out // 2, 1, stride=2, padding=0, bias=False)
+        self.conv_2 = nn.Conv2d(c_in, c_out // 2, 1, stride=2, padding=0, bias=False)
+        self.bn = nn.BatchNorm2d(c_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.relu(x)
+        shifted = F.pad(x, (0, 1, 0, 1))[:, :, 1:, 1:]
+        return self.bn(torch.cat([self.conv_1(x), self.conv_2(shifted)], dim=1))
+
+
+class SepConv(nn.Module):
+    """(ReLU, depthwise kxk, pointwise 1x1, BN) twice; only the first depthwise conv is strided."""
+
+    def __init__(self, c: int, kernel_size: int, stride: int):
+        super().__init__()
+        pad = kernel_size // 2
+        self.op = nn.Sequential(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(c, c, kernel_size, stride=stride, padding=pad, groups=c, bias=False),
+            nn.Conv2d(c, c, 1, bias=False),
+            nn.BatchNorm2d(c),
+            nn.ReLU(inplace=False),
+            nn.Conv2d(c, c, kernel_size, stride=1, padding=pad, groups=c, bias=False),
+            nn.Conv2d(c, c, 1, bias=False),
+            nn.BatchNorm2d(c),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.op(x)
+
+
+class DilConv(nn.Module):
+    """ReLU, depthwise kxk with dilation 2, pointwise 1x1, BN."""
+
+    def __init__(self, c: int, kernel_size: int, stride: int, dilation: int = 2):
+        super().__init__()
+        pad = dilation * (kernel_size - 1) // 2
+        self.op = nn.Sequential(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(c, c, kernel_size, stride=stride, padding=pad, dilation=dilation, groups=c, bias=False),
+            nn.Conv2d(c, c, 1, bias=False),
+            nn.BatchNorm2d(c),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.op(x)
+
+
+def build_op(name: str, channels: int, stride: int) -> nn.Module:
+    """The op ``name`` on ``channels`` channels; stride 2 in a reduction cell's input edges."""
+    if name == 'max_pool_3x3':
+        return nn.MaxPool2d(3, stride=stride, padding=1)
+    if name == 'avg_pool_3x3':
+        return nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False)
+    if name == 'skip_connect':
+        return nn.Identity() if stride == 1 else FactorizedReduce(channels, channels)
+    if name == 'sep_conv_3x3':
+        return SepConv(channels, 3, stride)
+    if name == 'sep_conv_5x5':
+        return SepConv(channels, 5, stride)
+    if name == 'dil_conv_3x3':
+        return DilConv(channels, 3, stride)
+    if name == 'dil_conv_5x5':
+        return DilConv(channels, 5, stride)
+    raise ValueError(f'unknown op {name!r}; choose one of {", ".join(OPS)}')
+
+
+def is_identity_op(op: nn.Module) -> bool:
+    """Drop-path is never applied to an identity edge (it would drop the information path itself)."""
+    return isinstance(op, nn.Identity)

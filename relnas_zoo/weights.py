@@ -1,0 +1,176 @@
+"""Checkpoint files: safe loading, our format, the authors' format, and readable mismatch reports.
+
+Our file is a dict ``{'format': 'relnas_zoo', 'version': 1, 'arch': {...}, 'state_dict': {...}}``; the
+arch record lets a file rebuild its own model. The authors' file is a bare DARTS-style state dict
+(possibly under ``state_dict`` and with ``module.`` prefixes). Every load uses
+``torch.load(weights_only=True)``: a checkpoint can never run code.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+
+import torch
+from torch import nn
+
+from .genotypes import PUBLISHED, Genotype, resolve_genotype
+from .keymap import authors_key_to_ours, drop_prefixed, is_authors_layout, strip_wrappers
+from .networks import RelativeNASNet
+from .variants import VARIANTS
+
+__all__ = [
+    'FORMAT', 'CheckpointMismatchError', 'load_checkpoint_file', 'save_checkpoint', 'prepare_state_dict',
+    'checkpoint_filter_fn', 'describe_checkpoint', 'arch_of', 'model_from_checkpoint', 'convert_authors_checkpoint',
+]
+
+FORMAT = 'relnas_zoo'
+VERSION = 1
+PathLike = Union[str, os.PathLike]
+
+
+class CheckpointMismatchError(RuntimeError):
+    """A checkpoint whose keys or shapes do not fit the model; says which model it probably fits."""
+
+
+def load_checkpoint_file(path: PathLike) -> Dict[str, Any]:
+    """Read a checkpoint without executing anything it carries."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f'checkpoint {str(path)!r} does not exist')
+    try:
+        return torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as e:  # pickle errors come in many types; name the file and the safe-load policy
+        raise RuntimeError(
+            f'could not read checkpoint {str(path)!r} with torch.load(weights_only=True): {e}. Only plain '
+            f'tensor dicts are accepted; re-save the weights as a state_dict if the file holds objects.') from e
+
+
+def arch_of(model: RelativeNASNet) -> Dict[str, Any]:
+    """The constructor arguments that rebuild ``model``'s architecture."""
+    return dict(genotype=model.genotype.to_dict(), C=model.C, layers=model.layers,
+                num_classes=model.num_classes, in_chans=model.in_chans, stem_type=model.stem_type,
+                auxiliary=model.auxiliary_head is not None)
+
+
+def save_checkpoint(model: RelativeNASNet, path: PathLike, extra: Optional[Mapping[str, Any]] = None) -> None:
+    """Write ``model`` in our format, atomically (a crash never leaves a truncated file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload: Dict[str, Any] = dict(format=FORMAT, version=VERSION, arch=arch_of(model),
+                                   state_dict={k: v.detach().cpu() for k, v in model.state_dict().items()})
+    if extra:
+        payload.update(extra)
+    tmp = path.with_name(f'.{path.name}.tmp{os.getpid()}')
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def _to_our_keys(state_dict: Mapping[str, Any], model: RelativeNASNet) -> Dict[str, Any]:
+    sd = strip_wrappers(state_dict)
+    if is_authors_layout(sd):
+        sd = {authors_key_to_ours(k): v for k, v in sd.items()}
+    drop_prefixed(sd, model.unused_state_prefixes())
+    return sd
+
+
+def checkpoint_filter_fn(state_dict: Mapping[str, Any], model: nn.Module) -> Dict[str, Any]:
+    """timm pretrained filter: accept ours or the authors' layout, drop dead keys."""
+    return _to_our_keys(state_dict, model)
+
+
+def _shape(v: Any) -> Optional[Tuple[int, ...]]:
+    return tuple(v.shape) if isinstance(v, torch.Tensor) else None
+
+
+def _diff(sd: Mapping[str, Any], expected: Mapping[str, torch.Tensor]) -> Tuple[List[str], List[str], List[str]]:
+    missing = [k for k in expected if k not in sd]
+    unexpected = [k for k in sd if k not in expected]
+    shapes = [f'{k}: checkpoint {_shape(sd[k])} vs model {tuple(expected[k].shape)}'
+              for k in sd if k in expected and _shape(sd[k]) != tuple(expected[k].shape)]
+    return missing, unexpected, shapes
+
+
+def _list(title: str, items: List[str], limit: int = 8) -> str:
+    more = f', ... ({len(items) - limit} more)' if len(items) > limit else ''
+    return f'\n  {len(items)} {title}: ' + ', '.join(items[:limit]) + more
+
+
+def prepare_state_dict(state_dict: Mapping[str, Any], model: RelativeNASNet, strict: bool = True) -> Dict[str, Any]:
+    """Our-key state dict for ``model``, or a :class:`CheckpointMismatchError` that explains the misfit."""
+    sd = _to_our_keys(state_dict, model)
+    missing, unexpected, shapes = _diff(sd, model.state_dict())
+    if shapes or (strict and (missing or unexpected)):
+        msg = (f'checkpoint does not fit {_arch_text(arch_of(model))}:'
+               + (_list('missing keys', missing) if strict and missing else '')
+               + (_list('unexpected keys', unexpected) if strict and unexpected else '')
+               + (_list('shape mismatches', shapes) if shapes else '')
+               + f'\n  {describe_checkpoint(state_dict)}')
+        raise CheckpointMismatchError(msg)
+    return sd
+
+
+def _arch_text(arch: Mapping[str, Any]) -> str:
+    geno = arch['genotype']
+    name = geno.name if isinstance(geno, Genotype) else (geno.get('name') if isinstance(geno, Mapping) else geno)
+    for variant, args in VARIANTS.items():
+        if (str(name).lower() == args['genotype'].lower() and arch['C'] == args['C']
+                and arch['layers'] == args['layers'] and arch['stem_type'] == args['stem_type']):
+            extra = '' if arch.get('num_classes') == args['num_classes'] else f", num_classes={arch.get('num_classes')}"
+            return f"timm.create_model('{variant}'{extra})"
+    return (f"RelativeNASNet(genotype={name or 'a custom genotype'!r}, C={arch['C']}, layers={arch['layers']}, "
+            f"num_classes={arch.get('num_classes')}, stem_type={arch['stem_type']!r})")
+
+
+def describe_checkpoint(checkpoint: Mapping[str, Any]) -> str:
+    """One line saying which model a checkpoint probably belongs to, read from its keys and shapes."""
+    if isinstance(checkpoint, Mapping) and checkpoint.get('format') == FORMAT and 'arch' in checkpoint:
+        return f'The file was written for {_arch_text(checkpoint["arch"])}.'
+    sd = strip_wrappers(checkpoint)
+    if is_authors_layout(sd):
+        sd = {authors_key_to_ours(k): v for k, v in sd.items()}
+    if 'stem0.3.weight' in sd:
+        stem_type, C = 'imagenet', sd['stem0.3.weight'].shape[0]
+    elif 'stem.0.weight' in sd:
+        stem_type, C = 'cifar', sd['stem.0.weight'].shape[0] // 3
+    else:
+        return 'It does not look like a RelativeNAS/DARTS-space network (no stem.0 or stem0.3 weights).'
+    cells = [int(m.group(1)) for k in sd for m in [re.match(r'cells\.(\d+)\.', k)] if m]
+    layers = max(cells) + 1 if cells else 0
+    num_classes = sd['classifier.weight'].shape[0] if 'classifier.weight' in sd else 0
+    in_chans = sd['stem0.0.weight' if stem_type == 'imagenet' else 'stem.0.weight'].shape[1]
+    auxiliary = any(k.startswith('auxiliary_head.') for k in sd)
+    arch = dict(C=C, layers=layers, num_classes=num_classes, stem_type=stem_type)
+    for name, genotype in PUBLISHED.items():
+        for prune in (True, False):
+            try:
+                with torch.device('meta'):
+                    cand = RelativeNASNet(genotype, in_chans=in_chans, auxiliary=auxiliary,
+                                          prune_unused=prune, **arch)
+            except ValueError:
+                return f'It looks like a {stem_type}-layout network with C={C}, {layers} cells and {num_classes} classes.'
+            cand_sd = dict(sd)
+            drop_prefixed(cand_sd, RelativeNASNet.unused_state_prefixes(cand) if prune else ())
+            if not any(_diff(cand_sd, cand.state_dict())):
+                return f'It looks like a checkpoint for {_arch_text(dict(arch, genotype=genotype.name))}.'
+    return (f'It looks like a {stem_type}-layout network with C={C}, {layers} cells and {num_classes} classes '
+            f'whose genotype is none of the published ones; pass genotype=<its genotype .json>.')
+
+
+def convert_authors_checkpoint(checkpoint: Mapping[str, Any], model: RelativeNASNet) -> Dict[str, Any]:
+    """Our-layout state dict from an authors' checkpoint, checked strictly against ``model``."""
+    return prepare_state_dict(checkpoint, model, strict=True)
+
+
+def model_from_checkpoint(path: PathLike, **overrides: Any) -> RelativeNASNet:
+    """Rebuild and load a model from a file in our format (its arch record says what to build)."""
+    ckpt = load_checkpoint_file(path)
+    if ckpt.get('format') != FORMAT or 'arch' not in ckpt:
+        raise ValueError(f'{path}: not a {FORMAT} checkpoint (no arch record); build the model yourself and '
+                         f'load the file with timm.create_model(name, checkpoint_path=...)')
+    arch = dict(ckpt['arch'], **overrides)
+    arch['genotype'] = resolve_genotype(arch['genotype'])
+    model = RelativeNASNet(**arch)
+    model.load_state_dict(ckpt['state_dict'])
+    return model
