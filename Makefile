@@ -1,0 +1,32 @@
+# `make test` and `make demo` create the project's virtual environment on first use, then run.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+STAMP := $(VENV)/.relnas-installed
+
+.PHONY: venv test demo bench clean
+
+venv: $(STAMP)
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall only when the package metadata changes; pip skips what is already satisfied.
+$(STAMP): setup.py | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip "setuptools<81" wheel
+	$(PY) -m pip install --quiet $(TORCH_SPEC)
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests
+
+demo: $(STAMP)
+	$(PY) -m relnas_zoo demo --plot relativenas_cells.png
+
+bench: $(STAMP)
+	$(PY) bench/inference_latency.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,161 @@
+"""``relnas-zoo`` / ``python -m relnas_zoo``: inspect models, draw genotypes, run the demo."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any, Dict, List, Optional, Sequence
+
+from .complexity import Complexity, measure
+from .genotypes import PUBLISHED, GenotypeError, resolve_genotype
+from .variants import VARIANTS
+
+__all__ = ['main']
+
+
+def _model_kwargs(args: argparse.Namespace) -> Dict[str, Any]:
+    kwargs: Dict[str, Any] = {}
+    if getattr(args, 'genotype', None):
+        kwargs['genotype'] = args.genotype
+    for key in ('C', 'layers', 'num_classes'):
+        value = getattr(args, key, None)
+        if value is not None:
+            kwargs[key] = value
+    return kwargs
+
+
+def _input_size(args: argparse.Namespace, model_name: str) -> Sequence[int]:
+    if not getattr(args, 'input_size', None):
+        return ()
+    import timm
+    chans = timm.models.get_pretrained_cfg(model_name).input_size[0]
+    return (chans, *args.input_size)
+
+
+def _info_record(name: str, c: Complexity, size: Sequence[int], kwargs: Dict[str, Any]) -> Dict[str, Any]:
+    return dict(model=name, overrides={k: str(v) for k, v in kwargs.items()}, input_size=list(size),
+                params=c.params, mult_adds=c.mult_adds, published_params=c.published_params,
+                published_mult_adds=c.published_mult_adds, dead_params=c.dead_params,
+                dead_mult_adds=c.dead_mult_adds, feature_info=c.feature_info)
+
+
+def _print_info(rec: Dict[str, Any]) -> None:
+    size = 'x'.join(map(str, rec['input_size']))
+    over = ', '.join(f'{k}={v}' for k, v in rec['overrides'].items())
+    print(f"{rec['model']}{' (' + over + ')' if over else ''} at {size}")
+    print(f"  {'':<14}{'params':>12}{'mult-adds':>14}")
+    print(f"  {'live':<14}{rec['params']:>12,}{rec['mult_adds'] / 1e6:>12.2f} M")
+    print(f"  {'as published':<14}{rec['published_params']:>12,}{rec['published_mult_adds'] / 1e6:>12.2f} M")
+    print(f"  {'dead weights':<14}{rec['dead_params']:>12,}{rec['dead_mult_adds'] / 1e6:>12.2f} M"
+          f"   (cell inputs the genotype never reads; skipped here, run by the authors' code)")
+    h, w = rec['input_size'][1:]
+    print('  feature levels (features_only=True, out_indices):')
+    print(f"    {'index':<6}{'module':<10}{'stride':>7}{'channels':>10}{'size':>10}")
+    for i, f in enumerate(rec['feature_info']):
+        r = f['reduction']
+        print(f"    {i:<6}{f['module']:<10}{r:>7}{f['num_chs']:>10}{f'{-(-h // r)}x{-(-w // r)}':>10}")
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    if args.model not in VARIANTS:
+        print(f'unknown model {args.model!r}; choose one of: {", ".join(VARIANTS)}', file=sys.stderr)
+        return 2
+    kwargs = _model_kwargs(args)
+    size = _input_size(args, args.model)
+    c = measure(args.model, size, **kwargs)
+    import timm
+    size = size or tuple(timm.models.get_pretrained_cfg(args.model).input_size)
+    rec = _info_record(args.model, c, size, kwargs)
+    if args.json:
+        print(json.dumps(rec, indent=2))
+    else:
+        _print_info(rec)
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from .plot import plot_genotype
+    genotype = resolve_genotype(args.genotype)
+    plot_genotype(genotype, args.out, title=args.title or '')
+    print(f'wrote {args.out}')
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    print('models:    ' + ', '.join(VARIANTS))
+    print('genotypes: ' + ', '.join(g.name for g in PUBLISHED.values()))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Build every registered model, run one image through it and print the figures table."""
+    import timm
+    import torch
+    from tqdm import tqdm
+
+    rows: List[Dict[str, Any]] = []
+    for name in tqdm(list(VARIANTS), desc='building models', unit='model', disable=not sys.stderr.isatty()):
+        t0 = time.perf_counter()
+        c = measure(name)
+        model = timm.create_model(name).eval()
+        size = model.pretrained_cfg['input_size']
+        with torch.no_grad():
+            logits = model(torch.randn(1, *size))
+        rows.append(dict(name=name, size='x'.join(map(str, size[1:])), c=c, out=tuple(logits.shape),
+                         seconds=time.perf_counter() - t0))
+    print(f"{'model':<22}{'input':>8}{'params':>12}{'mult-adds':>12}{'published':>12}{'pub. MAdds':>12}"
+          f"{'logits':>12}")
+    for r in rows:
+        c = r['c']
+        print(f"{r['name']:<22}{r['size']:>8}{c.params / 1e6:>11.3f}M{c.mult_adds / 1e6:>11.2f}M"
+              f"{c.published_params / 1e6:>11.3f}M{c.published_mult_adds / 1e6:>11.2f}M{str(r['out']):>12}")
+    print('\nlive = unused cell inputs skipped (same outputs); published = the authors\' network as built.')
+    if args.plot:
+        from .plot import plot_genotype
+        plot_genotype(resolve_genotype('RelativeNAS'), args.plot)
+        print(f'drew the RelativeNAS cells to {args.plot}')
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog='relnas-zoo', description=__doc__)
+    sub = p.add_subparsers(dest='command', required=True)
+
+    info = sub.add_parser('info', help='parameters, mult-adds and feature levels of a registered model')
+    info.add_argument('model', help=f'registered model name: {", ".join(VARIANTS)}')
+    info.add_argument('--genotype', help='genotype name or JSON file replacing the model\'s own')
+    info.add_argument('--C', type=int, help='initial channels override')
+    info.add_argument('--layers', type=int, help='number of cells override')
+    info.add_argument('--num-classes', type=int, dest='num_classes', help='classifier outputs override')
+    info.add_argument('--input-size', type=int, nargs=2, metavar=('H', 'W'),
+                      help='image size for the mult-add count (default: the model\'s own)')
+    info.add_argument('--json', action='store_true', help='print one JSON record instead of a table')
+    info.set_defaults(func=cmd_info)
+
+    plot = sub.add_parser('plot', help='draw the normal and reduction cells of a genotype')
+    plot.add_argument('genotype', help='genotype name (RelativeNAS, DARTS_V1, DARTS_V2) or JSON file')
+    plot.add_argument('--out', required=True, help='output image; the suffix picks the format (.png, .pdf, .svg)')
+    plot.add_argument('--title', help='figure title prefix (default: the genotype name)')
+    plot.set_defaults(func=cmd_plot)
+
+    lst = sub.add_parser('list', help='registered models and published genotypes')
+    lst.set_defaults(func=cmd_list)
+
+    demo = sub.add_parser('demo', help='build every registered model and print the figures table')
+    demo.add_argument('--plot', metavar='PNG', help='also draw the RelativeNAS cells to this file')
+    demo.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except GenotypeError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+
+
+if __name__ == '__main__':
+    sys.exit(main())

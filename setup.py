@@ -1,0 +1,39 @@
+"""relnas_zoo: RelativeNAS as a timm model zoo and OpenMMLab backbone, with its search and tools."""
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+
+setup(
+    name='relnas_zoo',
+    version='0.1.0',
+    description='RelativeNAS (slow-fast NAS) models for timm and OpenMMLab, the search, and training tools',
+    long_description=(HERE / 'README.md').read_text(encoding='utf-8'),
+    long_description_content_type='text/markdown',
+    python_requires='>=3.10',
+    packages=find_packages(include=['relnas_zoo', 'relnas_zoo.*']),
+    install_requires=[
+        # Tested with torch 2.14.1 / torchvision 0.29.1 (the Makefile installs exactly those).
+        'torch>=2.4',
+        'torchvision>=0.19',
+        'timm>=1.0.20,<1.1',
+        'numpy>=1.24',
+        'tqdm>=4.60',
+        'pyyaml>=6.0',
+    ],
+    extras_require={
+        'plot': ['matplotlib>=3.7'],
+        'dev': [
+            'pytest>=8',
+            'pytest-timeout>=2.3',
+            'hypothesis>=6.100',
+            'matplotlib>=3.7',
+            'onnx>=1.16',
+            'onnxscript>=0.2',
+            'onnxruntime>=1.18',
+        ],
+        # 'mm': the OpenMMLab stack (mmengine/mmcv/mmdet/mmseg/mmpose); see the transfer issue.
+    },
+    entry_points={'console_scripts': ['relnas-zoo=relnas_zoo.cli:main']},
+)

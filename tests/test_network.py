@@ -1,0 +1,161 @@
+"""The network definition: layout, dead-input pruning, drop-path, auxiliary head."""
+import pytest
+import timm
+import torch
+from timm.layers import DropPath
+from torch import nn
+
+from relnas_zoo import RELATIVENAS, RelativeNASNet
+from relnas_zoo.cells import Cell, live_states
+from relnas_zoo.ops import FactorizedReduce, SepConv, build_op
+
+
+def small(**kw):
+    args = dict(genotype='RelativeNAS', C=8, layers=5, num_classes=7, stem_type='cifar')
+    args.update(kw)
+    return RelativeNASNet(**args)
+
+
+def test_reduction_cells_and_channels():
+    m = timm.create_model('relativenas_cifar10')
+    assert [i for i, c in enumerate(m.cells) if c.reduction] == [6, 13]
+    n = timm.create_model('relativenas')
+    assert [i for i, c in enumerate(n.cells) if c.reduction] == [4, 9]
+    assert isinstance(n.cells[0].preprocess0, FactorizedReduce)  # input 0 is the stride-4 stem output
+    assert n.num_features == 16 * 46
+
+
+def test_reduction_cell_skips_unread_input():
+    m = timm.create_model('relativenas_cifar10')
+    for i in (6, 13):
+        assert isinstance(m.cells[i].preprocess0, nn.Identity)
+        assert not m.cells[i].uses_input0
+    assert all(isinstance(m.cells[i].preprocess0, nn.Module) and m.cells[i].uses_input0
+               for i in range(20) if i not in (6, 13))
+    full = timm.create_model('relativenas_cifar10', prune_unused=False)
+    assert not isinstance(full.cells[6].preprocess0, nn.Identity)
+
+
+def test_pruned_and_published_layouts_compute_the_same_function():
+    full = small(prune_unused=False).eval()
+    pruned = small().eval()
+    missing = pruned.load_state_dict(full.state_dict())  # dead keys are dropped on load
+    assert not missing.missing_keys and not missing.unexpected_keys
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(pruned(x), full(x), rtol=0, atol=0)
+
+
+def test_dead_intermediate_node_is_not_built():
+    d = RELATIVENAS.to_dict()
+    d['normal_concat'] = [3, 4, 5]  # node 2 then feeds nothing: no other node reads it
+    d['normal'][4] = ['sep_conv_3x3', 1]
+    d['normal'][5] = ['sep_conv_5x5', 1]
+    live = live_states([tuple(e) for e in d['normal']], d['normal_concat'])
+    assert live == [True, True, False, True, True, True]
+    pruned, full = small(genotype=d).eval(), small(genotype=d, prune_unused=False).eval()
+    assert '0' not in pruned.cells[0].nodes and '0' in full.cells[0].nodes
+    pruned.load_state_dict(full.state_dict())
+    x = torch.randn(1, 3, 16, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(pruned(x), full(x), rtol=0, atol=0)
+    assert pruned.cells[0].out_channels == 3 * 8
+
+
+def test_ops_follow_the_reference_structure():
+    sep = build_op('sep_conv_5x5', 8, 2)
+    assert isinstance(sep, SepConv)
+    assert sep.op[1].stride == (2, 2) and sep.op[5].stride == (1, 1) and sep.op[1].groups == 8
+    dil = build_op('dil_conv_3x3', 8, 1)
+    assert dil.op[1].dilation == (2, 2) and dil.op[1].kernel_size == (3, 3)
+    assert isinstance(build_op('skip_connect', 8, 2), FactorizedReduce)
+    assert isinstance(build_op('skip_connect', 8, 1), nn.Identity)
+    assert build_op('avg_pool_3x3', 8, 1).count_include_pad is False
+    with pytest.raises(ValueError, match="unknown op 'none'"):
+        build_op('none', 8, 1)
+
+
+@pytest.mark.parametrize('size', [8, 7, 15])
+def test_factorized_reduce_even_and_odd(size):
+    fr = FactorizedReduce(4, 6).eval()
+    x = torch.randn(2, 4, size, size)
+    y = fr(x)
+    assert y.shape == (2, 6, (size + 1) // 2, (size + 1) // 2)
+    if size % 2 == 0:  # the authors' unpadded formula
+        r = torch.relu(x)
+        ref = fr.bn(torch.cat([fr.conv_1(r), fr.conv_2(r[:, :, 1:, 1:])], dim=1))
+        torch.testing.assert_close(y, ref)
+
+
+def test_drop_path_is_per_sample_and_skips_identity_edges():
+    m = small(drop_path_rate=0.3)
+    for cell in m.cells:
+        for node in cell.nodes.values():
+            for op, drop in ((node.op1, node.drop1), (node.op2, node.drop2)):
+                assert isinstance(drop, nn.Identity) == isinstance(op, nn.Identity)
+    rates = {d.drop_prob for d in m.modules() if isinstance(d, DropPath)}
+    assert rates == {0.3}
+    m.set_drop_path_rate(0.1)
+    assert {d.drop_prob for d in m.modules() if isinstance(d, DropPath)} == {0.1}
+    with pytest.raises(ValueError, match='drop-path rate'):
+        m.set_drop_path_rate(1.5)
+    # per sample: dropping zeroes whole samples of an edge's output
+    drop = next(d for d in m.modules() if isinstance(d, DropPath))
+    drop.drop_prob = 0.5
+    drop.train()
+    y = drop(torch.ones(64, 3, 4, 4))
+    per_sample = y.flatten(1)
+    assert ((per_sample == 0).all(1) | (per_sample == 2).all(1)).all()
+    assert 0 < (per_sample == 0).all(1).sum() < 64
+
+
+def test_drop_path_only_in_training():
+    m = small(drop_path_rate=0.5)
+    x = torch.randn(2, 3, 16, 16)
+    m.eval()
+    with torch.no_grad():
+        a, b = m(x), m(x)
+    torch.testing.assert_close(a, b)
+    m.train()
+    torch.manual_seed(1)
+    c = m(x)
+    torch.manual_seed(2)
+    d = m(x)
+    assert not torch.allclose(c, d)
+
+
+def test_auxiliary_head_training_api():
+    m = timm.create_model('relativenas_cifar10', C=8, layers=8, auxiliary=True, num_classes=5)
+    x = torch.randn(2, 3, 32, 32)
+    assert torch.is_tensor(m(x)) and m(x).shape == (2, 5)
+    out = m.forward_with_aux(x)
+    assert out.logits.shape == (2, 5) and out.aux_logits.shape == (2, 5)
+    loss = nn.functional.cross_entropy(out.logits, torch.zeros(2, dtype=torch.long)) + \
+        0.4 * nn.functional.cross_entropy(out.aux_logits, torch.zeros(2, dtype=torch.long))
+    loss.backward()
+    assert all(p.grad is not None for p in m.parameters())
+    m.eval()
+    assert m.forward_with_aux(x).aux_logits is None
+    imagenet = timm.create_model('relativenas', C=8, layers=5, auxiliary=True, num_classes=3)
+    assert imagenet.forward_with_aux(torch.randn(2, 3, 224, 224)).aux_logits.shape == (2, 3)
+
+
+def test_forward_with_aux_matches_forward():
+    m = small(auxiliary=True).eval()
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(m.forward_with_aux(x).logits, m(x))
+
+
+@pytest.mark.parametrize('kw,msg', [(dict(C=7), 'C=7'), (dict(layers=2), 'layers=2'),
+                                    (dict(stem_type='mnist'), "stem_type='mnist'")])
+def test_bad_arguments(kw, msg):
+    with pytest.raises(ValueError, match=msg):
+        small(**kw)
+
+
+def test_cell_channels():
+    edges, concat = RELATIVENAS.cell(False)
+    cell = Cell(edges, concat, 12, 16, 8, reduction=False, reduction_prev=True)
+    y = cell(torch.randn(1, 12, 16, 16), torch.randn(1, 16, 8, 8))
+    assert y.shape == (1, 32, 8, 8)

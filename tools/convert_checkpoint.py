@@ -1,0 +1,76 @@
+#!/usr/bin/env python
+"""Convert an authors' RelativeNAS checkpoint (DARTS-style keys) into a relnas_zoo checkpoint.
+
+The output carries an arch record, so `relnas_zoo.model_from_checkpoint(out)` rebuilds the model, and
+it loads anywhere our models load (timm `file=` / `checkpoint_path=`, the OpenMMLab backbone).
+Dead keys (preprocess layers of cell inputs the genotype never reads) are dropped. The converted
+weights are checked by running both layouts on the same random batch.
+
+Example:
+    python tools/convert_checkpoint.py imagenet_model.pt relativenas_imagenet.pth --model relativenas
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+from relnas_zoo.networks import RelativeNASNet  # noqa: E402
+from relnas_zoo.variants import VARIANTS  # noqa: E402
+from relnas_zoo.weights import CheckpointMismatchError, load_checkpoint_file, save_checkpoint  # noqa: E402
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('src', help="authors' checkpoint (a state_dict, optionally under 'state_dict', "
+                               "optionally with 'module.' prefixes)")
+    p.add_argument('dst', help='output file in relnas_zoo format (written atomically)')
+    p.add_argument('--model', default='relativenas', choices=sorted(VARIANTS),
+                   help='registered model the checkpoint belongs to (default: relativenas)')
+    p.add_argument('--genotype', help='genotype name or JSON file, when not the model\'s own')
+    p.add_argument('--num-classes', type=int, help='classifier size, when not the model\'s own')
+    p.add_argument('--C', type=int, help='initial channels, when not the model\'s own')
+    p.add_argument('--layers', type=int, help='number of cells, when not the model\'s own')
+    p.add_argument('--no-verify', action='store_true',
+                   help='skip running the original and the converted layout on a random batch')
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    arch = dict(VARIANTS[args.model])
+    for key in ('genotype', 'num_classes', 'C', 'layers'):
+        if getattr(args, key) is not None:
+            arch[key] = getattr(args, key)
+    checkpoint = load_checkpoint_file(args.src)
+    has_aux = any('auxiliary_head.' in k for k in checkpoint.get('state_dict', checkpoint))
+    model = RelativeNASNet(**arch, auxiliary=has_aux)
+    try:
+        model.load_state_dict(checkpoint)
+    except CheckpointMismatchError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 1
+    if not args.no_verify:
+        reference = RelativeNASNet(**arch, auxiliary=has_aux, prune_unused=False)
+        reference.load_state_dict(checkpoint)
+        size = (3, 224, 224) if arch['stem_type'] == 'imagenet' else (3, 32, 32)
+        x = torch.randn(2, *size)
+        with torch.no_grad():
+            diff = (model.eval()(x) - reference.eval()(x)).abs().max().item()
+        if diff > 1e-5:
+            print(f'error: converted model differs from the original layout by {diff:.3g}', file=sys.stderr)
+            return 1
+        print(f'verified: outputs match the original layout (max abs diff {diff:.2g})')
+    save_checkpoint(model, args.dst)
+    n_src = len(checkpoint.get('state_dict', checkpoint))
+    print(f'wrote {args.dst}: {len(model.state_dict())} tensors ({n_src} in the source; '
+          f'{len(model.unused_state_prefixes())} unused preprocess/node modules dropped)')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
