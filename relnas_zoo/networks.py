@@ -178,7 +178,7 @@ class RelativeNASNet(nn.Module):
         # level index -> index of the cell whose output it is (the stem level has none)
         self._level_cells: List[int] = [int(f['module'].split('.')[1]) for f in self.feature_info[1:]]
 
-        self.auxiliary_head: Optional[nn.Module] = None
+        self.auxiliary_head = None
         if auxiliary:
             head_cls = AuxiliaryHeadCIFAR if stem_type == 'cifar' else AuxiliaryHeadImageNet
             self.auxiliary_head = head_cls(c_aux, num_classes)
@@ -222,6 +222,7 @@ class RelativeNASNet(nn.Module):
         s0 = self.stem0(x)
         return s0, self.stem1(s0)
 
+    @torch.jit.ignore
     def _run_cell(self, cell: nn.Module, s0: torch.Tensor, s1: torch.Tensor) -> torch.Tensor:
         if self.grad_checkpointing and not torch.jit.is_scripting():
             return checkpoint(cell, s0, s1)
@@ -229,8 +230,12 @@ class RelativeNASNet(nn.Module):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         s0, s1 = self._stem(x)
-        for cell in self.cells:
-            s0, s1 = s1, self._run_cell(cell, s0, s1)
+        for cell in self.cells:  # _run_cell inlined: TorchScript cannot pass a module as an argument
+            if self.grad_checkpointing and not torch.jit.is_scripting():
+                out = checkpoint(cell, s0, s1)
+            else:
+                out = cell(s0, s1)
+            s0, s1 = s1, out
         return s1
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
