@@ -27,6 +27,12 @@ _PAPER = 'arXiv:2009.06193'
 
 
 def _create(variant: str, pretrained: bool = False, **kwargs: Any) -> RelativeNASNet:
+    overlay = kwargs.get('pretrained_cfg_overlay') or {}
+    if pretrained and not any(overlay.get(k) for k in ('file', 'state_dict', 'url', 'hf_hub_id')):
+        raise ValueError(
+            f"{variant}: no weights can be downloaded (the authors host them on a cloud drive). Pass the file "
+            f"you have: timm.create_model('{variant}', pretrained=True, "
+            f"pretrained_cfg_overlay=dict(file='path/to/weights.pt')); ours and the authors' format both load.")
     args = dict(VARIANTS[variant])
     args.update(kwargs)
     num_levels = 4

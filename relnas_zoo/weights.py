@@ -76,8 +76,12 @@ def _to_our_keys(state_dict: Mapping[str, Any], model: RelativeNASNet) -> Dict[s
 
 
 def checkpoint_filter_fn(state_dict: Mapping[str, Any], model: nn.Module) -> Dict[str, Any]:
-    """timm pretrained filter: accept ours or the authors' layout, drop dead keys."""
-    return _to_our_keys(state_dict, model)
+    """timm pretrained filter: unwrap and rename to our layout.
+
+    Dead keys stay until ``model.load_state_dict``, so a misfit is still diagnosed from the full file.
+    """
+    sd = strip_wrappers(state_dict)
+    return {authors_key_to_ours(k): v for k, v in sd.items()} if is_authors_layout(sd) else sd
 
 
 def _shape(v: Any) -> Optional[Tuple[int, ...]]:
