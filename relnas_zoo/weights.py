@@ -22,7 +22,7 @@ from .variants import VARIANTS
 
 __all__ = [
     'FORMAT', 'CheckpointMismatchError', 'load_checkpoint_file', 'save_checkpoint', 'prepare_state_dict',
-    'checkpoint_filter_fn', 'describe_checkpoint', 'arch_of', 'model_from_checkpoint', 'convert_authors_checkpoint',
+    'checkpoint_filter_fn', 'describe_checkpoint', 'arch_of', 'model_from_checkpoint',
 ]
 
 FORMAT = 'relnas_zoo'
@@ -146,25 +146,18 @@ def describe_checkpoint(checkpoint: Mapping[str, Any]) -> str:
     in_chans = sd['stem0.0.weight' if stem_type == 'imagenet' else 'stem.0.weight'].shape[1]
     auxiliary = any(k.startswith('auxiliary_head.') for k in sd)
     arch = dict(C=C, layers=layers, num_classes=num_classes, stem_type=stem_type)
-    for name, genotype in PUBLISHED.items():
-        for prune in (True, False):
-            try:
-                with torch.device('meta'):
-                    cand = RelativeNASNet(genotype, in_chans=in_chans, auxiliary=auxiliary,
-                                          prune_unused=prune, **arch)
-            except ValueError:
-                return f'It looks like a {stem_type}-layout network with C={C}, {layers} cells and {num_classes} classes.'
-            cand_sd = dict(sd)
-            drop_prefixed(cand_sd, RelativeNASNet.unused_state_prefixes(cand) if prune else ())
-            if not any(_diff(cand_sd, cand.state_dict())):
-                return f'It looks like a checkpoint for {_arch_text(dict(arch, genotype=genotype.name))}.'
+    for genotype in PUBLISHED.values():
+        try:
+            with torch.device('meta'):
+                cand = RelativeNASNet(genotype, in_chans=in_chans, auxiliary=auxiliary, **arch)
+        except ValueError:
+            break
+        cand_sd = dict(sd)
+        drop_prefixed(cand_sd, cand.unused_state_prefixes())  # an authors' file carries them
+        if not any(_diff(cand_sd, cand.state_dict())):
+            return f'It looks like a checkpoint for {_arch_text(dict(arch, genotype=genotype.name))}.'
     return (f'It looks like a {stem_type}-layout network with C={C}, {layers} cells and {num_classes} classes '
             f'whose genotype is none of the published ones; pass genotype=<its genotype .json>.')
-
-
-def convert_authors_checkpoint(checkpoint: Mapping[str, Any], model: RelativeNASNet) -> Dict[str, Any]:
-    """Our-layout state dict from an authors' checkpoint, checked strictly against ``model``."""
-    return prepare_state_dict(checkpoint, model, strict=True)
 
 
 def model_from_checkpoint(path: PathLike, **overrides: Any) -> RelativeNASNet:

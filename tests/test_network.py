@@ -159,3 +159,21 @@ def test_cell_channels():
     cell = Cell(edges, concat, 12, 16, 8, reduction=False, reduction_prev=True)
     y = cell(torch.randn(1, 12, 16, 16), torch.randn(1, 16, 8, 8))
     assert y.shape == (1, 32, 8, 8)
+
+
+def test_fold_batchnorm_keeps_outputs_and_removes_bn():
+    from relnas_zoo.deploy import fold_batchnorm
+    model = timm.create_model('relativenas', C=16, layers=5, num_classes=10)
+    for mod in model.modules():  # non-trivial statistics, else folding is an identity and proves nothing
+        if isinstance(mod, nn.BatchNorm2d):
+            mod.running_mean.uniform_(-0.2, 0.2)
+            mod.running_var.uniform_(0.5, 2.0)
+            mod.weight.data.uniform_(0.5, 1.5)
+            mod.bias.data.uniform_(-0.2, 0.2)
+    model.eval()
+    folded = fold_batchnorm(model)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
+    assert any(isinstance(m, nn.BatchNorm2d) for m in model.modules())  # the original is untouched
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(folded(x), model(x), rtol=1e-4, atol=1e-4)
