@@ -1,0 +1,5 @@
+"""Datasets and batching; knows no search or training algorithm."""
+from .cifar import DatasetError, ImageArrays, load_cifar, load_digits, split_indices
+from .tensor_batches import TensorBatches
+
+__all__ = ['DatasetError', 'ImageArrays', 'load_cifar', 'load_digits', 'split_indices', 'TensorBatches']

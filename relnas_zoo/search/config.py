@@ -1,0 +1,146 @@
+"""The search configuration: one dataclass, YAML files, ``--set key=value`` overrides, checked at start."""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+
+import yaml
+
+__all__ = ['SearchConfig', 'ConfigError', 'load_config', 'apply_overrides']
+
+
+class ConfigError(ValueError):
+    """A bad configuration value; the message names the field."""
+
+
+@dataclass
+class SearchConfig:
+    # data
+    dataset: str = 'cifar10'            # cifar10 | cifar100 | digits (scikit-learn, ships with the package)
+    data: Optional[str] = None          # dataset root (CIFAR python layout); unused for digits
+    train_fraction: float = 0.5         # share of the training images used as search-train
+    subset: Optional[int] = None        # cap on images per split (smoke runs, benchmarks)
+    # slow-fast learning
+    population: int = 20
+    generations: int = 50
+    seed: int = 0
+    mode: str = 'sequential'            # sequential: each pair inherits the previous pair's Omega;
+                                        # parallel: all pairs of a generation start from the same Omega
+    # proxy network
+    C: int = 16
+    layers: int = 8
+    # one-epoch training of each candidate
+    batch_size: int = 256
+    eval_batch_size: int = 512
+    lr: float = 0.1
+    lr_min: float = 0.001               # cosine over generations (paper: to zero; authors' code: 1e-3)
+    momentum: float = 0.9
+    weight_decay: float = 3e-4
+    grad_clip: float = 5.0
+    cutout: int = 16
+    drop_path: float = 0.3
+    drop_path_ramp: bool = True         # authors' code: rate * generation / generations
+    # execution
+    device: str = 'auto'                # auto | cpu | cuda | cuda:N
+    amp: str = 'none'                   # none | bf16 | fp16
+    channels_last: bool = False
+    tensorboard: bool = True            # write TensorBoard scalars when tensorboard is installed
+    plots: bool = True                  # loss-trajectory and cell plots (needs matplotlib)
+
+    def validate(self) -> 'SearchConfig':
+        def need(ok: bool, name: str, msg: str) -> None:
+            if not ok:
+                raise ConfigError(f'{name}={getattr(self, name)!r}: {msg}')
+        need(self.dataset in ('cifar10', 'cifar100', 'digits'), 'dataset', 'choose cifar10, cifar100 or digits')
+        need(self.dataset == 'digits' or bool(self.data), 'data',
+             'give the dataset root with --data (CIFAR python layout)')
+        need(0 < self.train_fraction < 1, 'train_fraction', 'must lie strictly between 0 and 1')
+        need(self.subset is None or (isinstance(self.subset, int) and self.subset >= 2), 'subset',
+             'must be empty or an int >= 2')
+        need(isinstance(self.population, int) and self.population >= 2 and self.population % 2 == 0,
+             'population', 'must be an even int >= 2 (individuals are paired)')
+        need(isinstance(self.generations, int) and self.generations >= 1, 'generations', 'must be an int >= 1')
+        need(self.mode in ('sequential', 'parallel'), 'mode', 'choose sequential or parallel')
+        need(isinstance(self.C, int) and self.C >= 2 and self.C % 2 == 0, 'C', 'must be an even int >= 2')
+        need(isinstance(self.layers, int) and self.layers >= 3, 'layers', 'must be an int >= 3')
+        for name in ('batch_size', 'eval_batch_size'):
+            need(isinstance(getattr(self, name), int) and getattr(self, name) >= 1, name, 'must be an int >= 1')
+        need(self.lr > 0, 'lr', 'must be > 0')
+        need(0 <= self.lr_min <= self.lr, 'lr_min', 'must lie in [0, lr]')
+        need(0 <= self.momentum < 1, 'momentum', 'must lie in [0, 1)')
+        need(self.weight_decay >= 0, 'weight_decay', 'must be >= 0')
+        need(self.grad_clip >= 0, 'grad_clip', 'must be >= 0 (0 disables clipping)')
+        need(isinstance(self.cutout, int) and self.cutout >= 0, 'cutout', 'must be an int >= 0')
+        need(0 <= self.drop_path < 1, 'drop_path', 'must lie in [0, 1)')
+        need(self.device == 'auto' or self.device == 'cpu' or self.device.startswith('cuda'), 'device',
+             'choose auto, cpu, cuda or cuda:N')
+        need(self.amp in ('none', 'bf16', 'fp16'), 'amp', 'choose none, bf16 or fp16')
+        return self
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def lr_at(self, generation: int) -> float:
+        import math
+        return self.lr_min + 0.5 * (self.lr - self.lr_min) * (1 + math.cos(math.pi * generation / self.generations))
+
+    def drop_path_at(self, generation: int) -> float:
+        return self.drop_path * generation / self.generations if self.drop_path_ramp else self.drop_path
+
+
+_FIELDS = {f.name: f for f in fields(SearchConfig)}
+
+
+def _from_mapping(data: Mapping[str, Any], source: str) -> SearchConfig:
+    unknown = sorted(set(data) - set(_FIELDS))
+    if unknown:
+        raise ConfigError(f'{source}: unknown field(s) {unknown}; known: {sorted(_FIELDS)}')
+    cfg = SearchConfig()
+    for k, v in data.items():
+        setattr(cfg, k, _coerce(k, v))
+    return cfg
+
+
+def _coerce(name: str, value: Any) -> Any:
+    default = getattr(SearchConfig(), name)
+    if value is None or default is None:
+        return value
+    kind = type(default)
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f'{name}={value!r}: expected true or false')
+        return value
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise ConfigError(f'{name}={value!r}: expected {kind.__name__}')
+    return value
+
+
+def load_config(path: Optional[Union[str, os.PathLike]] = None) -> SearchConfig:
+    if path is None:
+        return SearchConfig()
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f'config file {str(path)!r} does not exist')
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f'{path}: expected a mapping of field: value')
+    return _from_mapping(data, str(path))
+
+
+def apply_overrides(cfg: SearchConfig, overrides: Sequence[str]) -> SearchConfig:
+    """Apply ``key=value`` strings; values are parsed as YAML (``lr=0.05``, ``amp=bf16``, ``subset=null``)."""
+    data = cfg.to_dict()
+    for item in overrides:
+        if '=' not in item:
+            raise ConfigError(f'--set {item!r}: expected key=value')
+        key, raw = item.split('=', 1)
+        key = key.strip()
+        if key not in _FIELDS:
+            raise ConfigError(f'--set {item!r}: unknown field {key!r}; known: {sorted(_FIELDS)}')
+        data[key] = yaml.safe_load(raw) if raw.strip() else None
+    return _from_mapping(data, '--set')

@@ -1,0 +1,28 @@
+"""The paper's Fig. 6 (top): every individual's validation loss over the generations."""
+from __future__ import annotations
+
+import math
+import os
+from typing import List, Optional, Sequence, Union
+
+__all__ = ['plot_loss_trajectories']
+
+
+def plot_loss_trajectories(history: Sequence[Sequence[Optional[float]]], out: Union[str, os.PathLike]) -> None:
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    n = len(history[0]) if history else 0
+    gens = list(range(1, len(history) + 1))
+    for k in range(n):
+        ys: List[float] = [h[k] if h[k] is not None and math.isfinite(h[k]) else float('nan') for h in history]
+        ax.plot(gens, ys, lw=0.9, alpha=0.8, marker='.' if len(gens) < 15 else None)
+    ax.set_xlabel('generation')
+    ax.set_ylabel('validation loss')
+    ax.set_title(f'validation loss of the {n} candidates')
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out, dpi=130)
+    plt.close(fig)

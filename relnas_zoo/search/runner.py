@@ -1,0 +1,373 @@
+"""The search loop: slow-fast learning over the encoding, estimated with the weight set, resumable.
+
+Every random number is derived from ``(seed, generation, individual)``: the pairing and update
+coefficients from ``(seed, generation)``, a candidate's data order, augmentation and drop-path from
+``(seed, generation, individual)``. A checkpoint written after each pair therefore holds the whole RNG
+state in its position, and a resumed run repeats an uninterrupted one exactly (on the CPU; cuDNN
+kernels may add float noise on a GPU).
+
+Modes:
+* ``sequential`` (default, the authors' procedure): pairs run one after another and each pair's
+  candidates inherit the Omega left by the previous pair.
+* ``parallel``: every candidate of a generation inherits the Omega of the generation's start; the
+  candidates are spread over the torchrun processes, and Omega is then updated pair by pair in pair
+  order (Eq. 6), identically on every rank. One process in parallel mode gives the same result as N.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+import torch.distributed as torch_dist
+import yaml
+
+from ..data import DatasetError, ImageArrays, TensorBatches, load_cifar, load_digits, split_indices
+from ..encoding import bounds, decode
+from ..genotypes import save_genotype
+from ..timm_models import CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD
+from .config import ConfigError, SearchConfig
+from .estimator import CandidateResult, TrainSettings, evaluate_candidate
+from .optimizer import SlowFastOptimizer, decide
+from .weight_set import WeightSet
+
+__all__ = ['run_search', 'SearchResult', 'candidate_seed']
+
+log = logging.getLogger('relnas_zoo.search')
+CHECKPOINT = 'checkpoint.pt'
+EVAL_LOG = 'evaluations.jsonl'
+
+
+@dataclass
+class SearchResult:
+    out_dir: Path
+    genotype_path: Path
+    best_individual: int
+    best_val_loss: float
+    evaluations: int
+    seconds: float
+
+
+@dataclass
+class _Dist:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def candidate_seed(seed: int, generation: int, individual: int) -> int:
+    return int(np.random.SeedSequence([seed, generation, individual]).generate_state(1)[0])
+
+
+def _init_dist() -> _Dist:
+    world = int(os.environ.get('WORLD_SIZE', '1'))
+    if world <= 1:
+        return _Dist()
+    rank, local = int(os.environ['RANK']), int(os.environ.get('LOCAL_RANK', '0'))
+    if not torch_dist.is_initialized():
+        backend = 'nccl' if torch.cuda.is_available() else 'gloo'
+        if backend == 'nccl':
+            torch.cuda.set_device(local)
+        torch_dist.init_process_group(backend=backend)
+    return _Dist(rank, world, local)
+
+
+def _device(cfg: SearchConfig, dist: _Dist) -> torch.device:
+    if cfg.device == 'auto':
+        return torch.device(f'cuda:{dist.local_rank}' if torch.cuda.is_available() else 'cpu')
+    if cfg.device.startswith('cuda') and not torch.cuda.is_available():
+        raise ConfigError(f"device={cfg.device!r}: CUDA is not available here; use device=cpu or auto")
+    if cfg.device == 'cuda' and dist.world > 1:
+        return torch.device(f'cuda:{dist.local_rank}')
+    return torch.device(cfg.device)
+
+
+def _load_data(cfg: SearchConfig) -> tuple:
+    if cfg.dataset == 'digits':
+        data = load_digits(32)
+        mean, std = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
+    else:
+        data = load_cifar(cfg.data, cfg.dataset, train=True)
+        mean, std = (CIFAR10_MEAN, CIFAR10_STD) if cfg.dataset == 'cifar10' else (CIFAR100_MEAN, CIFAR100_STD)
+    return data, mean, std
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f'.{path.name}.tmp')
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _atomic_torch_save(obj: Any, path: Path) -> None:
+    tmp = path.with_name(f'.{path.name}.tmp')
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+class _Run:
+    """State and I/O of one search run directory."""
+
+    def __init__(self, cfg: SearchConfig, out_dir: Path, dist: _Dist, progress: bool):
+        self.cfg, self.out, self.dist = cfg, out_dir, dist
+        self.device = _device(cfg, dist)
+        self.progress = progress and dist.main
+        data, mean, std = _load_data(cfg)
+        train_idx, val_idx = split_indices(len(data), cfg.seed, cfg.train_fraction)
+        if cfg.subset:
+            train_idx, val_idx = train_idx[:cfg.subset], val_idx[:cfg.subset]
+        self.split = dict(train=train_idx.tolist(), val=val_idx.tolist())
+        self.num_classes = int(data.labels.max()) + 1 if cfg.dataset == 'digits' else len(data.classes)
+        common = dict(mean=mean, std=std, device=self.device, channels_last=cfg.channels_last)
+        tr, va = data.subset(train_idx), data.subset(val_idx)
+        self.train = TensorBatches(tr.images, tr.labels, batch_size=cfg.batch_size, augment=True,
+                                   cutout=cfg.cutout, **common)
+        self.val = TensorBatches(va.images, va.labels, batch_size=cfg.eval_batch_size, **common)
+        self.net_args = dict(C=cfg.C, layers=cfg.layers, num_classes=self.num_classes, stem_type='cifar')
+        self.omega = WeightSet.initial(cfg.seed, self.device, **self.net_args)
+        lo, hi = bounds()
+        self.opt = SlowFastOptimizer(lo, hi, cfg.population, seed=cfg.seed)
+        self.pair_pos = 0
+        self.losses: List[Optional[float]] = [None] * cfg.population
+        self.history: List[List[Optional[float]]] = []
+        self.log_lines = 0
+        self.evaluations = 0
+        self.seconds = 0.0
+
+    # ---------------------------------------------------------------- checkpoint
+    def state(self) -> Dict[str, Any]:
+        return dict(version=1, config=self.cfg.to_dict(), optimizer=self.opt.state_dict(),
+                    omega=self.omega.state_dict(), pair_pos=self.pair_pos, losses=list(self.losses),
+                    history=[list(h) for h in self.history], log_lines=self.log_lines,
+                    evaluations=self.evaluations, seconds=self.seconds, rng_note='derived from (seed, position)')
+
+    def save(self) -> None:
+        if self.dist.main:
+            _atomic_torch_save(self.state(), self.out / CHECKPOINT)
+
+    def restore(self) -> None:
+        state = torch.load(self.out / CHECKPOINT, map_location='cpu', weights_only=True)
+        self.opt.load_state_dict(state['optimizer'])
+        self.omega.load_state_dict(state['omega'])
+        self.pair_pos = state['pair_pos']
+        self.losses = list(state['losses'])
+        self.history = [list(h) for h in state['history']]
+        self.log_lines = state['log_lines']
+        self.evaluations = state['evaluations']
+        self.seconds = state['seconds']
+        if self.dist.main:  # drop log lines written after the checkpoint (the pair was redone)
+            path = self.out / EVAL_LOG
+            if path.exists():
+                lines = path.read_text().splitlines(keepends=True)[:self.log_lines]
+                _atomic_write_text(path, ''.join(lines))
+
+    # ---------------------------------------------------------------- one candidate / pair
+    def settings(self, generation: int) -> TrainSettings:
+        c = self.cfg
+        return TrainSettings(lr=c.lr_at(generation), momentum=c.momentum, weight_decay=c.weight_decay,
+                             grad_clip=c.grad_clip, drop_path=c.drop_path_at(generation), amp=c.amp,
+                             channels_last=c.channels_last)
+
+    def evaluate(self, individual: int) -> CandidateResult:
+        g = self.opt.generation
+        genotype = decode(self.opt.population[individual])
+        return evaluate_candidate(genotype, self.omega, self.net_args, self.train, self.val, self.settings(g),
+                                  candidate_seed(self.cfg.seed, g, individual))
+
+    def record(self, pair: int, i: int, j: int, res_i: CandidateResult, res_j: CandidateResult) -> str:
+        """Apply Eq. 6 for a decided pair, log both candidates; return a short status."""
+        out = decide(i, j, res_i.val_loss, res_j.val_loss)
+        results = {i: res_i, j: res_j}
+        if out.fast is not None:
+            fast, slow = results[out.fast], results[out.slow]
+            if slow.weights is not None:
+                self.omega.merge(fast.weights, slow.weights)
+            else:
+                self.omega.merge_single(fast.weights)
+        g = self.opt.generation
+        settings = self.settings(g)
+        lines = []
+        for idx in (i, j):
+            r = results[idx]
+            role = 'fast' if idx == out.fast else 'slow' if idx == out.slow else 'nan'
+            if not r.finite:
+                log.warning('generation %d pair %d: individual %d has a non-finite loss (train %.4g, val %.4g); '
+                            'it loses its pair and its weights stay out of Omega', g, pair, idx,
+                            r.train_loss, r.val_loss)
+            self.losses[idx] = r.val_loss if r.finite else float('inf')
+            lines.append(json.dumps(dict(
+                generation=g, pair=pair, individual=idx, role=role,
+                vector=[round(float(v), 6) for v in self.opt.population[idx]],
+                genotype=decode(self.opt.population[idx]).to_dict(),
+                train_loss=_num(r.train_loss), train_acc=r.train_acc, val_loss=_num(r.val_loss),
+                val_acc=r.val_acc, seconds=round(r.seconds, 3), lr=settings.lr, drop_path=settings.drop_path)))
+            self.evaluations += 1
+        if self.dist.main:
+            with open(self.out / EVAL_LOG, 'a') as f:
+                f.write('\n'.join(lines) + '\n')
+        self.log_lines += 2
+        return f'{res_i.val_loss:.3f} vs {res_j.val_loss:.3f}'
+
+    # ---------------------------------------------------------------- generations
+    def run_generation(self, bar) -> None:
+        pairs = self.opt.ask()
+        if self.cfg.mode == 'sequential':
+            for p in range(self.pair_pos, len(pairs)):
+                i, j = pairs[p]
+                status = self.record(p, i, j, self.evaluate(i), self.evaluate(j))
+                self.pair_pos = p + 1
+                self.save()
+                if bar is not None:
+                    bar.update(2)
+                    bar.set_postfix_str(status)
+        else:
+            order = [k for pair in pairs for k in pair]
+            results: Dict[int, CandidateResult] = {}
+            for pos, idx in enumerate(order):
+                if pos % self.dist.world == self.dist.rank:
+                    results[idx] = self.evaluate(idx)
+                    if bar is not None:
+                        bar.update(self.dist.world)
+            results = self._gather(order, results)
+            for p, (i, j) in enumerate(pairs):
+                self.record(p, i, j, results[i], results[j])
+            self.pair_pos = len(pairs)
+        self.history.append(list(self.losses))
+        self.opt.tell(pairs, [math.inf if v is None else v for v in self.losses])
+        self.pair_pos = 0
+        self.losses = [None] * self.cfg.population
+        self.save()
+
+    def _gather(self, order: Sequence[int], mine: Dict[int, CandidateResult]) -> Dict[int, CandidateResult]:
+        if self.dist.world == 1:
+            return mine
+        out: Dict[int, CandidateResult] = {}
+        for pos, idx in enumerate(order):
+            owner = pos % self.dist.world
+            box = [None]
+            if owner == self.dist.rank:
+                r = mine[idx]
+                weights = None if r.weights is None else {k: v.cpu() for k, v in r.weights.items()}
+                box = [CandidateResult(r.train_loss, r.train_acc, r.val_loss, r.val_acc, r.seconds, weights)]
+            torch_dist.broadcast_object_list(box, src=owner)
+            r = box[0]
+            if r.weights is not None:
+                r.weights = {k: v.to(self.device) for k, v in r.weights.items()}
+            out[idx] = r
+        return out
+
+    # ---------------------------------------------------------------- outputs
+    def write_outputs(self) -> SearchResult:
+        last = self.history[-1]
+        finite = [(v, k) for k, v in enumerate(last) if v is not None and math.isfinite(v)]
+        if not finite:
+            raise RuntimeError('every candidate of the last generation had a non-finite loss; no genotype')
+        best_loss, best = min(finite)
+        genotype = decode(self.opt.population[best], name=f'search_seed{self.cfg.seed}')
+        result = SearchResult(self.out, self.out / 'genotype.json', best, best_loss, self.evaluations, self.seconds)
+        if not self.dist.main:
+            return result
+        save_genotype(genotype, self.out / 'genotype.json')
+        population = [dict(individual=k, vector=[float(v) for v in vec], genotype=decode(vec).to_dict(),
+                           last_val_loss=_num(last[k]))
+                      for k, vec in enumerate(self.opt.population)]
+        _atomic_write_text(self.out / 'population.json', json.dumps(dict(
+            generations=self.opt.generation, best_individual=best, best_val_loss=best_loss,
+            note='vectors after the last update; last_val_loss is each individual\'s loss in the last '
+                 'evaluated generation (fast-learners did not move since)', population=population), indent=1))
+        if self.cfg.plots:
+            try:
+                from ..plot import plot_genotype
+                from .plots import plot_loss_trajectories
+                plot_loss_trajectories(self.history, self.out / 'losses.png')
+                plot_genotype(genotype, self.out / 'cells.png', title='best searched')
+            except ImportError as e:
+                log.warning('skipping plots: %s', e)
+        return result
+
+
+def _num(v: float) -> Optional[float]:
+    return float(v) if v is not None and math.isfinite(v) else None
+
+
+def _tensorboard(cfg: SearchConfig, out: Path, dist: _Dist):
+    if not (cfg.tensorboard and dist.main):
+        return None
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(str(out / 'tb'))
+
+
+def run_search(cfg: SearchConfig, out_dir: os.PathLike, resume: bool = False, progress: bool = True) -> SearchResult:
+    """Run (or continue, with ``resume``) a search in ``out_dir``; see the module docstring."""
+    out = Path(out_dir)
+    dist = _init_dist()
+    if dist.world > 1 and cfg.mode != 'parallel':
+        raise ConfigError(f"mode='{cfg.mode}' runs pairs one after another and cannot use {dist.world} "
+                          f"processes; set --set mode=parallel under torchrun")
+    cfg.validate()
+    if resume and not (out / CHECKPOINT).exists():
+        raise FileNotFoundError(f'nothing to resume: {out / CHECKPOINT} does not exist')
+    if not resume and (out / CHECKPOINT).exists():
+        raise FileExistsError(f'{out} already holds a search; continue it with --resume {out} '
+                              f'or choose another --out')
+    if dist.main:
+        out.mkdir(parents=True, exist_ok=True)
+    if dist.world > 1:
+        torch_dist.barrier()
+    run = _Run(cfg, out, dist, progress)
+    if resume:
+        run.restore()
+        log.info('resumed at generation %d, pair %d', run.opt.generation, run.pair_pos)
+    elif dist.main:
+        _atomic_write_text(out / 'config.yaml', yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        _atomic_write_text(out / 'split.json', json.dumps(dict(seed=cfg.seed, **run.split)))
+        (out / EVAL_LOG).write_text('')
+    tb = _tensorboard(cfg, out, dist)
+    log.info('search: N=%d, G=%d, mode=%s, device=%s, %d processes, %d/%d search-train/val images, Omega '
+             'holds %.2fM values', cfg.population, cfg.generations, cfg.mode, run.device, dist.world,
+             run.train.num_samples, run.val.num_samples, run.omega.num_elements() / 1e6)
+    from tqdm import tqdm
+    gen_bar = tqdm(total=cfg.generations, initial=run.opt.generation, desc='generations', unit='gen',
+                   disable=not run.progress, position=0, dynamic_ncols=True)
+    try:
+        while run.opt.generation < cfg.generations:
+            t0 = time.perf_counter()
+            g = run.opt.generation
+            with tqdm(total=cfg.population, initial=2 * run.pair_pos if cfg.mode == 'sequential' else 0,
+                      desc=f'gen {g} candidates', unit='cand', leave=False, disable=not run.progress,
+                      position=1, dynamic_ncols=True) as bar:
+                run.run_generation(bar)
+            run.seconds += time.perf_counter() - t0
+            losses = np.array([v for v in run.history[-1] if v is not None and math.isfinite(v)])
+            if dist.main:
+                log.info('generation %d: val loss best %.4f mean %.4f (lr %.4g, drop-path %.3g, %.1fs)', g,
+                         losses.min(), losses.mean(), cfg.lr_at(g), cfg.drop_path_at(g), time.perf_counter() - t0)
+                if tb is not None:
+                    tb.add_scalar('val_loss/best', losses.min(), g)
+                    tb.add_scalar('val_loss/mean', losses.mean(), g)
+                    tb.add_scalar('lr', cfg.lr_at(g), g)
+                    tb.add_scalar('drop_path', cfg.drop_path_at(g), g)
+            gen_bar.update(1)
+    except KeyboardInterrupt:
+        if dist.main:
+            print(f'\ninterrupted: the last completed pair is saved; continue with --resume {out}', file=sys.stderr)
+        raise
+    finally:
+        gen_bar.close()
+        if tb is not None:
+            tb.close()
+    return run.write_outputs()
