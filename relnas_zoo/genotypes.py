@@ -184,7 +184,11 @@ def save_genotype(genotype: Genotype, path: Union[str, os.PathLike]) -> None:
     """Write ``genotype`` as JSON (atomically, so a crash never leaves half a file)."""
     path = Path(path)
     tmp = path.with_name(path.name + '.tmp')
-    tmp.write_text(json.dumps(genotype.to_dict(), indent=2) + '\n')
+    # one edge per line: readable, and diffs between genotypes show the changed edges
+    body = ',\n'.join(f'  {json.dumps(k)}: ' + (
+        '[\n' + ',\n'.join(f'    {json.dumps(e)}' for e in v) + '\n  ]' if k in ('normal', 'reduce')
+        else json.dumps(v)) for k, v in genotype.to_dict().items())
+    tmp.write_text('{\n' + body + '\n}\n')
     os.replace(tmp, path)
 
 

@@ -14,7 +14,7 @@ config.yaml (resolved), split.json (the search-train/validation split), losses.p
 every individual over the generations), cells.png (the best cells), checkpoint.pt, search.log, tb/.
 
 Config fields (any of them can be overridden with --set key=value; values are YAML):
-""" 
+"""
 from __future__ import annotations
 
 import argparse
@@ -56,6 +56,8 @@ def main(argv=None) -> int:
             if args.config or args.overrides or args.data:
                 raise ConfigError('--resume continues with the run\'s saved config.yaml; drop --config/--set/--data')
             out = Path(args.resume)
+            if not (out / 'checkpoint.pt').is_file():
+                raise ConfigError(f'nothing to resume: {out / "checkpoint.pt"} does not exist')
             cfg = load_config(out / 'config.yaml')
         else:
             if not args.out:

@@ -11,16 +11,14 @@ with ``r1, r2 ~ U[0, 1]`` drawn per variable. Fast-learners do not move; everybo
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
 __all__ = ['SlowFastOptimizer', 'PairOutcome']
 
 
-@dataclass(frozen=True)
-class PairOutcome:
+class PairOutcome(NamedTuple):
     """Who won a pair (indices into the population); ``fast`` is None when both losses were non-finite."""
     fast: Optional[int]
     slow: Optional[int]

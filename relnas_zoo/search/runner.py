@@ -15,11 +15,14 @@ Modes:
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import os
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -225,9 +228,11 @@ class _Run:
         if self.cfg.mode == 'sequential':
             for p in range(self.pair_pos, len(pairs)):
                 i, j = pairs[p]
-                status = self.record(p, i, j, self.evaluate(i), self.evaluate(j))
-                self.pair_pos = p + 1
-                self.save()
+                res_i, res_j = self.evaluate(i), self.evaluate(j)
+                with _interrupts_deferred():
+                    status = self.record(p, i, j, res_i, res_j)
+                    self.pair_pos = p + 1
+                    self.save()
                 if bar is not None:
                     bar.update(2)
                     bar.set_postfix_str(status)
@@ -240,14 +245,15 @@ class _Run:
                     if bar is not None:
                         bar.update(self.dist.world)
             results = self._gather(order, results)
-            for p, (i, j) in enumerate(pairs):
-                self.record(p, i, j, results[i], results[j])
-            self.pair_pos = len(pairs)
-        self.history.append(list(self.losses))
-        self.opt.tell(pairs, [math.inf if v is None else v for v in self.losses])
-        self.pair_pos = 0
-        self.losses = [None] * self.cfg.population
-        self.save()
+        with _interrupts_deferred():
+            if self.cfg.mode == 'parallel':
+                for p, (i, j) in enumerate(pairs):
+                    self.record(p, i, j, results[i], results[j])
+            self.history.append(list(self.losses))
+            self.opt.tell(pairs, [math.inf if v is None else v for v in self.losses])
+            self.pair_pos = 0
+            self.losses = [None] * self.cfg.population
+            self.save()
 
     def _gather(self, order: Sequence[int], mine: Dict[int, CandidateResult]) -> Dict[int, CandidateResult]:
         if self.dist.world == 1:
@@ -297,6 +303,22 @@ class _Run:
         return result
 
 
+@contextlib.contextmanager
+def _interrupts_deferred():
+    """Hold Ctrl-C until the block ends, so a log line and its checkpoint are written together."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            raise KeyboardInterrupt
+
+
 def _num(v: float) -> Optional[float]:
     return float(v) if v is not None and math.isfinite(v) else None
 
@@ -336,6 +358,8 @@ def run_search(cfg: SearchConfig, out_dir: os.PathLike, resume: bool = False, pr
         _atomic_write_text(out / 'config.yaml', yaml.safe_dump(cfg.to_dict(), sort_keys=False))
         _atomic_write_text(out / 'split.json', json.dumps(dict(seed=cfg.seed, **run.split)))
         (out / EVAL_LOG).write_text('')
+    if not resume:
+        run.save()  # from here on, --resume works whenever the run stops
     tb = _tensorboard(cfg, out, dist)
     log.info('search: N=%d, G=%d, mode=%s, device=%s, %d processes, %d/%d search-train/val images, Omega '
              'holds %.2fM values', cfg.population, cfg.generations, cfg.mode, run.device, dist.world,

@@ -1,0 +1,271 @@
+"""Search building blocks: the optimizer, the weight set (Eq. 6), data, config."""
+import os
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from relnas_zoo.data import DatasetError, TensorBatches, load_cifar, load_digits, split_indices
+from relnas_zoo.encoding import bounds, decode
+from relnas_zoo.genotypes import DARTS_V2, RELATIVENAS
+from relnas_zoo.networks import RelativeNASNet
+from relnas_zoo.search import ConfigError, SearchConfig, SlowFastOptimizer, WeightSet, apply_overrides, decide, \
+    load_config, omega_key
+
+from datasets import write_cifar
+
+
+# ------------------------------------------------------------------------------------------ optimizer
+def test_decide_rules():
+    assert decide(0, 1, 0.5, 0.7) == (0, 1)
+    assert decide(0, 1, 0.9, 0.7) == (1, 0)
+    assert decide(3, 4, 0.5, 0.5) == (3, 4)                       # tie: first of the pair
+    assert decide(0, 1, float('nan'), 9.0) == (1, 0)              # non-finite always loses
+    assert decide(0, 1, 1.0, float('inf')) == (0, 1)
+    assert decide(0, 1, float('nan'), float('inf')).fast is None
+
+
+def test_pairs_cover_population_once():
+    lo, hi = bounds()
+    opt = SlowFastOptimizer(lo, hi, 20, seed=3)
+    pairs = opt.ask()
+    assert len(pairs) == 10 and sorted(k for p in pairs for k in p) == list(range(20))
+    assert opt.ask() == pairs                                      # same generation, same pairing
+    opt.tell(pairs, np.arange(20.0))
+    assert opt.ask() != pairs                                      # re-shuffled every generation
+
+
+def test_slow_learner_update_and_fast_untouched():
+    lo, hi = np.zeros(6), np.full(6, 10.0)
+    pop = np.array([[1.0] * 6, [9.0] * 6, [2.0] * 6, [2.0] * 6])
+    opt = SlowFastOptimizer(lo, hi, 4, seed=0, population=pop.copy())
+    pairs = opt.ask()
+    losses = np.array([0.1, 0.9, 0.5, 0.4])
+    outcomes = opt.tell(pairs, losses)
+    for (i, j), out in zip(pairs, outcomes):
+        f, s = out.fast, out.slow
+        assert losses[f] <= losses[s]
+        assert np.array_equal(opt.population[f], pop[f])           # fast-learner does not move
+        # v0 = 0, so the step is r2 * (a_f - a_s) with r2 in [0, 1]: between the two, per variable
+        step = opt.population[s] - pop[s]
+        np.testing.assert_allclose(opt.velocity[s], step)
+        diff = pop[f] - pop[s]
+        if np.any(diff):
+            ratio = step / diff
+            assert ((ratio >= 0) & (ratio <= 1)).all()
+            assert len(np.unique(np.round(ratio, 12))) > 1         # r2 drawn per variable
+        else:
+            assert not np.any(step)
+
+
+def test_momentum_is_kept_per_individual():
+    lo, hi = np.zeros(8), np.full(8, 100.0)
+    pop = np.full((2, 8), 50.0)
+    opt = SlowFastOptimizer(lo, hi, 2, seed=1, population=pop)
+    opt.velocity[:] = 4.0
+    pairs = opt.ask()
+    out = opt.tell(pairs, [1.0, 2.0])[0]                           # identical positions: step = r1 * v
+    v = opt.velocity[out.slow]
+    assert ((v >= 0) & (v <= 4.0)).all() and len(np.unique(v)) > 1
+    np.testing.assert_allclose(opt.population[out.slow], 50.0 + v)
+    np.testing.assert_array_equal(opt.velocity[out.fast], 4.0)      # untouched for the fast-learner
+
+
+def test_positions_are_clipped_to_bounds():
+    lo, hi = bounds()
+    pop = np.stack([hi, lo])
+    opt = SlowFastOptimizer(lo, hi, 2, seed=0, population=pop)
+    opt.velocity[1] = -1000.0                                       # a huge momentum away from the box
+    pairs = opt.ask()
+    opt.tell(pairs, [0.0, 1.0])
+    assert ((opt.population >= lo) & (opt.population <= hi)).all()
+    assert decode(opt.population[1]) is not None
+
+
+def _sphere(target, hi):
+    return lambda v: float((((v - target) / hi) ** 2).sum())
+
+
+@pytest.mark.parametrize('seed', range(4))
+def test_beats_random_search_at_equal_evaluations(seed):
+    lo, hi = bounds()
+    f = _sphere(np.random.default_rng(100 + seed).uniform(lo, hi), hi)
+    opt = SlowFastOptimizer(lo, hi, 20, seed=seed)
+    best = np.inf
+    for _ in range(50):
+        pairs = opt.ask()
+        losses = [f(v) for v in opt.population]
+        best = min(best, min(losses))
+        opt.tell(pairs, losses)
+    random_best = min(f(v) for v in np.random.default_rng(seed).uniform(lo, hi, size=(20 * 50, lo.size)))
+    assert best < 0.5 * random_best
+
+
+def test_optimizer_state_round_trip():
+    lo, hi = bounds()
+    a = SlowFastOptimizer(lo, hi, 6, seed=5)
+    a.tell(a.ask(), np.arange(6.0))
+    b = SlowFastOptimizer(lo, hi, 6, seed=0)
+    b.load_state_dict(a.state_dict())
+    pa, pb = a.ask(), b.ask()
+    assert pa == pb
+    a.tell(pa, np.ones(6))
+    b.tell(pb, np.ones(6))
+    np.testing.assert_array_equal(a.population, b.population)
+
+
+def test_optimizer_rejects_bad_sizes():
+    lo, hi = bounds()
+    with pytest.raises(ValueError, match='even'):
+        SlowFastOptimizer(lo, hi, 5)
+    with pytest.raises(ValueError, match='expected 4 losses'):
+        SlowFastOptimizer(lo, hi, 4).tell([(0, 1), (2, 3)], [1.0])
+
+
+# ------------------------------------------------------------------------------------------ weight set
+NET = dict(C=4, layers=3, num_classes=10, stem_type='cifar')
+
+
+def test_omega_covers_every_op_on_every_edge():
+    omega = WeightSet.initial(0, **NET)
+    for cell in range(3):
+        for j in range(8):
+            for op in ('sep_conv_3x3', 'sep_conv_5x5', 'dil_conv_3x3', 'dil_conv_5x5'):
+                assert f'cells.{cell}.edges.{j}.{op}.op.1.weight' in omega.tensors
+    # skip_connect has weights only where it reduces (reduction cells, edges reading a cell input)
+    assert 'cells.1.edges.0.skip_connect.conv_1.weight' in omega.tensors
+    assert not any(k.startswith('cells.0.edges.0.skip_connect') for k in omega.tensors)
+    a, b = WeightSet.initial(0, **NET), WeightSet.initial(1, **NET)
+    k = 'cells.0.edges.0.sep_conv_3x3.op.1.weight'
+    assert torch.equal(a.tensors[k], WeightSet.initial(0, **NET).tensors[k]) and not torch.equal(a.tensors[k], b.tensors[k])
+
+
+def test_candidate_inherits_from_omega():
+    omega = WeightSet.initial(0, **NET)
+    model = RelativeNASNet(genotype=RELATIVENAS, **NET)
+    omega.load_into(model)
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, omega.tensors[omega_key(k, RELATIVENAS, 3)])
+
+
+def test_eq6_update_on_a_constructed_pair():
+    omega = WeightSet.initial(0, **NET)
+    before = {k: v.clone() for k, v in omega.tensors.items()}
+    fast_model = RelativeNASNet(genotype=RELATIVENAS, **NET)
+    slow_model = RelativeNASNet(genotype=DARTS_V2, **NET)
+    for m, value in ((fast_model, 1.0), (slow_model, 2.0)):
+        for p in m.state_dict().values():
+            p.fill_(value)
+    fast, slow = omega.extract(fast_model), omega.extract(slow_model)
+    omega.merge(fast, slow)
+    only_slow = set(slow) - set(fast)
+    assert only_slow and set(fast) & set(slow)                     # ops of both kinds exist in this pair
+    for k, v in omega.tensors.items():
+        if k in fast:
+            assert (v == 1.0).all(), k                             # everything the fast-learner has
+        elif k in only_slow:
+            assert (v == 2.0).all(), k                             # the slow-learner's ops the fast lacks
+        else:
+            assert torch.equal(v, before[k]), k                    # the rest unchanged
+    assert 'stem.0.weight' in fast and (omega.tensors['stem.0.weight'] == 1.0).all()
+
+
+# ------------------------------------------------------------------------------------------ data
+def test_cifar_reader_and_layout_errors(tmp_path):
+    write_cifar(tmp_path / 'c10', 'cifar10', per_batch=12)
+    train = load_cifar(tmp_path / 'c10', 'cifar10', train=True)
+    assert train.images.shape == (60, 32, 32, 3) and train.images.dtype == np.uint8 and len(train.labels) == 60
+    assert train.classes[0] == 'class0'
+    assert len(load_cifar(tmp_path / 'c10' / 'cifar-10-batches-py', train=False)) == 12
+    write_cifar(tmp_path / 'c100', 'cifar100', per_batch=8)
+    assert len(load_cifar(tmp_path / 'c100', 'cifar100')) == 40
+    with pytest.raises(DatasetError, match=r'expected the python version of cifar10 under .*\n.*\n\s+cifar-10-batches-py/'):
+        load_cifar(tmp_path / 'nothing', 'cifar10')
+    (tmp_path / 'c10' / 'cifar-10-batches-py' / 'data_batch_3').unlink()
+    with pytest.raises(DatasetError, match='missing .*data_batch_3'):
+        load_cifar(tmp_path / 'c10')
+
+
+class _Evil:
+    def __reduce__(self):
+        return (os.system, ('touch /tmp/relnas_cifar_pwned',))
+
+
+def test_cifar_reader_never_runs_code(tmp_path):
+    root = write_cifar(tmp_path, per_batch=4)
+    (root / 'cifar-10-batches-py' / 'data_batch_1').write_bytes(pickle.dumps({b'data': _Evil()}, protocol=2))
+    with pytest.raises(DatasetError, match='posix.system is not allowed|system is not allowed'):
+        load_cifar(root)
+    assert not os.path.exists('/tmp/relnas_cifar_pwned')
+    (root / 'cifar-10-batches-py' / 'data_batch_1').write_bytes(b'garbage')
+    with pytest.raises(DatasetError, match='not a readable CIFAR batch'):
+        load_cifar(root)
+
+
+def test_split_is_seeded_disjoint_and_complete():
+    a, b = split_indices(50_000, seed=7)
+    a2, b2 = split_indices(50_000, seed=7)
+    assert np.array_equal(a, a2) and np.array_equal(b, b2)
+    assert len(a) == len(b) == 25_000 and not set(a) & set(b)
+    assert not np.array_equal(a, split_indices(50_000, seed=8)[0])
+
+
+def test_digits_ship_with_scikit_learn():
+    d = load_digits(32)
+    assert d.images.shape == (1797, 32, 32, 3) and set(d.labels.tolist()) == set(range(10))
+
+
+def test_tensor_batches_augmentation_is_seeded():
+    d = load_digits(32).subset(np.arange(70))
+    tb = TensorBatches(d.images, d.labels, mean=(0.5,) * 3, std=(0.5,) * 3, batch_size=32, augment=True, cutout=8)
+    e1 = list(tb.epoch(torch.Generator().manual_seed(1)))
+    e2 = list(tb.epoch(torch.Generator().manual_seed(1)))
+    e3 = list(tb.epoch(torch.Generator().manual_seed(2)))
+    assert [x.shape[0] for x, _ in e1] == [32, 32, 6]
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(e1, e2))
+    assert not torch.equal(e1[0][0], e3[0][0])
+    plain = TensorBatches(d.images, d.labels, mean=(0.5,) * 3, std=(0.5,) * 3, batch_size=100)
+    (x, y), = list(plain.epoch(shuffle=False))
+    torch.testing.assert_close(x[0, 0], torch.from_numpy(d.images[0, :, :, 0]).float() / 127.5 - 1)
+    # cutout zeroes a square of normalised pixels
+    cut = TensorBatches(d.images, d.labels, mean=(0.5,) * 3, std=(0.5,) * 3, batch_size=100, augment=True,
+                        pad=0, cutout=8)
+    (xc, _), = list(cut.epoch(torch.Generator().manual_seed(0)))
+    zeros = (xc == 0).all(1).flatten(1).sum(1)
+    assert (zeros >= 16).all() and (zeros <= 64).all()
+
+
+# ------------------------------------------------------------------------------------------ config
+def test_config_files_and_overrides(tmp_path):
+    paper = load_config('configs/search/cifar10.yaml')
+    assert (paper.population, paper.generations, paper.batch_size, paper.C, paper.layers) == (20, 50, 256, 16, 8)
+    assert (paper.lr, paper.momentum, paper.weight_decay, paper.cutout, paper.drop_path, paper.grad_clip) == \
+        (0.1, 0.9, 3e-4, 16, 0.3, 5.0)
+    assert paper.lr_at(0) == 0.1 and abs(paper.lr_at(50) - 0.001) < 1e-12
+    assert paper.drop_path_at(25) == 0.15
+    assert load_config('configs/search/cifar100.yaml').dataset == 'cifar100'
+    cfg = apply_overrides(paper, ['generations=3', 'amp=bf16', 'subset=null', 'lr=1'])
+    assert cfg.generations == 3 and cfg.amp == 'bf16' and cfg.lr == 1.0
+
+
+@pytest.mark.parametrize('overrides,msg', [
+    (['population=5'], 'population=5: must be an even int'),
+    (['amp=fp8'], "amp='fp8'"),
+    (['mode=async'], "mode='async'"),
+    (['lr_min=1'], 'lr_min=1.0: must lie in'),
+    (['batch_size=big'], "batch_size='big': expected int"),
+    (['bogus=1'], "unknown field 'bogus'"),
+    (['generations'], 'expected key=value'),
+])
+def test_bad_config_values_name_the_field(overrides, msg):
+    with pytest.raises(ConfigError, match=msg):
+        apply_overrides(SearchConfig(data='x'), overrides).validate()
+
+
+def test_cifar_needs_a_data_root(tmp_path):
+    with pytest.raises(ConfigError, match="data=None: give the dataset root"):
+        SearchConfig().validate()
+    (tmp_path / 'c.yaml').write_text('populaton: 4\n')
+    with pytest.raises(ConfigError, match=r"unknown field\(s\) \['populaton'\]"):
+        load_config(tmp_path / 'c.yaml')

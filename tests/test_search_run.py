@@ -1,0 +1,166 @@
+"""The search end to end on a tiny CIFAR layout: outputs, resume after a kill, NaN, errors, 2 processes."""
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import timm
+import torch
+
+import relnas_zoo
+from relnas_zoo.search import SearchConfig, run_search
+from relnas_zoo.search import runner as runner_mod
+
+from datasets import write_cifar
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ['C=4', 'layers=3', 'population=4', 'batch_size=32', 'eval_batch_size=64', 'cutout=8', 'plots=false']
+
+
+@pytest.fixture(scope='module')
+def cifar(tmp_path_factory):
+    return write_cifar(tmp_path_factory.mktemp('cifar'), per_batch=24)
+
+
+def _cmd(*args):
+    return [sys.executable, str(ROOT / 'search/run.py'), '--no-progress', *args]
+
+
+def _set(*items):
+    return [a for item in items for a in ('--set', item)]
+
+
+def _env():
+    return dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1')
+
+
+def _final(run_dir):
+    pop = json.loads((run_dir / 'population.json').read_text())
+    return (run_dir / 'genotype.json').read_text(), [p['vector'] for p in pop['population']]
+
+
+def test_search_outputs_and_zoo_loads_the_genotype(cifar, tmp_path):
+    out = tmp_path / 'run'
+    cfg = SearchConfig(data=str(cifar), C=4, layers=3, population=4, generations=2, batch_size=32,
+                       eval_batch_size=64, cutout=8, plots=True)
+    res = run_search(cfg, out, progress=False)
+    for name in ('genotype.json', 'population.json', 'evaluations.jsonl', 'config.yaml', 'split.json',
+                 'losses.png', 'cells.png', 'checkpoint.pt'):
+        assert (out / name).exists(), name
+    lines = [json.loads(x) for x in (out / 'evaluations.jsonl').read_text().splitlines()]
+    assert len(lines) == 8 == res.evaluations
+    assert {l['generation'] for l in lines} == {0, 1}
+    for key in ('pair', 'vector', 'genotype', 'train_loss', 'train_acc', 'val_loss', 'val_acc', 'seconds', 'role'):
+        assert key in lines[0]
+    assert sorted(l['role'] for l in lines if l['generation'] == 0) == ['fast', 'fast', 'slow', 'slow']
+    assert lines[0]['lr'] == 0.1 and lines[-1]['lr'] < 0.1
+    split = json.loads((out / 'split.json').read_text())
+    assert len(split['train']) == len(split['val']) == 60 and not set(split['train']) & set(split['val'])
+    model = timm.create_model('relativenas_cifar10', genotype=str(out / 'genotype.json'))
+    assert model.genotype == relnas_zoo.load_genotype(out / 'genotype.json')
+    pop = json.loads((out / 'population.json').read_text())
+    best = pop['population'][pop['best_individual']]
+    assert best['last_val_loss'] == min(p['last_val_loss'] for p in pop['population'] if p['last_val_loss'])
+    with pytest.raises(FileExistsError, match='--resume'):
+        run_search(cfg, out, progress=False)
+
+
+def test_killed_run_resumes_to_the_same_result(cifar, tmp_path):
+    args = ['--data', str(cifar), *_set(*TINY, 'generations=3')]
+    ref = tmp_path / 'ref'
+    subprocess.run(_cmd('--out', str(ref), *args), check=True, env=_env(), capture_output=True)
+
+    run = tmp_path / 'killed'
+    proc = subprocess.Popen(_cmd('--out', str(run), *args), env=_env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    log = run / 'evaluations.jsonl'
+    deadline = time.time() + 300
+    while time.time() < deadline:  # kill in the middle of generation 1
+        if log.exists() and len(log.read_text().splitlines()) >= 6:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (run / 'population.json').exists(), 'the run finished before it was killed'
+    r = subprocess.run(_cmd('--resume', str(run)), env=_env(), capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert 'resumed at generation' in (run / 'search.log').read_text()
+    assert _final(run) == _final(ref)
+    ref_log = [json.loads(l) for l in (ref / 'evaluations.jsonl').read_text().splitlines()]
+    run_log = [json.loads(l) for l in (run / 'evaluations.jsonl').read_text().splitlines()]
+    strip = lambda rows: [{k: v for k, v in r.items() if k != 'seconds'} for r in rows]
+    assert strip(run_log) == strip(ref_log)  # no duplicated or missing evaluations
+
+
+def test_ctrl_c_saves_and_says_how_to_resume(cifar, tmp_path):
+    run = tmp_path / 'int'
+    proc = subprocess.Popen(_cmd('--out', str(run), '--data', str(cifar), *_set(*TINY, 'generations=3')),
+                            env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = run / 'evaluations.jsonl'
+    deadline = time.time() + 300
+    while time.time() < deadline and not (log.exists() and len(log.read_text().splitlines()) >= 2):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert f'--resume {run}' in err
+    state = torch.load(run / 'checkpoint.pt', weights_only=True)
+    assert state['log_lines'] >= 2
+
+
+def test_nan_candidate_loses_and_the_run_goes_on(cifar, tmp_path, monkeypatch, caplog):
+    real = runner_mod.evaluate_candidate
+    poisoned = []
+
+    def fake(genotype, omega, net_args, train, val, settings, seed):
+        res = real(genotype, omega, net_args, train, val, settings, seed)
+        if not poisoned:  # the very first candidate diverges
+            poisoned.append(seed)
+            res.val_loss, res.weights = float('nan'), None
+        return res
+
+    monkeypatch.setattr(runner_mod, 'evaluate_candidate', fake)
+    cfg = SearchConfig(data=str(cifar), C=4, layers=3, population=4, generations=2, batch_size=32,
+                       eval_batch_size=64, cutout=8, plots=False)
+    run_search(cfg, tmp_path / 'nan', progress=False)
+    lines = [json.loads(x) for x in (tmp_path / 'nan' / 'evaluations.jsonl').read_text().splitlines()]
+    assert lines[0]['val_loss'] is None and lines[0]['role'] == 'slow' and lines[1]['role'] == 'fast'
+    assert len(lines) == 8
+    assert 'non-finite loss' in caplog.text
+
+
+def test_cli_errors(cifar, tmp_path):
+    r = subprocess.run(_cmd('--out', str(tmp_path / 'a'), '--data', str(tmp_path / 'missing')),
+                       capture_output=True, text=True, env=_env())
+    assert r.returncode == 2 and 'cifar-10-batches-py/' in r.stderr and 'data_batch_1' in r.stderr
+    r = subprocess.run(_cmd('--out', str(tmp_path / 'b'), '--data', str(cifar), '--set', 'population=3'),
+                       capture_output=True, text=True, env=_env())
+    assert r.returncode == 2 and 'population=3' in r.stderr
+    r = subprocess.run(_cmd('--resume', str(tmp_path / 'never')), capture_output=True, text=True, env=_env())
+    assert r.returncode == 2 and 'nothing to resume' in r.stderr
+    r = subprocess.run(_cmd('--help'), capture_output=True, text=True)
+    assert r.returncode == 0 and 'drop_path_ramp' in r.stdout and '--resume' in r.stdout
+
+
+def test_two_processes_match_one_process_in_parallel_mode(cifar, tmp_path):
+    args = ['--data', str(cifar), *_set(*TINY, 'generations=2', 'mode=parallel')]
+    one = tmp_path / 'one'
+    subprocess.run(_cmd('--out', str(one), *args), check=True, env=_env(), capture_output=True)
+    two = tmp_path / 'two'
+    r = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port',
+                        '29517', str(ROOT / 'search/run.py'), '--no-progress', '--out', str(two), *args],
+                       env=_env(), capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert _final(two) == _final(one)
+    rows = (two / 'evaluations.jsonl').read_text().splitlines()
+    assert len(rows) == 8
+    r = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port',
+                        '29518', str(ROOT / 'search/run.py'), '--no-progress', '--out', str(tmp_path / 'seq'),
+                        '--data', str(cifar), *_set(*TINY, 'generations=1')],
+                       env=_env(), capture_output=True, text=True, timeout=600)
+    assert r.returncode != 0 and 'mode=parallel' in r.stderr
