@@ -24,6 +24,8 @@ setup(
     ],
     extras_require={
         'plot': ['matplotlib>=3.7'],
+        # the demo search runs on scikit-learn's digits, which ship inside the package
+        'demo': ['scikit-learn>=1.3', 'matplotlib>=3.7'],
         'dev': [
             'pytest>=8',
             'pytest-timeout>=2.3',
@@ -32,6 +34,7 @@ setup(
             'onnx>=1.16',
             'onnxscript>=0.2',
             'onnxruntime>=1.18',
+            'scikit-learn>=1.3',
         ],
         # 'mm': the OpenMMLab stack (mmengine/mmcv/mmdet/mmseg/mmpose); see the transfer issue.
     },

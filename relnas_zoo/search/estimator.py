@@ -102,11 +102,11 @@ def evaluate_candidate(genotype: Genotype, omega: WeightSet, net_args: dict, tra
     """
     t0 = time.perf_counter()
     device = train.device
-    torch.manual_seed(seed)  # drop-path draws from the global generator (on every device)
     model = RelativeNASNet(genotype=genotype, drop_path_rate=settings.drop_path, **net_args).to(device)
     if settings.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    omega.load_into(model)
+    omega.load_into(model)  # overwrites every initial value: construction randomness does not matter
+    torch.manual_seed(seed)  # drop-path draws from the global generator (on every device)
     gen = torch.Generator(device='cpu').manual_seed(seed)
     train_loss, train_acc = train_one_epoch(model, train, settings, gen)
     val_loss, val_acc = validate(model, val, settings.amp)

@@ -1,0 +1,188 @@
+#!/usr/bin/env python
+"""Time and peak memory of evaluating one pair of candidates: ours vs a reproduction of the authors'.
+
+The authors' procedure (reproduced here with the zoo's own op and cell code): every candidate holds all
+7 ops on every edge plus the dead preprocess layers, all weights are copied in from Omega, one epoch
+of SGD, then validation with autograd on (the graph of the previous batch is still alive while the
+next one runs). Ours: only the candidate's own ops, validation under inference mode; optionally
+channels_last and bf16 autocast.
+
+Each variant runs in a fresh process (so peak RSS is its own), on the same data (seeded random
+CIFAR-shaped images), the same two architecture vectors and the same Omega; variants alternate over
+--repeats rounds and the medians are reported with ratios to the authors' procedure.
+
+    python bench/search_pair.py                       # 1024 + 1024 images, batch 64, C=16, 8 cells
+    python bench/search_pair.py --images 256 --repeats 1
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+VARIANTS = ('authors', 'ours', 'ours+channels_last', 'ours+bf16')
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--images', type=int, default=1024, help='images in each of search-train and -validation')
+    p.add_argument('--batch-size', type=int, default=64, help='train and validation batch size')
+    p.add_argument('--C', type=int, default=16, help='proxy network channels')
+    p.add_argument('--layers', type=int, default=8, help='proxy network cells')
+    p.add_argument('--repeats', type=int, default=3, help='rounds over all variants (medians reported)')
+    p.add_argument('--variants', nargs='+', default=list(VARIANTS), choices=VARIANTS)
+    p.add_argument('--json', help='also write the results here')
+    p.add_argument('--child', choices=VARIANTS, help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def _rss_bytes() -> int:
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * resource.getpagesize()
+
+
+def _authors_candidate(genotype, omega, net_args):
+    """A candidate as the authors build it: all ops on every edge, dead preprocess layers kept."""
+    import torch
+    from relnas_zoo.networks import RelativeNASNet, reduction_layers
+
+    model = RelativeNASNet(genotype=genotype, prune_unused=False, **net_args)
+    reductions = reduction_layers(net_args['layers'])
+    _add_unused_ops(model, genotype, omega, reductions)
+    with torch.no_grad():  # the selected ops, stem, preprocess and classifier from Omega
+        for k, v in _own_weights(model, genotype, net_args['layers']).items():
+            v.copy_(omega.tensors[k])
+    return model
+
+
+def _add_unused_ops(model, genotype, omega, reductions) -> None:
+    import torch
+    from relnas_zoo.genotypes import OPS
+    from relnas_zoo.ops import build_op
+
+    for i, cell in enumerate(model.cells):
+        edges, _ = genotype.cell(i in reductions)
+        channels = cell.out_channels // 4
+        for k, node in cell.nodes.items():
+            node.unused_ops = torch.nn.ModuleList()
+            for slot in (0, 1):
+                j = 2 * int(k) + slot
+                stride = 2 if i in reductions and edges[j][1] < 2 else 1
+                for op_name in OPS:
+                    if op_name != edges[j][0]:
+                        op = build_op(op_name, channels, stride)
+                        node.unused_ops.append(op)
+                        key = f'cells.{i}.edges.{j}.{op_name}.'
+                        with torch.no_grad():
+                            for name, t in op.state_dict(keep_vars=True).items():
+                                if key + name in omega.tensors:
+                                    t.copy_(omega.tensors[key + name])
+
+
+def _own_weights(model, genotype, layers) -> dict:
+    from relnas_zoo.search.weight_set import omega_key
+    return {omega_key(k, genotype, layers): v for k, v in model.state_dict(keep_vars=True).items()
+            if '.unused_ops.' not in k}
+
+
+def _authors_evaluate(genotype, omega, net_args, train, val, settings, seed):
+    import torch
+    import torch.nn.functional as F
+    from relnas_zoo.search.estimator import CandidateResult, train_one_epoch
+
+    t0 = time.perf_counter()
+    model = _authors_candidate(genotype, omega, net_args)
+    model.set_drop_path_rate(settings.drop_path)
+    torch.manual_seed(seed)  # as ours: the same drop-path and data stream
+    train_loss, train_acc = train_one_epoch(model, train, settings, torch.Generator().manual_seed(seed))
+    model.eval()
+    total, correct = 0.0, 0
+    for x, y in val.epoch(shuffle=False):  # autograd on: the previous batch's graph lives on
+        logits = model(x)
+        loss = F.cross_entropy(logits, y)
+        total += loss.item() * len(y)
+        correct += (logits.argmax(1) == y).sum().item()
+    weights = {k: v.detach().clone() for k, v in _own_weights(model, genotype, net_args['layers']).items()}
+    return CandidateResult(train_loss, train_acc, total / val.num_samples, correct / val.num_samples,
+                           time.perf_counter() - t0, weights)
+
+
+def child(args) -> dict:
+    import numpy as np
+    import torch
+    from relnas_zoo.data import TensorBatches
+    from relnas_zoo.encoding import decode, random_vector
+    from relnas_zoo.search import WeightSet, decide
+    from relnas_zoo.search.estimator import TrainSettings, evaluate_candidate
+
+    torch.set_num_threads(torch.get_num_threads())
+    rng = np.random.default_rng(0)
+    n = args.images
+    images = rng.integers(0, 256, size=(2 * n, 32, 32, 3), dtype=np.uint8)
+    labels = rng.integers(0, 10, size=2 * n)
+    variant = args.child
+    common = dict(mean=(0.49, 0.48, 0.45), std=(0.25, 0.24, 0.26), batch_size=args.batch_size,
+                  channels_last=variant == 'ours+channels_last')
+    train = TensorBatches(images[:n], labels[:n], augment=True, cutout=16, **common)
+    val = TensorBatches(images[n:], labels[n:], **common)
+    net_args = dict(C=args.C, layers=args.layers, num_classes=10, stem_type='cifar')
+    omega = WeightSet.initial(0, **net_args)
+    genotypes = [decode(random_vector(np.random.default_rng(s))) for s in (11, 12)]
+    settings = TrainSettings(lr=0.1, drop_path=0.1, amp='bf16' if variant == 'ours+bf16' else 'none',
+                             channels_last=variant == 'ours+channels_last')
+    rss0 = _rss_bytes()
+    t0 = time.perf_counter()
+    results = []
+    for k, g in enumerate(genotypes):
+        if variant == 'authors':
+            results.append(_authors_evaluate(g, omega, net_args, train, val, settings, seed=k))
+        else:
+            results.append(evaluate_candidate(g, omega, net_args, train, val, settings, seed=k))
+    out = decide(0, 1, results[0].val_loss, results[1].val_loss)
+    omega.merge(results[out.fast].weights, results[out.slow].weights)
+    seconds = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return dict(variant=variant, seconds=seconds, peak_extra_mb=(peak - rss0) / 2 ** 20,
+                val_losses=[r.val_loss for r in results])
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.child:
+        print(json.dumps(child(args)))
+        return 0
+    runs = {v: [] for v in args.variants}
+    base = [sys.executable, __file__, '--images', str(args.images), '--batch-size', str(args.batch_size),
+            '--C', str(args.C), '--layers', str(args.layers)]
+    for r in range(args.repeats):
+        for v in args.variants:
+            res = subprocess.run(base + ['--child', v], capture_output=True, text=True, check=True)
+            rec = json.loads(res.stdout.strip().splitlines()[-1])
+            runs[v].append(rec)
+            print(f'round {r}: {v:<20} {rec["seconds"]:7.2f} s/pair  peak +{rec["peak_extra_mb"]:7.1f} MB  '
+                  f'val losses {[round(x, 4) for x in rec["val_losses"]]}', flush=True)
+    summary = {v: dict(seconds=statistics.median(x['seconds'] for x in rs),
+                       peak_extra_mb=statistics.median(x['peak_extra_mb'] for x in rs)) for v, rs in runs.items()}
+    ref = summary.get('authors')
+    print(f'\none pair, {args.images} + {args.images} images, batch {args.batch_size}, C={args.C}, '
+          f'{args.layers} cells; median of {args.repeats}')
+    print(f"{'variant':<22}{'s/pair':>9}{'speedup':>9}{'peak MB':>10}{'x memory':>10}")
+    for v, s in summary.items():
+        sp = ref['seconds'] / s['seconds'] if ref else float('nan')
+        mem = s['peak_extra_mb'] / ref['peak_extra_mb'] if ref else float('nan')
+        print(f"{v:<22}{s['seconds']:>9.2f}{sp:>9.2f}{s['peak_extra_mb']:>10.1f}{mem:>10.2f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(dict(args=vars(args), runs=runs, summary=summary), indent=2))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
