@@ -21,6 +21,8 @@ setup(
         'numpy>=1.24',
         'tqdm>=4.60',
         'pyyaml>=6.0',
+        'lmdb>=1.4',
+        'pillow>=9.0',
     ],
     extras_require={
         'plot': ['matplotlib>=3.7'],

@@ -4,8 +4,8 @@
 The authors' procedure (reproduced here with the zoo's own op and cell code): every candidate holds all
 7 ops on every edge plus the dead preprocess layers, all weights are copied in from Omega, one epoch
 of SGD, then validation with autograd on (the graph of the previous batch is still alive while the
-next one runs). Ours: only the candidate's own ops, validation under inference mode; optionally
-channels_last and bf16 autocast.
+next one runs), NCHW fp32. Ours: only the candidate's own ops, validation under inference mode,
+channels_last (the search default; 'ours+nchw' without it), optionally bf16 autocast.
 
 Each variant runs in a fresh process (so peak RSS is its own), on the same data (seeded random
 CIFAR-shaped images), the same two architecture vectors and the same Omega; variants alternate over
@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-VARIANTS = ('authors', 'ours', 'ours+channels_last', 'ours+bf16')
+VARIANTS = ('authors', 'ours+nchw', 'ours', 'ours+bf16')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -130,14 +130,14 @@ def child(args) -> dict:
     labels = rng.integers(0, 10, size=2 * n)
     variant = args.child
     common = dict(mean=(0.49, 0.48, 0.45), std=(0.25, 0.24, 0.26), batch_size=args.batch_size,
-                  channels_last=variant == 'ours+channels_last')
+                  channels_last=variant in ('ours', 'ours+bf16'))
     train = TensorBatches(images[:n], labels[:n], augment=True, cutout=16, **common)
     val = TensorBatches(images[n:], labels[n:], **common)
     net_args = dict(C=args.C, layers=args.layers, num_classes=10, stem_type='cifar')
     omega = WeightSet.initial(0, **net_args)
     genotypes = [decode(random_vector(np.random.default_rng(s))) for s in (11, 12)]
     settings = TrainSettings(lr=0.1, drop_path=0.1, amp='bf16' if variant == 'ours+bf16' else 'none',
-                             channels_last=variant == 'ours+channels_last')
+                             channels_last=variant in ('ours', 'ours+bf16'))
     rss0 = _rss_bytes()
     t0 = time.perf_counter()
     results = []

@@ -317,10 +317,11 @@ class RelativeNASNet(nn.Module):
 
     # ------------------------------------------------------------------------------------ checkpoints
     def unused_state_prefixes(self) -> Tuple[str, ...]:
-        """Key prefixes of modules the authors' layout has and this (pruned) network leaves out."""
+        """Key prefixes a checkpoint may hold that this network does not use: the authors' dead
+        preprocess layers (when pruned) and an auxiliary head (training-only) the model was built without."""
+        out = [] if self.auxiliary_head is not None else ['auxiliary_head.']
         if not self.prune_unused:
-            return ()
-        out = []
+            return tuple(out)
         reductions = reduction_layers(self.layers)
         for i in range(len(self.cells)):
             edges, concat = self.genotype.cell(i in reductions)

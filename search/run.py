@@ -20,22 +20,17 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from dataclasses import fields
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from relnas_zoo.search import ConfigError, SearchConfig, apply_overrides, load_config, run_search  # noqa: E402
+from relnas_zoo.config_io import field_help  # noqa: E402
 from relnas_zoo.data import DatasetError  # noqa: E402
 
 
-def _field_help() -> str:
-    defaults = SearchConfig()
-    return '\n'.join(f'  {f.name:<16} default {getattr(defaults, f.name)!r}' for f in fields(SearchConfig))
-
-
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__ + _field_help(),
+    p = argparse.ArgumentParser(description=__doc__ + field_help(SearchConfig),
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--config', help='YAML config (configs/search/*.yaml); fields not given keep their defaults')
     p.add_argument('--data', help='dataset root holding cifar-10-batches-py/ or cifar-100-python/ '

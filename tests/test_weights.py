@@ -200,3 +200,16 @@ def test_authors_keys_load_under_a_prefix_in_a_parent_module(authors_layout):
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         assert torch.equal(parent.backbone.eval()(x), src(x))
+
+
+def test_authors_file_with_auxiliary_head_loads_into_an_inference_model(tmp_path, authors_layout):
+    """Their released files come from training with --auxiliary: the head's keys are simply not needed."""
+    src = authors_model('relativenas_cifar10', auxiliary=True)
+    path = tmp_path / 'with_aux.pt'
+    torch.save(authors_layout(src.state_dict()), path)
+    m = timm.create_model('relativenas_cifar10', pretrained=True, pretrained_cfg_overlay=dict(file=str(path))).eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(m(x), src(x))
+    trainable = timm.create_model('relativenas_cifar10', auxiliary=True, checkpoint_path=str(path))
+    torch.testing.assert_close(trainable.auxiliary_head.classifier.weight, src.auxiliary_head.classifier.weight)

@@ -81,15 +81,31 @@ class TensorBatches:
         hole = (yy >= cy - half) & (yy < cy + half) & (xx >= cx - half) & (xx < cx + half)
         return x.masked_fill(hole[:, None], 0.)
 
-    def epoch(self, generator: Optional[torch.Generator] = None, shuffle: bool = True
+    def shard_size(self, world: int = 1, shuffle: bool = True) -> int:
+        """Samples one of ``world`` processes sees per epoch (see :meth:`epoch`)."""
+        n = self.num_samples
+        return n // world if shuffle else len(range(0, n, world))
+
+    def epoch(self, generator: Optional[torch.Generator] = None, shuffle: bool = True, rank: int = 0,
+              world: int = 1, order_generator: Optional[torch.Generator] = None
               ) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
-        """Batches of (normalised float images, labels) covering the split once."""
+        """Batches of (normalised float images, labels) covering the split once.
+
+        With ``world`` > 1 each rank takes every ``world``-th sample: a shuffled (training) epoch first
+        drops the remainder so every rank runs the same number of steps; an ordered (evaluation) epoch
+        keeps every sample exactly once, with no padding, so summed metrics are exact. Under several
+        ranks pass an ``order_generator`` seeded alike on all of them (augmentation stays per rank).
+        """
         n = self.num_samples
         if shuffle:
-            order = torch.randperm(n, generator=generator, device=generator.device if generator else 'cpu')
-            order = order.to(self.device)
+            og = order_generator or generator
+            order = torch.randperm(n, generator=og, device=og.device if og else 'cpu')
+            order = order[:n - n % world].to(self.device)
         else:
             order = torch.arange(n, device=self.device)
+        if world > 1:
+            order = order[rank::world]
+        n = len(order)
         for start in range(0, n, self.batch_size):
             idx = order[start:start + self.batch_size]
             x = self.images[idx].float()

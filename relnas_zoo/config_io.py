@@ -1,0 +1,82 @@
+"""Dataclass configs from YAML files and ``--set key=value`` overrides, with errors naming the field."""
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any, Mapping, Optional, Sequence, Type, TypeVar, Union
+
+import yaml
+
+__all__ = ['ConfigError', 'config_from_mapping', 'load_config_file', 'apply_overrides', 'field_help']
+
+T = TypeVar('T')
+
+
+class ConfigError(ValueError):
+    """A bad configuration value; the message names the field."""
+
+
+def _coerce(cls: Type[T], name: str, value: Any) -> Any:
+    default = getattr(cls(), name)
+    if value is None or default is None:
+        return value
+    kind = type(default)
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f'{name}={value!r}: expected true or false')
+        return value
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if kind in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f'{name}={value!r}: expected a list')
+        return kind(value)
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise ConfigError(f'{name}={value!r}: expected {kind.__name__}')
+    return value
+
+
+def config_from_mapping(cls: Type[T], data: Mapping[str, Any], source: str) -> T:
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f'{source}: unknown field(s) {unknown}; known: {sorted(names)}')
+    cfg = cls()
+    for k, v in data.items():
+        setattr(cfg, k, _coerce(cls, k, v))
+    return cfg
+
+
+def load_config_file(cls: Type[T], path: Optional[Union[str, os.PathLike]] = None) -> T:
+    if path is None:
+        return cls()
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f'config file {str(path)!r} does not exist')
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f'{path}: expected a mapping of field: value')
+    return config_from_mapping(cls, data, str(path))
+
+
+def apply_overrides(cfg: T, overrides: Sequence[str]) -> T:
+    """Apply ``key=value`` strings; values are parsed as YAML (``lr=0.05``, ``amp=bf16``, ``subset=null``)."""
+    cls = type(cfg)
+    names = {f.name for f in dataclasses.fields(cls)}
+    data = dataclasses.asdict(cfg)
+    for item in overrides:
+        if '=' not in item:
+            raise ConfigError(f'--set {item!r}: expected key=value')
+        key, raw = item.split('=', 1)
+        key = key.strip()
+        if key not in names:
+            raise ConfigError(f'--set {item!r}: unknown field {key!r}; known: {sorted(names)}')
+        data[key] = yaml.safe_load(raw) if raw.strip() else None
+    return config_from_mapping(cls, data, '--set')
+
+
+def field_help(cls: type) -> str:
+    """One line per field with its default, for ``--help``."""
+    defaults = cls()
+    return '\n'.join(f'  {f.name:<18} default {getattr(defaults, f.name)!r}' for f in dataclasses.fields(cls))

@@ -1,0 +1,322 @@
+"""Build, verify and read ImageNet-style LMDB databases (format in :mod:`.lmdb_format`).
+
+Class indices follow the sorted wnids (the authors' packer used directory listing order, which can
+differ between train and val). The original image bytes are stored unchanged unless a shorter-side
+resize is asked for. Builds commit in batches with their progress in the same transaction, so an
+interrupted build resumes where the last commit ended, without redoing or duplicating records.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import logging
+import multiprocessing as mp
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+from .lmdb_format import META_KEY, meta_bytes, pack_record, read_meta, record_key, unpack_record
+
+__all__ = ['ImageSource', 'scan_class_folders', 'scan_flat_with_labels', 'build_lmdb', 'verify_lmdb',
+           'ImageNetLMDB', 'BuildError', 'IMAGE_EXTENSIONS']
+
+log = logging.getLogger('relnas_zoo.lmdb')
+IMAGE_EXTENSIONS = ('.jpeg', '.jpg', '.png')
+_WNID = re.compile(r'^n\d{8}$')
+PathLike = Union[str, os.PathLike]
+
+
+class BuildError(RuntimeError):
+    """Bad input to the LMDB builder; the message names the path or value."""
+
+
+@dataclass
+class ImageSource:
+    """The ordered list of (relative path, label) of one split, and its class list."""
+    root: Path
+    items: List[Tuple[str, int]]
+    classes: List[str]
+
+    def fingerprint(self) -> str:
+        h = hashlib.sha1()
+        for path, label in self.items:
+            h.update(f'{path}\t{label}\n'.encode())
+        return h.hexdigest()
+
+
+def _images_in(folder: Path) -> List[str]:
+    return sorted(p.name for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+
+
+def scan_class_folders(root: PathLike, classes: Optional[Sequence[str]] = None) -> ImageSource:
+    """``root/<wnid>/<image>``; labels are positions in the sorted wnid list (or ``classes``)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise BuildError(f'{root} is not a directory; expected class folders like {root}/n01440764/*.JPEG')
+    found = sorted(p.name for p in root.iterdir() if p.is_dir())
+    if not found:
+        raise BuildError(f'{root} has no class folders; expected {root}/<wnid>/*.JPEG')
+    classes = list(classes) if classes is not None else found
+    index = {c: i for i, c in enumerate(classes)}
+    unknown = [c for c in found if c not in index]
+    if unknown:
+        raise BuildError(f'{root}: class folders {unknown[:5]} are not in the class list of the train split')
+    items = [(f'{c}/{name}', index[c]) for c in found for name in _images_in(root / c)]
+    if not items:
+        raise BuildError(f'{root}: the class folders hold no images ({", ".join(IMAGE_EXTENSIONS)})')
+    return ImageSource(root, items, classes)
+
+
+def _read_label_file(path: Path) -> Dict[str, str]:
+    """filename -> wnid or index, from LOC_val_solution.csv or a 'filename label' text file."""
+    labels: Dict[str, str] = {}
+    if path.suffix.lower() == '.csv':
+        with open(path, newline='') as f:
+            for row in csv.DictReader(f):
+                if 'ImageId' not in row or 'PredictionString' not in row:
+                    raise BuildError(f'{path}: expected the columns ImageId,PredictionString (LOC_val_solution.csv)')
+                labels[row['ImageId']] = row['PredictionString'].split()[0]
+        return labels
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) != 2:
+            raise BuildError(f'{path}:{n}: expected "<filename> <wnid or class index>", got {line!r}')
+        labels[parts[0]] = parts[1]
+    return labels
+
+
+def scan_flat_with_labels(root: PathLike, label_file: PathLike, classes: Sequence[str]) -> ImageSource:
+    """A flat folder of images with a ground-truth file (wnids, or indices into sorted wnids)."""
+    root, label_file = Path(root), Path(label_file)
+    if not label_file.is_file():
+        raise BuildError(f'label file {label_file} does not exist')
+    labels = _read_label_file(label_file)
+    index = {c: i for i, c in enumerate(classes)}
+    items = []
+    for name in _images_in(root):
+        key = name if name in labels else Path(name).stem
+        if key not in labels:
+            raise BuildError(f'{root / name}: no label in {label_file}')
+        raw = labels[key]
+        if _WNID.match(raw):
+            if raw not in index:
+                raise BuildError(f'{label_file}: {name} has wnid {raw}, which is not a training class')
+            label = index[raw]
+        elif raw.isdigit() and int(raw) < len(classes):
+            label = int(raw)
+        else:
+            raise BuildError(f'{label_file}: label {raw!r} of {name} is neither a wnid nor an index < {len(classes)}')
+        items.append((name, label))
+    if not items:
+        raise BuildError(f'{root} holds no images')
+    return ImageSource(root, items, list(classes))
+
+
+def _load_image(task: Tuple[str, str, int]) -> Tuple[Optional[bytes], Optional[str]]:
+    """Worker: read one file, check it decodes, optionally shrink it. (bytes, None) or (None, error)."""
+    from PIL import Image
+    path, _, resize = task
+    try:
+        data = Path(path).read_bytes()
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()
+            if resize and min(img.size) > resize:
+                w, h = img.size
+                scale = resize / min(w, h)
+                img = img.convert('RGB').resize((max(1, round(w * scale)), max(1, round(h * scale))),
+                                                Image.BICUBIC)
+                out = io.BytesIO()
+                img.save(out, format='JPEG', quality=95)
+                data = out.getvalue()
+        return data, None
+    except Exception as e:  # PIL raises many types for broken files; report them all the same way
+        return None, f'{type(e).__name__}: {e}'
+
+
+def build_lmdb(source: ImageSource, out: PathLike, split: str, workers: int = 4, commit_every: int = 1000,
+               resize: int = 0, on_error: str = 'skip', map_size: int = 1 << 40,
+               progress: bool = True, stop_after: Optional[int] = None) -> Dict:
+    """Write (or continue writing) ``source`` into the LMDB at ``out``; returns the final metadata.
+
+    ``on_error``: 'skip' logs an unreadable image with its path and leaves it out; 'fail' stops.
+    ``stop_after`` ends the build after that many source files (for tests of resuming).
+    """
+    import lmdb
+    from tqdm import tqdm
+
+    if on_error not in ('skip', 'fail'):
+        raise BuildError(f"on_error={on_error!r}: choose 'skip' or 'fail'")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    # workers start before the environment opens: a forked child must not inherit an LMDB handle
+    ctx = mp.get_context('fork' if 'fork' in mp.get_all_start_methods() else 'spawn')
+    pool = ctx.Pool(workers) if workers > 1 else None
+    env = lmdb.open(str(out), map_size=map_size, subdir=True, readonly=False, meminit=False, map_async=False)
+    settings = dict(split=split, classes=source.classes, fingerprint=source.fingerprint(),
+                    num_sources=len(source.items), resize=resize, source_root=str(source.root))
+    with env.begin() as txn:
+        existing = txn.get(META_KEY)
+    if existing is not None:
+        with env.begin() as txn:
+            meta = read_meta(txn)
+        changed = [k for k in ('split', 'classes', 'fingerprint', 'resize') if meta.get(k) != settings[k]]
+        if changed:
+            env.close()
+            if pool:
+                pool.terminate()
+            raise BuildError(f'{out} holds a build with different {changed}; choose another --out or delete it')
+        if meta['complete']:
+            log.info('%s is already complete (%d records)', out, meta['num_records'])
+            env.close()
+            if pool:
+                pool.terminate()
+            return meta
+        log.info('resuming %s at source %d of %d (%d records)', out, meta['next_source'], len(source.items),
+                 meta['num_records'])
+    else:
+        meta = dict(settings, format='relnas_zoo-imagenet-lmdb', version=1, num_records=0, next_source=0,
+                    skipped=[], complete=False)
+    start = meta['next_source']
+    end = len(source.items) if stop_after is None else min(len(source.items), start + stop_after)
+    tasks = [(str(source.root / p), p, resize) for p, _ in source.items[start:end]]
+    results: Iterator = pool.imap(_load_image, tasks, chunksize=8) if pool else map(_load_image, tasks)
+    bar = tqdm(total=len(source.items), initial=start, desc=f'{split} -> {out.name}', unit='img',
+               disable=not progress, dynamic_ncols=True)
+    txn = env.begin(write=True)
+    pending = 0
+    try:
+        for offset, (data, error) in enumerate(results):
+            path, label = source.items[start + offset]
+            if error is not None:
+                msg = f'unreadable image {source.root / path}: {error}'
+                if on_error == 'fail':
+                    raise BuildError(msg + ' (use --on-error skip to leave such files out)')
+                log.warning('%s; skipped', msg)
+                meta['skipped'].append(path)
+            else:
+                txn.put(record_key(meta['num_records']), pack_record(label, path, data))
+                meta['num_records'] += 1
+            meta['next_source'] = start + offset + 1
+            pending += 1
+            bar.update(1)
+            if pending >= commit_every:
+                txn.put(META_KEY, meta_bytes(meta))
+                txn.commit()
+                txn = env.begin(write=True)
+                pending = 0
+        meta['complete'] = meta['next_source'] == len(source.items)
+        txn.put(META_KEY, meta_bytes(meta))
+        txn.commit()
+    except BaseException:
+        txn.abort()  # the records since the last commit are redone on resume
+        raise
+    finally:
+        bar.close()
+        if pool:
+            pool.terminate()
+        env.sync()
+        env.close()
+    return meta
+
+
+def verify_lmdb(path: PathLike, full: bool = False, sample: int = 200, compare_root: Optional[PathLike] = None,
+                progress: bool = True) -> Dict:
+    """Check counts and that records decode (a sample, or all with ``full``); with ``compare_root``, that
+    the stored bytes equal the source files. Raises BuildError on the first problem."""
+    import lmdb
+    from PIL import Image
+    from tqdm import tqdm
+
+    env = lmdb.open(str(path), readonly=True, lock=False, readahead=False, subdir=True)
+    try:
+        with env.begin() as txn:
+            meta = read_meta(txn)
+            n = meta['num_records']
+            keys = env.stat()['entries'] - 1
+            if keys != n:
+                raise BuildError(f'{path}: {keys} records stored but the metadata says {n}')
+            if not meta['complete']:
+                raise BuildError(f'{path}: the build is incomplete ({meta["next_source"]} of {meta["num_sources"]} '
+                                 f'source files); run the builder again to resume it')
+            step = 1 if full or n <= sample else max(1, n // sample)
+            for i in tqdm(range(0, n, step), desc='verify', unit='img', disable=not progress):
+                raw = txn.get(record_key(i))
+                if raw is None:
+                    raise BuildError(f'{path}: record {i} is missing')
+                label, rel, data = unpack_record(raw)
+                if not 0 <= label < len(meta['classes']):
+                    raise BuildError(f'{path}: record {i} ({rel}) has label {label} outside 0..{len(meta["classes"]) - 1}')
+                with Image.open(io.BytesIO(data)) as img:
+                    img.load()
+                if compare_root is not None and not meta['resize']:
+                    if Path(compare_root, rel).read_bytes() != data:
+                        raise BuildError(f'{path}: record {i} differs from {Path(compare_root, rel)}')
+        return dict(meta, checked=len(range(0, n, step)))
+    finally:
+        env.close()
+
+
+class ImageNetLMDB:
+    """A map-style dataset over a built LMDB: (transformed PIL image, label).
+
+    The environment opens lazily, read-only and without locks, once per process (DataLoader workers
+    each open their own), so it works with any sampler, DistributedSampler included.
+    """
+
+    def __init__(self, path: PathLike, transform: Optional[Callable] = None, allow_incomplete: bool = False):
+        import lmdb
+        self.path = str(path)
+        self.transform = transform
+        if not Path(self.path, 'data.mdb').is_file():
+            raise BuildError(f'{self.path} is not an LMDB directory (no data.mdb); build it with '
+                             f'tools/imagenet_to_lmdb.py')
+        env = lmdb.open(self.path, readonly=True, lock=False, readahead=False, subdir=True)
+        with env.begin() as txn:
+            self.meta = read_meta(txn)
+        env.close()
+        if not self.meta['complete'] and not allow_incomplete:
+            raise BuildError(f'{self.path}: the build is incomplete; run the builder again to resume it')
+        self.classes: List[str] = self.meta['classes']
+        self._env = None
+
+    def __len__(self) -> int:
+        return self.meta['num_records']
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state['_env'] = None  # an LMDB handle must not cross a fork/spawn
+        return state
+
+    def _txn(self):
+        if self._env is None:
+            import lmdb
+            self._env = lmdb.open(self.path, readonly=True, lock=False, readahead=False, meminit=False,
+                                  subdir=True, max_readers=2048)
+        return self._env.begin(buffers=True)
+
+    def close(self) -> None:
+        """Release this process's LMDB handle (it reopens on the next read)."""
+        if self._env is not None:
+            self._env.close()
+            self._env = None
+
+    def raw(self, index: int) -> Tuple[int, str, bytes]:
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        with self._txn() as txn:
+            return unpack_record(bytes(txn.get(record_key(index))))
+
+    def __getitem__(self, index: int):
+        from PIL import Image
+        label, _, data = self.raw(index)
+        img = Image.open(io.BytesIO(data)).convert('RGB')
+        return (self.transform(img) if self.transform else img), label
+
+    @property
+    def targets(self) -> List[int]:
+        return [self.raw(i)[0] for i in range(len(self))]

@@ -1,0 +1,267 @@
+"""Training and evaluation under torchrun/DDP for ImageNet and CIFAR (one engine, two recipes).
+
+Guarantees: the global batch is split over the processes and data is sharded by global rank;
+evaluation counts every validation image exactly once (no sampler padding) and sums over ranks;
+a checkpoint (model, optimizer, scheduler, scaler, EMA, epoch, best) is written atomically after every
+epoch; random streams are re-seeded from (seed, epoch, rank) at each epoch start, so ``--resume``
+continues exactly as an uninterrupted run would.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, Iterator, Optional, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..networks import AuxOutput, RelativeNASNet
+from ..weights import arch_of, save_checkpoint
+from .config import ConfigError, TrainConfig
+from .data import build_loaders
+from .distributed import DistInfo, all_reduce_sum, barrier, init_distributed
+
+__all__ = ['train', 'evaluate', 'AuxForward', 'build_model', 'LAST', 'BEST']
+
+log = logging.getLogger('relnas_zoo.train')
+LAST = 'last.pth'
+BEST = 'model_best.pth'
+
+
+class AuxForward(nn.Module):
+    """Lets DDP wrap the training forward, which returns main and auxiliary logits."""
+
+    def __init__(self, model: RelativeNASNet):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> AuxOutput:
+        return self.model.forward_with_aux(x)
+
+
+def build_model(cfg: TrainConfig) -> RelativeNASNet:
+    import timm
+    import relnas_zoo  # noqa: F401  (registers the models)
+    kwargs: Dict[str, Any] = dict(auxiliary=cfg.auxiliary_weight > 0)
+    for key in ('genotype', 'C', 'layers'):
+        if getattr(cfg, key) is not None:
+            kwargs[key] = getattr(cfg, key)
+    if cfg.task == 'cifar100':
+        kwargs['num_classes'] = 100
+    elif cfg.task == 'cifar10':
+        kwargs['num_classes'] = 10
+    return timm.create_model(cfg.model, **kwargs)
+
+
+def _seed_epoch(seed: int, epoch: int, rank: int) -> torch.Generator:
+    s = int(np.random.SeedSequence([seed, epoch, rank]).generate_state(1)[0])
+    torch.manual_seed(s)
+    np.random.seed(s % 2 ** 32)
+    random.seed(s)
+    return torch.Generator().manual_seed(s)
+
+
+def _autocast(device: torch.device, amp: str):
+    if amp == 'none':
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16 if amp == 'bf16' else torch.float16)
+
+
+def _atomic_save(obj: Any, path: Path) -> None:
+    tmp = path.with_name(f'.{path.name}.tmp')
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+@torch.inference_mode()
+def evaluate(model: nn.Module, loader, device: torch.device, amp: str = 'none', progress: bool = False,
+             channels_last: bool = False) -> Dict[str, float]:
+    """Top-1/top-5 accuracy and loss, summed over all ranks; every image counted once."""
+    from tqdm import tqdm
+    model.eval()
+    sums = torch.zeros(4, dtype=torch.float64, device=device)  # loss, top1, top5, n
+    for x, y in tqdm(loader.eval_batches(), total=loader.eval_len(), desc='eval', leave=False,
+                     disable=not progress, dynamic_ncols=True):
+        x = x.to(device, non_blocking=True)
+        y = y.to(device, non_blocking=True)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with _autocast(device, amp):
+            logits = model(x)
+        logits = logits.float()
+        top5 = logits.topk(min(5, logits.shape[1]), dim=1).indices
+        hit = top5 == y[:, None]
+        sums += torch.stack([F.cross_entropy(logits, y, reduction='sum').double(), hit[:, 0].sum().double(),
+                             hit.any(1).sum().double(), torch.tensor(len(y), dtype=torch.float64, device=device)])
+    all_reduce_sum(sums)
+    n = max(sums[3].item(), 1.0)
+    return dict(loss=sums[0].item() / n, top1=100 * sums[1].item() / n, top5=100 * sums[2].item() / n,
+                images=int(sums[3].item()))
+
+
+class _Logger:
+    def __init__(self, out: Path, dist: DistInfo, tensorboard: bool):
+        self.main = dist.main
+        self.path = out / 'log.jsonl'
+        self.tb = None
+        if self.main and tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+                self.tb = SummaryWriter(str(out / 'tb'))
+            except ImportError:
+                pass
+
+    def write(self, record: Dict[str, Any], step: int) -> None:
+        if not self.main:
+            return
+        with open(self.path, 'a') as f:
+            f.write(json.dumps(record) + '\n')
+        if self.tb is not None:
+            for k, v in record.items():
+                if isinstance(v, (int, float)) and k not in ('epoch', 'step'):
+                    self.tb.add_scalar(f"{record.get('split', 'train')}/{k}", v, step)
+
+    def close(self) -> None:
+        if self.tb is not None:
+            self.tb.close()
+
+
+def train(cfg: TrainConfig, out_dir: os.PathLike, resume: bool = False, progress: bool = True) -> Dict[str, Any]:
+    """Train ``cfg`` into ``out_dir`` (``last.pth`` each epoch, ``model_best.pth`` in the zoo format)."""
+    from timm.utils import ModelEmaV3
+    from tqdm import tqdm
+
+    cfg.validate()
+    out = Path(out_dir)
+    dist = init_distributed(cfg.device)
+    if cfg.batch_size % dist.world or cfg.eval_batch_size % dist.world:
+        raise ConfigError(f'batch_size={cfg.batch_size} / eval_batch_size={cfg.eval_batch_size} must divide by '
+                          f'the {dist.world} processes (the batch size is global)')
+    if resume and not (out / LAST).is_file():
+        raise FileNotFoundError(f'nothing to resume: {out / LAST} does not exist')
+    if not resume and (out / LAST).exists():
+        raise FileExistsError(f'{out} already holds a training run; continue it with --resume or choose another --out')
+    if dist.main:
+        out.mkdir(parents=True, exist_ok=True)
+    barrier()
+    device = dist.device
+    progress = progress and dist.main
+
+    torch.manual_seed(cfg.seed)  # identical initial weights on every rank
+    model = build_model(cfg).to(device)
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    loaders = build_loaders(cfg, dist)
+    steps_per_epoch = len(loaders)
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: cfg.lr_factor(step, steps_per_epoch))
+    scaler = torch.amp.GradScaler(device.type, enabled=cfg.amp == 'fp16')
+    ema = ModelEmaV3(model, decay=cfg.ema_decay) if cfg.ema_decay > 0 else None
+    start_epoch, best = 0, dict(top1=-1.0, epoch=-1, source='')
+
+    if resume:
+        ckpt = torch.load(out / LAST, map_location='cpu', weights_only=True)
+        model.load_state_dict(ckpt['model'])
+        opt.load_state_dict(ckpt['optimizer'])
+        sched.load_state_dict(ckpt['scheduler'])
+        scaler.load_state_dict(ckpt['scaler'])
+        if ema is not None and ckpt.get('ema') is not None:
+            ema.module.load_state_dict(ckpt['ema'])
+        start_epoch, best = ckpt['epoch'], ckpt['best']
+        log.info('resumed %s after epoch %d', out, start_epoch)
+    elif dist.main:
+        import yaml
+        (out / 'config.yaml').write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+
+    net: nn.Module = AuxForward(model)
+    if cfg.compile:
+        net = torch.compile(net)
+    if dist.enabled:
+        net = nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == 'cuda' else None)
+    logger = _Logger(out, dist, cfg.tensorboard)
+    if dist.main:
+        log.info('training %s on %s: %d processes, %d steps/epoch of %d images per process, %d epochs',
+                 cfg.model, device, dist.world, steps_per_epoch, cfg.batch_size // dist.world, cfg.epochs)
+    result: Dict[str, Any] = {}
+    try:
+        for epoch in range(start_epoch, cfg.epochs):
+            gen = _seed_epoch(cfg.seed, epoch, dist.rank)
+            model.set_drop_path_rate(cfg.drop_path_at(epoch))
+            net.train()
+            t0 = time.perf_counter()
+            sums = torch.zeros(3, dtype=torch.float64, device=device)  # loss, correct, n
+            bar = tqdm(loaders.train_batches(epoch, gen), total=steps_per_epoch, desc=f'epoch {epoch}',
+                       disable=not progress, dynamic_ncols=True, leave=False)
+            for it, (x, y) in enumerate(bar):
+                x = x.to(device, non_blocking=True)
+                y = y.to(device, non_blocking=True)
+                if cfg.channels_last:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                with _autocast(device, cfg.amp):
+                    outputs = net(x)
+                    loss = F.cross_entropy(outputs.logits, y, label_smoothing=cfg.label_smoothing)
+                    if outputs.aux_logits is not None:
+                        loss = loss + cfg.auxiliary_weight * F.cross_entropy(
+                            outputs.aux_logits, y, label_smoothing=cfg.label_smoothing)
+                opt.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                if cfg.grad_clip > 0:
+                    scaler.unscale_(opt)
+                    nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                scaler.step(opt)
+                scaler.update()
+                sched.step()
+                if ema is not None:
+                    ema.update(model)
+                sums += torch.stack([loss.detach().double() * len(y),
+                                     (outputs.logits.detach().argmax(1) == y).sum().double(),
+                                     torch.tensor(len(y), dtype=torch.float64, device=device)])
+                step = epoch * steps_per_epoch + it
+                if cfg.log_every and (it + 1) % cfg.log_every == 0:
+                    logger.write(dict(split='train_step', epoch=epoch, step=step, loss=loss.item(),
+                                      lr=opt.param_groups[0]['lr']), step)
+                    bar.set_postfix(loss=f'{loss.item():.3f}')
+            bar.close()
+            all_reduce_sum(sums)
+            seconds = time.perf_counter() - t0
+            train_rec = dict(split='train', epoch=epoch, loss=sums[0].item() / max(sums[2].item(), 1),
+                             top1=100 * sums[1].item() / max(sums[2].item(), 1), lr=opt.param_groups[0]['lr'],
+                             drop_path=cfg.drop_path_at(epoch), seconds=seconds,
+                             images_per_s=sums[2].item() / seconds)
+            logger.write(train_rec, epoch)
+            evals = {'model': evaluate(model, loaders, device, cfg.amp, progress, cfg.channels_last)}
+            if ema is not None:
+                evals['ema'] = evaluate(ema.module, loaders, device, cfg.amp, progress, cfg.channels_last)
+            for source, rec in evals.items():
+                logger.write(dict(split='val' if source == 'model' else 'val_ema', epoch=epoch, **rec), epoch)
+            source, top = max(evals.items(), key=lambda kv: kv[1]['top1'])
+            improved = top['top1'] > best['top1']
+            if improved:
+                best = dict(top1=top['top1'], top5=top['top5'], epoch=epoch, source=source)
+            if dist.main:
+                if improved:
+                    best_model = model if source == 'model' else ema.module
+                    save_checkpoint(best_model, out / BEST, extra=dict(top1=top['top1'], top5=top['top5'],
+                                                                       epoch=epoch, train_config=cfg.to_dict()))
+                _atomic_save(dict(format='relnas_zoo-train', epoch=epoch + 1, model=model.state_dict(),
+                                  optimizer=opt.state_dict(), scheduler=sched.state_dict(),
+                                  scaler=scaler.state_dict(), ema=ema.module.state_dict() if ema else None,
+                                  best=best, config=cfg.to_dict(), arch=arch_of(model),
+                                  rng='re-seeded from (seed, epoch, rank) at every epoch start'), out / LAST)
+                log.info('epoch %d: train loss %.4f top-1 %.2f%% | val top-1 %.2f%% top-5 %.2f%% (%d images) | '
+                         '%.0f img/s', epoch, train_rec['loss'], train_rec['top1'], evals['model']['top1'],
+                         evals['model']['top5'], evals['model']['images'], train_rec['images_per_s'])
+            barrier()
+            result = dict(epoch=epoch, train=train_rec, val=evals['model'], best=best)
+    finally:
+        logger.close()
+    return result

@@ -1,0 +1,259 @@
+"""tools/: ImageNet LMDB building and reading, distributed training, resume, validation."""
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from relnas_zoo.data.imagenet_lmdb import (BuildError, ImageNetLMDB, build_lmdb, scan_class_folders,
+                                           scan_flat_with_labels, verify_lmdb)
+from relnas_zoo.train import TrainConfig, apply_overrides, load_train_config
+
+from datasets import write_cifar
+
+ROOT = Path(__file__).resolve().parents[1]
+WNIDS = ['n01530575', 'n01440764', 'n02102040']  # deliberately not in sorted order on disk creation
+
+
+def _jpeg(rng, w=48, h=40) -> bytes:
+    arr = rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format='JPEG', quality=90)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope='module')
+def imagenet(tmp_path_factory):
+    root = tmp_path_factory.mktemp('ilsvrc')
+    rng = np.random.default_rng(0)
+    for wnid in WNIDS:
+        (root / 'train' / wnid).mkdir(parents=True)
+        (root / 'val_folders' / wnid).mkdir(parents=True)
+        for i in range(4):
+            (root / 'train' / wnid / f'{wnid}_{i}.JPEG').write_bytes(_jpeg(rng, 40 + 8 * i))
+        (root / 'val_folders' / wnid / f'ILSVRC2012_val_{wnid}.JPEG').write_bytes(_jpeg(rng))
+    (root / 'val').mkdir()
+    with open(root / 'LOC_val_solution.csv', 'w', newline='') as f:
+        w = csv.writer(f)
+        w.writerow(['ImageId', 'PredictionString'])
+        for k, wnid in enumerate(WNIDS * 2):
+            name = f'ILSVRC2012_val_{k:08d}'
+            (root / 'val' / f'{name}.JPEG').write_bytes(_jpeg(rng))
+            w.writerow([name, f'{wnid} 1 2 3 4'])
+    return root
+
+
+def _env():
+    return dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1')
+
+
+# ------------------------------------------------------------------------------------------------ LMDB
+def test_build_resume_verify_and_read(imagenet, tmp_path):
+    source = scan_class_folders(imagenet / 'train')
+    assert source.classes == sorted(WNIDS)
+    out = tmp_path / 'train_lmdb'
+    meta = build_lmdb(source, out, 'train', workers=2, commit_every=3, progress=False, stop_after=7)
+    assert not meta['complete'] and meta['next_source'] == 7
+    with pytest.raises(BuildError, match='incomplete'):
+        ImageNetLMDB(out)
+    meta = build_lmdb(source, out, 'train', workers=2, commit_every=3, progress=False)  # resumes
+    assert meta['complete'] and meta['num_records'] == 12 and meta['next_source'] == 12
+    checked = verify_lmdb(out, full=True, compare_root=imagenet / 'train', progress=False)
+    assert checked['checked'] == 12
+    ds = ImageNetLMDB(out)
+    assert len(ds) == 12 and ds.classes == sorted(WNIDS)
+    for i in range(12):  # bytes unchanged, labels follow the sorted wnids, no duplicates
+        label, rel, data = ds.raw(i)
+        assert data == (imagenet / 'train' / rel).read_bytes()
+        assert sorted(WNIDS)[label] == rel.split('/')[0]
+    assert sorted(ds.raw(i)[1] for i in range(12)) == sorted(p for p, _ in source.items)
+    img, label = ds[0]
+    assert img.size == (40, 40) and label == 0
+    ds.close()
+    # again on a complete database: nothing to do
+    assert build_lmdb(source, out, 'train', workers=1, progress=False)['num_records'] == 12
+
+
+def test_dataset_in_dataloader_workers_with_distributed_sampler(imagenet, tmp_path):
+    from torch.utils.data import DataLoader, DistributedSampler
+    from torchvision import transforms as T
+    out = tmp_path / 'lmdb'
+    build_lmdb(scan_class_folders(imagenet / 'train'), out, 'train', workers=1, progress=False)
+    ds = ImageNetLMDB(out, T.Compose([T.Resize((32, 32)), T.ToTensor()]))
+    seen = []
+    for rank in range(2):
+        sampler = DistributedSampler(ds, num_replicas=2, rank=rank, shuffle=True, seed=0)
+        loader = DataLoader(ds, batch_size=4, sampler=sampler, num_workers=2)
+        for x, y in loader:
+            assert x.shape[1:] == (3, 32, 32)
+            seen += y.tolist()
+    assert len(seen) == 12 and sorted(seen) == sorted([0, 1, 2] * 4)
+
+
+def test_val_flat_with_loc_csv(imagenet, tmp_path):
+    classes = scan_class_folders(imagenet / 'train').classes
+    source = scan_flat_with_labels(imagenet / 'val', imagenet / 'LOC_val_solution.csv', classes)
+    meta = build_lmdb(source, tmp_path / 'val', 'val', workers=1, progress=False)
+    ds = ImageNetLMDB(tmp_path / 'val')
+    assert meta['num_records'] == 6
+    for i in range(6):
+        label, rel, _ = ds.raw(i)
+        k = int(Path(rel).stem.split('_')[-1])
+        assert classes[label] == (WNIDS * 2)[k]
+    folders = scan_class_folders(imagenet / 'val_folders', classes=classes)
+    assert [l for _, l in folders.items] == [0, 1, 2]
+
+
+def test_corrupt_image_skipped_or_fatal(imagenet, tmp_path):
+    bad_root = tmp_path / 'train'
+    import shutil
+    shutil.copytree(imagenet / 'train', bad_root)
+    bad = bad_root / WNIDS[0] / 'broken.JPEG'
+    bad.write_bytes(b'\xff\xd8 not really a jpeg')
+    source = scan_class_folders(bad_root)
+    with pytest.raises(BuildError, match=f'unreadable image .*{bad.name}'):
+        build_lmdb(source, tmp_path / 'fatal', 'train', workers=1, on_error='fail', progress=False)
+    meta = build_lmdb(source, tmp_path / 'skip', 'train', workers=2, progress=False)
+    assert meta['num_records'] == 12 and meta['skipped'] == [f'{WNIDS[0]}/broken.JPEG']
+
+
+def test_builder_cli_and_errors(imagenet, tmp_path):
+    tool = str(ROOT / 'tools/imagenet_to_lmdb.py')
+    r = subprocess.run([sys.executable, tool, '--root', str(imagenet), '--split', 'val', '--out', str(tmp_path / 'v'),
+                        '--val-labels', str(imagenet / 'LOC_val_solution.csv'), '--workers', '2', '--no-progress'],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([sys.executable, tool, '--verify', str(tmp_path / 'v'), '--full', '--compare-root',
+                        str(imagenet / 'val'), '--no-progress'], capture_output=True, text=True)
+    assert r.returncode == 0 and 'ok:' in r.stdout and '6 records' in r.stdout
+    r = subprocess.run([sys.executable, tool, '--root', str(tmp_path / 'none'), '--split', 'train', '--out',
+                        str(tmp_path / 'x')], capture_output=True, text=True)
+    assert r.returncode == 2 and 'class folders' in r.stderr
+    r = subprocess.run([sys.executable, tool, '--help'], capture_output=True, text=True)
+    assert '--on-error' in r.stdout and '--resize' in r.stdout
+
+
+def test_resize_option_shrinks(imagenet, tmp_path):
+    source = scan_class_folders(imagenet / 'train')
+    build_lmdb(source, tmp_path / 'small', 'train', workers=1, resize=32, progress=False)
+    img, _ = ImageNetLMDB(tmp_path / 'small')[11]
+    assert min(img.size) == 32
+
+
+# ------------------------------------------------------------------------------------------------ training
+def test_train_configs_hold_the_paper_recipes():
+    c10 = load_train_config(ROOT / 'configs/train/cifar10.yaml')
+    assert (c10.epochs, c10.batch_size, c10.lr, c10.weight_decay, c10.cutout, c10.drop_path, c10.auxiliary_weight,
+            c10.grad_clip) == (600, 128, 0.025, 3e-4, 16, 0.2, 0.4, 5.0)
+    c100 = load_train_config(ROOT / 'configs/train/cifar100.yaml')
+    assert (c100.batch_size, c100.weight_decay) == (96, 5e-4)
+    im = load_train_config(ROOT / 'configs/train/imagenet.yaml')
+    assert (im.batch_size, im.epochs, im.lr, im.weight_decay, im.warmup_epochs, im.lr_min, im.label_smoothing,
+            im.auxiliary_weight) == (1024, 250, 0.5, 3e-5, 5, 1e-5, 0.1, 0.4)
+    # warm-up rises linearly to 0.5 over 5 epochs, then decays linearly to 1e-5
+    spe = 10
+    lrs = [im.lr * im.lr_factor(s, spe) for s in range(250 * spe)]
+    assert abs(lrs[spe * 5 - 1] - 0.5) < 1e-9 and lrs[0] == pytest.approx(0.5 / 50)
+    assert lrs[-1] == pytest.approx(1e-5, abs=3e-4) and all(a >= b for a, b in zip(lrs[50:], lrs[51:]))
+
+
+CIFAR_TINY = ['model=relativenas_cifar10', 'C=4', 'layers=3', 'batch_size=16', 'eval_batch_size=16', 'cutout=8',
+              'workers=0', 'log_every=2', 'tensorboard=false']
+
+
+def _train_cmd(script, *args, nproc=None, port=29531):
+    base = [sys.executable] + (['-m', 'torch.distributed.run', '--nproc_per_node', str(nproc), '--master_port',
+                                str(port)] if nproc else [])
+    return base + [str(ROOT / 'tools' / script), '--no-progress', *args]
+
+
+def _sets(items):
+    return [a for it in items for a in ('--set', it)]
+
+
+def test_cifar_ddp_training_kill_resume_and_validate(tmp_path):
+    data = write_cifar(tmp_path / 'cifar', per_batch=16)
+    args = ['--config', str(ROOT / 'configs/train/cifar10.yaml'), '--data', str(data), *_sets(CIFAR_TINY + ['epochs=3'])]
+    ref = tmp_path / 'ref'
+    r = subprocess.run(_train_cmd('train_cifar.py', '--out', str(ref), *args, nproc=2, port=29531),
+                       capture_output=True, text=True, env=_env(), timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    logs = [json.loads(l) for l in (ref / 'log.jsonl').read_text().splitlines()]
+    vals = [l for l in logs if l['split'] == 'val']
+    assert len(vals) == 3 and all(v['images'] == 16 for v in vals)  # every test image once, over 2 ranks
+    assert (ref / 'model_best.pth').exists()
+
+    run = tmp_path / 'killed'
+    proc = subprocess.Popen(_train_cmd('train_cifar.py', '--out', str(run), *args, nproc=2, port=29532),
+                            env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if (run / 'last.pth').exists() and torch.load(run / 'last.pth', weights_only=True)['epoch'] >= 1:
+            break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = torch.load(run / 'last.pth', weights_only=True)['epoch']
+    assert done < 3, 'the run finished before it was killed'
+    r = subprocess.run(_train_cmd('train_cifar.py', '--out', str(run), '--resume', nproc=2, port=29533),
+                       capture_output=True, text=True, env=_env(), timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    a = torch.load(ref / 'last.pth', weights_only=True)['model']
+    b = torch.load(run / 'last.pth', weights_only=True)['model']
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+    r = subprocess.run([sys.executable, str(ROOT / 'tools/validate.py'), '--model', 'relativenas_cifar10',
+                        '--checkpoint', str(ref / 'model_best.pth'), '--data', str(data), '--json'],
+                       capture_output=True, text=True, env=_env())
+    assert r.returncode == 0, r.stderr
+    rec = json.loads(r.stdout)
+    best = max(vals, key=lambda v: v['top1'])
+    assert rec['images'] == 16 and rec['top1'] == pytest.approx(best['top1'])
+
+
+def test_imagenet_training_on_lmdb_and_validate(imagenet, tmp_path):
+    lm = tmp_path / 'lmdb'
+    classes = scan_class_folders(imagenet / 'train').classes
+    build_lmdb(scan_class_folders(imagenet / 'train'), lm / 'train', 'train', workers=1, progress=False)
+    build_lmdb(scan_flat_with_labels(imagenet / 'val', imagenet / 'LOC_val_solution.csv', classes), lm / 'val', 'val',
+               workers=1, progress=False)
+    out = tmp_path / 'in'
+    sets = ['C=4', 'layers=3', 'warmup_epochs=0', 'batch_size=4', 'eval_batch_size=4', 'epochs=1', 'workers=2', 'amp=none',
+            'channels_last=false', 'tensorboard=false', 'ema_decay=0.9']
+    r = subprocess.run(_train_cmd('train_imagenet.py', '--data', str(lm), '--out', str(out), *_sets(sets)),
+                       capture_output=True, text=True, env=_env(), timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    logs = [json.loads(l) for l in (out / 'log.jsonl').read_text().splitlines()]
+    assert {l['split'] for l in logs} >= {'train', 'val', 'val_ema'}
+    assert [l['images'] for l in logs if l['split'] == 'val'] == [6]
+    r = subprocess.run([sys.executable, str(ROOT / 'tools/validate.py'), '--model', 'relativenas', '--checkpoint',
+                        str(out / 'model_best.pth'), '--data', str(lm / 'val'), '--workers', '0'],
+                       capture_output=True, text=True, env=_env())
+    assert r.returncode == 0, r.stderr
+    assert 'top-1 error' in r.stdout and 'on 6 images' in r.stdout
+
+
+def test_training_errors(tmp_path):
+    r = subprocess.run(_train_cmd('train_cifar.py', '--out', str(tmp_path / 'a'), '--data', str(tmp_path / 'nope'),
+                                  *_sets(CIFAR_TINY)), capture_output=True, text=True, env=_env())
+    assert r.returncode == 2 and 'cifar-10-batches-py' in r.stderr
+    r = subprocess.run(_train_cmd('train_cifar.py', '--out', str(tmp_path / 'b'), '--data', 'x', '--set', 'amp=fp8'),
+                       capture_output=True, text=True, env=_env())
+    assert r.returncode == 2 and "amp='fp8'" in r.stderr
+    r = subprocess.run(_train_cmd('train_cifar.py', '--out', str(tmp_path / 'c'), '--data', 'x', '--set',
+                                  'model=relativenas'), capture_output=True, text=True, env=_env())
+    assert r.returncode == 2 and 'does not fit' in r.stderr
+    r = subprocess.run(_train_cmd('train_cifar.py', '--out', str(tmp_path / 'd'), '--resume'),
+                       capture_output=True, text=True, env=_env())
+    assert r.returncode == 2
+    with pytest.raises(Exception, match='epochs=0'):
+        apply_overrides(TrainConfig(data='x'), ['epochs=0']).validate()
