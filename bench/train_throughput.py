@@ -1,0 +1,95 @@
+#!/usr/bin/env python
+"""Training throughput (images/s) with and without mixed precision and channels_last, in one run.
+
+Full training steps (forward with the auxiliary head, cross-entropy + 0.4 * auxiliary loss, backward,
+gradient clipping, SGD) of a zoo network on random data already on the device; variants alternate
+round by round and the median is reported as a ratio to fp32 NCHW.
+
+    python bench/train_throughput.py                                  # CIFAR net, batch 64, on CPU
+    python bench/train_throughput.py --model relativenas --batch-size 32 --image-size 224 --device cuda
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import timm  # noqa: E402
+
+import relnas_zoo  # noqa: E402,F401
+
+VARIANTS = {'fp32': ('none', False), 'channels_last': ('none', True), 'bf16': ('bf16', False),
+            'bf16+channels_last': ('bf16', True)}
+
+
+def run_steps(model, x, y, amp: str, channels_last: bool, steps: int) -> float:
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    ctx = (torch.autocast(x.device.type, dtype=torch.bfloat16) if amp == 'bf16' else contextlib.nullcontext())
+    model.train()
+    if x.device.type == 'cuda':
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        with ctx:
+            out = model.forward_with_aux(x)
+            loss = F.cross_entropy(out.logits, y) + 0.4 * F.cross_entropy(out.aux_logits, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+    if x.device.type == 'cuda':
+        torch.cuda.synchronize()
+    return steps * len(x) / (time.perf_counter() - t0)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--model', default='relativenas_cifar10', help='registered zoo model')
+    p.add_argument('--batch-size', type=int, default=64)
+    p.add_argument('--image-size', type=int, default=0, help='default: the model\'s own input size')
+    p.add_argument('--steps', type=int, default=5, help='timed steps per round')
+    p.add_argument('--rounds', type=int, default=3)
+    p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    p.add_argument('--json', help='also write the results here')
+    args = p.parse_args(argv)
+
+    device = torch.device(args.device)
+    base = timm.create_model(args.model, auxiliary=True, drop_path_rate=0.2).to(device)
+    size = args.image_size or base.pretrained_cfg['input_size'][-1]
+    x = torch.randn(args.batch_size, 3, size, size, device=device)
+    y = torch.randint(0, base.num_classes, (args.batch_size,), device=device)
+    models = {}
+    for name, (_, cl) in VARIANTS.items():
+        m = timm.create_model(args.model, auxiliary=True, drop_path_rate=0.2).to(device)
+        m.load_state_dict(base.state_dict())
+        models[name] = m.to(memory_format=torch.channels_last) if cl else m
+    for name, (amp, cl) in VARIANTS.items():  # warm-up
+        run_steps(models[name], x, y, amp, cl, 1)
+    rates = {k: [] for k in VARIANTS}
+    for r in range(args.rounds):
+        for name, (amp, cl) in VARIANTS.items():
+            rates[name].append(run_steps(models[name], x, y, amp, cl, args.steps))
+            print(f'round {r}: {name:<20} {rates[name][-1]:8.1f} img/s', flush=True)
+    med = {k: statistics.median(v) for k, v in rates.items()}
+    print(f'\n{args.model}, batch {args.batch_size} at {size}x{size}, {device}, torch {torch.__version__}, '
+          f'{torch.get_num_threads()} threads; median of {args.rounds} rounds of {args.steps} steps')
+    for k, v in med.items():
+        print(f"{k:<20}{v:10.1f} img/s{v / med['fp32']:8.2f}x")
+    if args.json:
+        Path(args.json).write_text(json.dumps(dict(args=vars(args), rates=rates, median=med), indent=2))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
