@@ -34,6 +34,8 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/inference_latency.py
 	$(PY) bench/search_pair.py
+	$(PY) bench/lmdb_vs_folder.py
+	$(PY) bench/train_throughput.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

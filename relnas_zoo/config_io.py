@@ -76,7 +76,33 @@ def apply_overrides(cfg: T, overrides: Sequence[str]) -> T:
     return config_from_mapping(cls, data, '--set')
 
 
+def _field_comments(cls: type) -> dict:
+    """The trailing ``# comment`` of each field in the class source: the one place fields are explained."""
+    import inspect
+    import re
+    comments: dict = {}
+    try:
+        lines = inspect.getsource(cls).splitlines()
+    except (OSError, TypeError):
+        return comments
+    last = None
+    for line in lines:
+        m = re.match(r'^\s{4}(\w+)\s*:\s*[^=]+=.*?#\s*(.*)$', line)
+        if m:
+            last = m.group(1)
+            comments[last] = m.group(2).strip()
+            continue
+        cont = re.match(r'^\s{8,}#\s*(.*)$', line)  # a comment continued, indented under the first
+        if cont and last and comments.get(last):
+            comments[last] += ' ' + cont.group(1).strip()
+        elif line.strip():
+            last = None
+    return comments
+
+
 def field_help(cls: type) -> str:
-    """One line per field with its default, for ``--help``."""
+    """One line per field with its default and its explanation, for ``--help``."""
     defaults = cls()
-    return '\n'.join(f'  {f.name:<18} default {getattr(defaults, f.name)!r}' for f in dataclasses.fields(cls))
+    notes = _field_comments(cls)
+    return '\n'.join(f'  {f.name:<18} {getattr(defaults, f.name)!r:<14} {notes.get(f.name, "")}'.rstrip()
+                     for f in dataclasses.fields(cls))

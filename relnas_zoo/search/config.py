@@ -20,24 +20,24 @@ class SearchConfig:
     train_fraction: float = 0.5         # share of the training images used as search-train
     subset: Optional[int] = None        # cap on images per split (smoke runs, benchmarks)
     # slow-fast learning
-    population: int = 20
-    generations: int = 50
-    seed: int = 0
+    population: int = 20                # N, even: individuals are paired
+    generations: int = 50               # G
+    seed: int = 0                       # seeds the split, the population and every candidate
     mode: str = 'sequential'            # sequential: each pair inherits the previous pair's Omega;
                                         # parallel: all pairs of a generation start from the same Omega
     # proxy network
-    C: int = 16
-    layers: int = 8
+    C: int = 16                         # proxy network channels
+    layers: int = 8                     # proxy network cells (reductions at layers//3, 2*layers//3)
     # one-epoch training of each candidate
-    batch_size: int = 256
-    eval_batch_size: int = 512
-    lr: float = 0.1
+    batch_size: int = 256               # training batch of each candidate's one epoch
+    eval_batch_size: int = 512          # validation batch
+    lr: float = 0.1                     # SGD learning rate at generation 0
     lr_min: float = 0.001               # cosine over generations (paper: to zero; authors' code: 1e-3)
-    momentum: float = 0.9
-    weight_decay: float = 3e-4
-    grad_clip: float = 5.0
-    cutout: int = 16
-    drop_path: float = 0.3
+    momentum: float = 0.9               # SGD momentum
+    weight_decay: float = 3e-4          # SGD weight decay
+    grad_clip: float = 5.0              # gradient-norm clipping (0 disables)
+    cutout: int = 16                    # cutout square side in pixels (0 disables)
+    drop_path: float = 0.3              # drop-path rate (at the last generation when ramped)
     drop_path_ramp: bool = True         # authors' code: rate * generation / generations
     # execution
     device: str = 'auto'                # auto | cpu | cuda | cuda:N

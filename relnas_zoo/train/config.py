@@ -21,36 +21,36 @@ class TrainConfig:
     subset: Optional[int] = None     # cap on train and val images (smoke runs)
     workers: int = 8                 # ImageNet DataLoader workers per process
     # model
-    model: str = 'relativenas_cifar10'
+    model: str = 'relativenas_cifar10'  # registered zoo model
     genotype: Optional[str] = None   # name or JSON (e.g. a search's genotype.json); default: the model's own
-    C: Optional[int] = None
-    layers: Optional[int] = None
+    C: Optional[int] = None          # channels override (default: the model's own)
+    layers: Optional[int] = None     # cells override (default: the model's own)
     auxiliary_weight: float = 0.4    # 0 disables the auxiliary head
     drop_path: float = 0.2           # ramped linearly from 0 over the epochs (authors' code)
     # optimisation
-    epochs: int = 600
+    epochs: int = 600                # training epochs
     batch_size: int = 128            # global: split evenly over the processes
     eval_batch_size: int = 256       # global
-    lr: float = 0.025
-    lr_min: float = 0.0
+    lr: float = 0.025                # peak SGD learning rate
+    lr_min: float = 0.0              # final learning rate
     schedule: str = 'cosine'         # cosine | warmup_linear
-    warmup_epochs: int = 0
-    momentum: float = 0.9
-    weight_decay: float = 3e-4
-    label_smoothing: float = 0.0
+    warmup_epochs: int = 0           # linear warm-up epochs (warmup_linear schedule)
+    momentum: float = 0.9            # SGD momentum
+    weight_decay: float = 3e-4       # SGD weight decay
+    label_smoothing: float = 0.0     # cross-entropy label smoothing (main and auxiliary loss)
     grad_clip: float = 5.0           # 0 disables
     # augmentation
     cutout: int = 16                 # CIFAR only; 0 disables
     color_jitter: float = 0.4        # ImageNet only (brightness/contrast/saturation; hue = half of it)
     # execution
     amp: str = 'none'                # none | bf16 | fp16
-    channels_last: bool = False
-    compile: bool = False
+    channels_last: bool = False      # NHWC memory format for model and batches
+    compile: bool = False            # torch.compile the training forward
     ema_decay: float = 0.0           # 0 disables; e.g. 0.9998 keeps an EMA of the weights, evaluated too
     device: str = 'auto'             # auto | cpu | cuda
-    seed: int = 0
+    seed: int = 0                    # initial weights and every epoch's random streams
     log_every: int = 50              # steps between JSON log lines
-    tensorboard: bool = True
+    tensorboard: bool = True         # TensorBoard scalars in tb/ when tensorboard is installed
 
     def validate(self) -> 'TrainConfig':
         def need(ok: bool, name: str, msg: str) -> None:
