@@ -5,7 +5,13 @@ PY := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 STAMP := $(VENV)/.relnas-installed
 
-.PHONY: venv test demo bench clean
+MM_STAMP := $(VENV)/.relnas-mm-installed
+# A directory holding a prebuilt mmcv 2.1.0 wheel for this torch/Python, if you have one (make test WHEELHOUSE=dir;
+# the workplace's ../shared/wheels is used when present); without it, mmcv is built from source once (about
+# 18 minutes on 2 cores) and the wheel is cached in .cache/wheels for the next environment.
+WHEELHOUSE ?= $(wildcard ../shared/wheels)
+
+.PHONY: venv mm test demo bench clean
 
 venv: $(STAMP)
 
@@ -19,7 +25,14 @@ $(STAMP): setup.py | $(PY)
 	$(PY) -m pip install --quiet -e ".[dev,demo]"
 	touch $@
 
-test: $(STAMP)
+# The OpenMMLab stack (mmengine, mmcv with ops, mmdet, mmseg, mmpose) for the transfer part: tools/install_mm.sh.
+mm: $(MM_STAMP)
+
+$(MM_STAMP): tools/install_mm.sh | $(STAMP)
+	WHEELHOUSE="$(WHEELHOUSE)" tools/install_mm.sh $(PY)
+	touch $@
+
+test: $(STAMP) $(MM_STAMP)
 	$(PY) -m pytest -q tests
 
 # The zoo table, then a short real search on scikit-learn's digits and a report of the model it found.

@@ -318,8 +318,12 @@ class RelativeNASNet(nn.Module):
     # ------------------------------------------------------------------------------------ checkpoints
     def unused_state_prefixes(self) -> Tuple[str, ...]:
         """Key prefixes a checkpoint may hold that this network does not use: the authors' dead
-        preprocess layers (when pruned) and an auxiliary head (training-only) the model was built without."""
+        preprocess layers (when pruned), an auxiliary head (training-only) or classifier the model was
+        built without, and cells removed by :meth:`prune_intermediate_layers`."""
         out = [] if self.auxiliary_head is not None else ['auxiliary_head.']
+        if self.num_classes == 0:  # headless (a backbone): classifier weights have nowhere to go
+            out.append('classifier.')
+        out += [f'cells.{i}.' for i in range(len(self.cells), self.layers)]  # cut off by pruning
         if not self.prune_unused:
             return tuple(out)
         reductions = reduction_layers(self.layers)

@@ -1,0 +1,101 @@
+"""RelativeNAS as an OpenMMLab backbone (mmdet, mmseg, mmpose), built on the zoo's network class.
+
+The backbone *is* a :class:`~relnas_zoo.networks.RelativeNASNet` without a head, so its state-dict keys
+are the zoo's: ``init_cfg=dict(type='Pretrained', checkpoint=...)`` loads our checkpoints and the
+authors' (converted on load by the network's own hook), with or without a ``prefix``.
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence, Tuple
+
+import torch
+from mmengine.model import BaseModule
+from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from ..genotypes import GenotypeLike
+from ..networks import RelativeNASNet
+
+__all__ = ['RelativeNASBackbone']
+
+
+class RelativeNASBackbone(RelativeNASNet, BaseModule):
+    """Feature maps at the levels of ``feature_info`` (ImageNet layout: strides 4, 8, 16, 32).
+
+    Args:
+        genotype: genotype name ('RelativeNAS', 'DARTS_V2', ...), JSON path or dict.
+        C, layers, stem_type: the network (defaults: the ImageNet RelativeNAS, C=46, 14 cells).
+        in_channels: input image channels.
+        out_indices: which levels to return (0: stem, stride 4; 1..3: strides 8, 16, 32).
+        frozen_stages: freeze the stem (0) and the cells up to level ``frozen_stages``; -1 freezes nothing.
+        norm_eval: keep BatchNorm layers in eval mode while training (frozen statistics).
+        drop_path_rate: drop-path on the cell edges.
+        with_cp: gradient checkpointing per cell (saves memory, costs a recomputation).
+        init_cfg: e.g. ``dict(type='Pretrained', checkpoint='relativenas_imagenet.pth')``.
+    """
+
+    def __init__(
+            self,
+            genotype: GenotypeLike = 'RelativeNAS',
+            C: int = 46,
+            layers: int = 14,
+            stem_type: str = 'imagenet',
+            in_channels: int = 3,
+            out_indices: Sequence[int] = (0, 1, 2, 3),
+            frozen_stages: int = -1,
+            norm_eval: bool = False,
+            drop_path_rate: float = 0.,
+            with_cp: bool = False,
+            init_cfg: Optional[dict] = None,
+    ):
+        RelativeNASNet.__init__(self, genotype=genotype, C=C, layers=layers, num_classes=0, in_chans=in_channels,
+                                stem_type=stem_type, drop_path_rate=drop_path_rate, global_pool='')
+        self.init_cfg = init_cfg
+        n_levels = len(self.feature_info)
+        out_indices = tuple(out_indices)
+        if not out_indices or any(not 0 <= i < n_levels for i in out_indices) or list(out_indices) != sorted(set(out_indices)):
+            raise ValueError(f'out_indices={out_indices}: give increasing level indices in 0..{n_levels - 1} '
+                             f'(strides {[f["reduction"] for f in self.feature_info]})')
+        if not -1 <= frozen_stages < n_levels:
+            raise ValueError(f'frozen_stages={frozen_stages}: must lie in -1..{n_levels - 1}')
+        self.out_indices = out_indices
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
+        self.prune_intermediate_layers(list(out_indices))  # drop cells after the last level asked for
+        self.set_grad_checkpointing(with_cp)
+        self._freeze_stages()
+
+    @property
+    def out_channels(self) -> Tuple[int, ...]:
+        return tuple(self.feature_info[i]['num_chs'] for i in self.out_indices)
+
+    @property
+    def out_strides(self) -> Tuple[int, ...]:
+        return tuple(self.feature_info[i]['reduction'] for i in self.out_indices)
+
+    def _stage_modules(self, level: int) -> Sequence[nn.Module]:
+        """Modules that compute level ``level`` from the previous one."""
+        if level == 0:
+            return [self.stem] if hasattr(self, 'stem') else [self.stem0, self.stem1]
+        first = 0 if level == 1 else self._level_cells[level - 2] + 1
+        return list(self.cells[first:self._level_cells[level - 1] + 1])
+
+    def _freeze_stages(self) -> None:
+        for level in range(self.frozen_stages + 1):
+            for m in self._stage_modules(level):
+                m.eval()
+                for p in m.parameters():
+                    p.requires_grad = False
+
+    def train(self, mode: bool = True) -> 'RelativeNASBackbone':
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, _BatchNorm):
+                    m.eval()
+        return self
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        return tuple(self.forward_intermediates(x, indices=list(self.out_indices), stop_early=True,
+                                                intermediates_only=True))
