@@ -21,3 +21,6 @@ for _package in ('mmdet', 'mmseg', 'mmpose', 'mmpretrain'):
         continue
     _registry.register_module(module=RelativeNASBackbone, force=True)
     registered_in.append(_package)
+
+if 'mmdet' in registered_in:
+    from .detection import SSDLiteExtraLevels, SSDLiteHead  # noqa: F401  (register with mmdet)

@@ -1,0 +1,63 @@
+"""What our OpenMMLab entry points fix about this stack (see the README's OpenMMLab section).
+
+* torch >= 2.6 loads with ``weights_only=True``; mmengine 0.10.7's full checkpoints (for ``--resume``,
+  ``load_from``, ``tools/test.py``) hold a HistoryBuffer and numpy objects, which that refuses. We allow
+  exactly those globals, only while our runner works, instead of switching safe loading off.
+* mmengine's ``pytorch`` launcher calls ``torch.cuda.set_device`` whatever the backend and wraps the model
+  in DDP with ``device_ids=[LOCAL_RANK]``; on a CPU-only machine we join a gloo group ourselves and wrap
+  with ``device_ids=None``. SyncBN cannot run under CPU DDP, so it becomes plain BN there.
+"""
+from __future__ import annotations
+
+import builtins
+import contextlib
+import os
+from typing import Any, Iterator, List
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+__all__ = ['checkpoint_safe_globals', 'allow_mmengine_checkpoints', 'setup_cpu_distributed', 'replace_sync_bn']
+
+
+def checkpoint_safe_globals() -> List[Any]:
+    """The globals an mmengine/mmdet/mmseg/mmpose training checkpoint needs, and nothing else."""
+    from mmengine.logging.history_buffer import HistoryBuffer
+    items: List[Any] = [HistoryBuffer, np.ndarray, np.dtype, builtins.getattr]
+    core = getattr(np, '_core', None) or np.core
+    items += [core.multiarray._reconstruct, core.multiarray.scalar]
+    items += [getattr(np.dtypes, n) for n in dir(np.dtypes) if n.endswith('DType')]
+    return items
+
+
+@contextlib.contextmanager
+def allow_mmengine_checkpoints() -> Iterator[None]:
+    with torch.serialization.safe_globals(checkpoint_safe_globals()):
+        yield
+
+
+def setup_cpu_distributed(cfg) -> bool:
+    """Under torchrun without CUDA: join a gloo group before mmengine tries CUDA; returns True if so."""
+    if torch.cuda.is_available() or int(os.environ.get('WORLD_SIZE', '1')) <= 1:
+        return False
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo')
+    cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False,
+                                 find_unused_parameters=cfg.get('find_unused_parameters', False))
+    replace_sync_bn(cfg)
+    return True
+
+
+def replace_sync_bn(node: Any) -> Any:
+    """Turn every ``type='SyncBN'`` in a config into ``'BN'`` (in place)."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == 'type' and v == 'SyncBN':
+                node[k] = 'BN'
+            else:
+                replace_sync_bn(v)
+    elif isinstance(node, (list, tuple)):
+        for v in node:
+            replace_sync_bn(v)
+    return node
