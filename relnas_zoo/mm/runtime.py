@@ -45,7 +45,7 @@ def setup_cpu_distributed(cfg) -> bool:
         dist.init_process_group(backend='gloo')
     cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False,
                                  find_unused_parameters=cfg.get('find_unused_parameters', False))
-    replace_sync_bn(cfg)
+    replace_sync_bn(cfg.model)  # a Config is not a dict: walk its model section
     return True
 
 

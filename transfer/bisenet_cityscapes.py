@@ -1,0 +1,101 @@
+# BiSeNet (V1) with RelativeNAS as its context path on Cityscapes (paper §4.5.2, Table 6): fine train (2975)
+# -> val, 80K iterations, batch 16 in total (4 per GPU x 4 GPUs), SGD lr 1e-2 with poly 0.9, random scale
+# {0.75, 1, 1.25, 1.5, 1.75, 2.0}, flip, colour jitter, 1024x1024 crops, mIoU (single scale).
+#   tools/dist_train.sh transfer/bisenet_cityscapes.py 4 --cfg-options \
+#       model.backbone.backbone_cfg.init_cfg.checkpoint=WEIGHTS
+# The context path reads the backbone's four levels (strides 4, 8, 16, 32: 46, 184, 368, 736 channels).
+# mmseg's BiSeNetV1 ties its channel arguments together: context_channels[1] and [2] are the stride-16 and
+# -32 channels (368, 736), and its fusion module takes context_channels[1] = spatial_channels[-1] +
+# context_channels[0] channels, so context_channels[0] = 368 - 128 = 240 (the heads read 240 channels).
+custom_imports = dict(imports=['relnas_zoo.mm'], allow_failed_imports=False)
+default_scope = 'mmseg'
+
+data_root = 'data/cityscapes/'
+crop_size = (1024, 1024)
+norm_cfg = dict(type='SyncBN', requires_grad=True)  # plain BN on one process or CPU DDP (tools/train.py)
+data_preprocessor = dict(type='SegDataPreProcessor', mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
+                         bgr_to_rgb=True, pad_val=0, seg_pad_val=255, size=crop_size)
+model = dict(
+    type='EncoderDecoder',
+    data_preprocessor=data_preprocessor,
+    backbone=dict(
+        type='BiSeNetV1',
+        in_channels=3,
+        context_channels=(240, 368, 736),
+        spatial_channels=(64, 64, 64, 128),
+        out_indices=(0, 1, 2),
+        out_channels=256,
+        backbone_cfg=dict(
+            type='RelativeNASBackbone', genotype='RelativeNAS', C=46, layers=14, out_indices=(0, 1, 2, 3),
+            norm_eval=False,
+            init_cfg=dict(type='Pretrained', checkpoint='checkpoints/relativenas_imagenet.pth')),
+        norm_cfg=norm_cfg,
+        align_corners=False,
+        init_cfg=None),
+    decode_head=dict(
+        type='FCNHead', in_channels=256, in_index=0, channels=256, num_convs=1, concat_input=False,
+        dropout_ratio=0.1, num_classes=19, norm_cfg=norm_cfg, align_corners=False,
+        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
+    auxiliary_head=[
+        dict(type='FCNHead', in_channels=240, channels=64, num_convs=1, num_classes=19, in_index=1,
+             norm_cfg=norm_cfg, concat_input=False, align_corners=False,
+             loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
+        dict(type='FCNHead', in_channels=240, channels=64, num_convs=1, num_classes=19, in_index=2,
+             norm_cfg=norm_cfg, concat_input=False, align_corners=False,
+             loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
+    ],
+    train_cfg=dict(),
+    test_cfg=dict(mode='whole'))
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='RandomChoiceResize', keep_ratio=True,  # the paper's scales of the 2048x1024 frames
+         scales=[(1536, 768), (2048, 1024), (2560, 1280), (3072, 1536), (3584, 1792), (4096, 2048)]),
+    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PhotoMetricDistortion'),
+    dict(type='PackSegInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(2048, 1024), keep_ratio=True),
+    dict(type='LoadAnnotations'),
+    dict(type='PackSegInputs'),
+]
+train_dataloader = dict(
+    batch_size=4, num_workers=4, persistent_workers=True,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(type='CityscapesDataset', data_root=data_root,
+                 data_prefix=dict(img_path='leftImg8bit/train', seg_map_path='gtFine/train'), pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=1, num_workers=4, persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type='CityscapesDataset', data_root=data_root,
+                 data_prefix=dict(img_path='leftImg8bit/val', seg_map_path='gtFine/val'), pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
+test_evaluator = val_evaluator
+
+max_iters = 80000
+optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=5e-4),
+                     clip_grad=None)
+param_scheduler = [dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters, by_epoch=False)]
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=8000)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=8000, max_keep_ckpts=3),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    visualization=dict(type='SegVisualizationHook'))
+env_cfg = dict(cudnn_benchmark=True, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+               dist_cfg=dict(backend='nccl'))
+vis_backends = [dict(type='LocalVisBackend')]
+visualizer = dict(type='SegLocalVisualizer', vis_backends=vis_backends, name='visualizer')
+log_processor = dict(by_epoch=False)
+log_level = 'INFO'
+load_from = None
+resume = False

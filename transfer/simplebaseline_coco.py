@@ -1,0 +1,84 @@
+# SimpleBaseline with a RelativeNAS backbone on COCO keypoints (paper §4.5.2, Table 7): train2017 -> val2017,
+# 256x192 person crops, random rotation/scale/flip (+ half body), Adam lr 1e-3 dropped x0.1 at epochs 90 and
+# 120 of 140, batch 128 in total (32 per GPU x 4 GPUs), flip test, COCO keypoint AP. Ground-truth person
+# boxes are used for validation unless val_dataloader.dataset.bbox_file points at detections.
+#   tools/dist_train.sh transfer/simplebaseline_coco.py 4 --cfg-options model.backbone.init_cfg.checkpoint=WEIGHTS
+# Head: three 256-channel 4x4 deconvolutions on the stride-32 level (736 channels), MSRA heatmaps (48x64).
+custom_imports = dict(imports=['relnas_zoo.mm'], allow_failed_imports=False)
+default_scope = 'mmpose'
+
+data_root = 'data/coco/'
+codec = dict(type='MSRAHeatmap', input_size=(192, 256), heatmap_size=(48, 64), sigma=2)
+model = dict(
+    type='TopdownPoseEstimator',
+    data_preprocessor=dict(type='PoseDataPreprocessor', mean=[123.675, 116.28, 103.53],
+                           std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
+    backbone=dict(
+        type='RelativeNASBackbone', genotype='RelativeNAS', C=46, layers=14, out_indices=(3,),
+        init_cfg=dict(type='Pretrained', checkpoint='checkpoints/relativenas_imagenet.pth')),
+    head=dict(
+        type='HeatmapHead', in_channels=736, out_channels=17,
+        deconv_out_channels=(256, 256, 256), deconv_kernel_sizes=(4, 4, 4),
+        loss=dict(type='KeypointMSELoss', use_target_weight=True), decoder=codec),
+    test_cfg=dict(flip_test=True, flip_mode='heatmap', shift_heatmap=True))
+
+train_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='GetBBoxCenterScale'),
+    dict(type='RandomFlip', direction='horizontal'),
+    dict(type='RandomHalfBody'),
+    dict(type='RandomBBoxTransform'),  # random shift, scale and rotation
+    dict(type='TopdownAffine', input_size=codec['input_size']),
+    dict(type='GenerateTarget', encoder=codec),
+    dict(type='PackPoseInputs'),
+]
+val_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='GetBBoxCenterScale'),
+    dict(type='TopdownAffine', input_size=codec['input_size']),
+    dict(type='PackPoseInputs'),
+]
+train_dataloader = dict(
+    batch_size=32, num_workers=4, persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(type='CocoDataset', data_root=data_root, data_mode='topdown',
+                 ann_file='annotations/person_keypoints_train2017.json', data_prefix=dict(img='train2017/'),
+                 pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=32, num_workers=4, persistent_workers=True, drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
+    dataset=dict(type='CocoDataset', data_root=data_root, data_mode='topdown',
+                 ann_file='annotations/person_keypoints_val2017.json', bbox_file=None,
+                 data_prefix=dict(img='val2017/'), test_mode=True, pipeline=val_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='CocoMetric', ann_file=data_root + 'annotations/person_keypoints_val2017.json')
+test_evaluator = val_evaluator
+
+max_epochs = 140
+train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=10)
+val_cfg = dict()
+test_cfg = dict()
+optim_wrapper = dict(optimizer=dict(type='Adam', lr=1e-3))
+param_scheduler = [
+    dict(type='LinearLR', begin=0, end=500, start_factor=0.001, by_epoch=False),  # warm-up
+    dict(type='MultiStepLR', begin=0, end=max_epochs, milestones=[90, 120], gamma=0.1, by_epoch=True),
+]
+auto_scale_lr = dict(base_batch_size=128)
+
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', interval=10, save_best='coco/AP', rule='greater', max_keep_ckpts=3),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    visualization=dict(type='PoseVisualizationHook', enable=False))
+custom_hooks = [dict(type='SyncBuffersHook')]
+env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+               dist_cfg=dict(backend='nccl'))
+vis_backends = [dict(type='LocalVisBackend')]
+visualizer = dict(type='PoseLocalVisualizer', vis_backends=vis_backends, name='visualizer')
+log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True, num_digits=6)
+log_level = 'INFO'
+load_from = None
+resume = False
+backend_args = dict(backend='local')
