@@ -60,3 +60,15 @@ def test_simplebaseline_coco(tmp_path, weights):
     assert 'resumed' in log.lower() and (work / 'epoch_2.pth').exists()
     log = dist_train('transfer/simplebaseline_coco.py', tmp_path / 'dist', _coco_opts(root, weights, 1), 29542)
     assert 'Distributed training: True' in log and re.search(r'coco/AP: [-\d]', log)
+
+
+def test_transfer_report(tmp_path):
+    import json
+    import sys
+    from mm_helpers import ROOT, run
+    run([sys.executable, str(ROOT / 'tools/transfer_report.py'), '--json', str(tmp_path / 'r.json')])
+    rows = json.loads((tmp_path / 'r.json').read_text())
+    ssd = next(r for r in rows if r['config'].endswith('ssdlite_voc.py'))
+    # the backbone without its classifier: the live ImageNet network minus its 736 x 1000 + 1000 head
+    assert all(r['backbone_params'] == 4_964_837 - 737_000 for r in rows)
+    assert abs(ssd['params'] / 1e6 - 5.07) < 0.1  # SSDLite matches the paper's Table 5 closely
