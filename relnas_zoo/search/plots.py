@@ -19,6 +19,8 @@ def plot_loss_trajectories(history: Sequence[Sequence[Optional[float]]], out: Un
     for k in range(n):
         ys: List[float] = [h[k] if h[k] is not None and math.isfinite(h[k]) else float('nan') for h in history]
         ax.plot(gens, ys, lw=0.9, alpha=0.8, marker='.' if len(gens) < 15 else None)
+    from matplotlib.ticker import MaxNLocator
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel('generation')
     ax.set_ylabel('validation loss')
     ax.set_title(f'validation loss of the {n} candidates')
