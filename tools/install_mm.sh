@@ -42,7 +42,8 @@ if ! "$PY" -c "import mmcv, mmcv.ops" 2>/dev/null || [ "$("$PY" -c 'import mmcv;
   if [ -z "$wheel" ]; then
     echo "building mmcv $MMCV_VERSION with compiled ops from source (about 18 minutes on 2 cores)..."
     work=$(mktemp -d)
-    "$PY" -m pip download --quiet --no-deps --no-binary mmcv "mmcv==$MMCV_VERSION" -d "$work"
+    # no build isolation even to fetch: preparing the metadata runs setup.py, which needs pkg_resources
+    "$PY" -m pip download --quiet --no-deps --no-binary mmcv --no-build-isolation "mmcv==$MMCV_VERSION" -d "$work"
     tar -xzf "$work"/mmcv-"$MMCV_VERSION".tar.gz -C "$work"
     sed -i -e 's/-std=c++17/-std=c++20/g' -e 's/-std=c++14/-std=c++20/g' "$work/mmcv-$MMCV_VERSION/setup.py"
     mkdir -p "$CACHE"
