@@ -16,6 +16,12 @@
 #     (its setup.py imports numpy and Cython).
 set -euo pipefail
 PY=${1:-python3}
+# an absolute path: the source build runs from another directory (dirname/pwd, not realpath, which would
+# resolve a venv's python symlink to the base interpreter)
+case "$PY" in
+  */*) PY="$(cd "$(dirname "$PY")" && pwd)/$(basename "$PY")" ;;
+  *) PY="$(command -v "$PY")" ;;
+esac
 MMCV_VERSION=2.1.0
 CACHE=${MM_CACHE:-.cache/wheels}
 pip_install() { "$PY" -m pip install --quiet "$@"; }
