@@ -24,6 +24,7 @@ case "$PY" in
 esac
 MMCV_VERSION=2.1.0
 CACHE=${MM_CACHE:-.cache/wheels}
+mkdir -p "$CACHE" && CACHE="$(cd "$CACHE" && pwd)"
 pip_install() { "$PY" -m pip install --quiet "$@"; }
 
 if "$PY" - <<'PY' 2>/dev/null; then
@@ -52,9 +53,8 @@ if ! "$PY" -c "import mmcv, mmcv.ops" 2>/dev/null || [ "$("$PY" -c 'import mmcv;
     "$PY" -m pip download --quiet --no-deps --no-binary mmcv --no-build-isolation "mmcv==$MMCV_VERSION" -d "$work"
     tar -xzf "$work"/mmcv-"$MMCV_VERSION".tar.gz -C "$work"
     sed -i -e 's/-std=c++17/-std=c++20/g' -e 's/-std=c++14/-std=c++20/g' "$work/mmcv-$MMCV_VERSION/setup.py"
-    mkdir -p "$CACHE"
     (cd "$work/mmcv-$MMCV_VERSION" && MMCV_WITH_OPS=1 FORCE_CUDA=${FORCE_CUDA:-0} \
-      "$PY" -m pip wheel --no-build-isolation --no-deps -w "$(cd - >/dev/null; cd "$CACHE"; pwd)" .)
+      "$PY" -m pip wheel --no-build-isolation --no-deps -w "$CACHE" .)
     wheel=$(ls "$CACHE"/mmcv-"$MMCV_VERSION"-"$tag"-*.whl | head -n1)
     rm -rf "$work"
   fi
