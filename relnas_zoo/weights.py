@@ -67,21 +67,19 @@ def save_checkpoint(model: RelativeNASNet, path: PathLike, extra: Optional[Mappi
     os.replace(tmp, path)
 
 
-def _to_our_keys(state_dict: Mapping[str, Any], model: RelativeNASNet) -> Dict[str, Any]:
-    sd = strip_wrappers(state_dict)
-    if is_authors_layout(sd):
-        sd = {authors_key_to_ours(k): v for k, v in sd.items()}
-    drop_prefixed(sd, model.unused_state_prefixes())
-    return sd
-
-
-def checkpoint_filter_fn(state_dict: Mapping[str, Any], model: nn.Module) -> Dict[str, Any]:
+def checkpoint_filter_fn(state_dict: Mapping[str, Any], model: Optional[nn.Module] = None) -> Dict[str, Any]:
     """timm pretrained filter: unwrap and rename to our layout.
 
     Dead keys stay until ``model.load_state_dict``, so a misfit is still diagnosed from the full file.
     """
     sd = strip_wrappers(state_dict)
     return {authors_key_to_ours(k): v for k, v in sd.items()} if is_authors_layout(sd) else sd
+
+
+def _to_our_keys(state_dict: Mapping[str, Any], model: RelativeNASNet) -> Dict[str, Any]:
+    sd = checkpoint_filter_fn(state_dict)
+    drop_prefixed(sd, model.unused_state_prefixes())
+    return sd
 
 
 def _shape(v: Any) -> Optional[Tuple[int, ...]]:
@@ -131,9 +129,7 @@ def describe_checkpoint(checkpoint: Mapping[str, Any]) -> str:
     """One line saying which model a checkpoint probably belongs to, read from its keys and shapes."""
     if isinstance(checkpoint, Mapping) and checkpoint.get('format') == FORMAT and 'arch' in checkpoint:
         return f'The file was written for {_arch_text(checkpoint["arch"])}.'
-    sd = strip_wrappers(checkpoint)
-    if is_authors_layout(sd):
-        sd = {authors_key_to_ours(k): v for k, v in sd.items()}
+    sd = checkpoint_filter_fn(checkpoint)
     if 'stem0.3.weight' in sd:
         stem_type, C = 'imagenet', sd['stem0.3.weight'].shape[0]
     elif 'stem.0.weight' in sd:

@@ -1,7 +1,5 @@
 """transfer/ssdlite_voc.py end to end on a tiny VOCdevkit: train, VOC mAP, resume, 2-process gloo, test."""
-import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -11,6 +9,8 @@ import timm
 from PIL import Image
 
 import relnas_zoo
+from mm_helpers import loader_opts
+from mm_helpers import run as _run
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = str(ROOT / 'transfer/ssdlite_voc.py')
@@ -56,25 +56,13 @@ def setup(tmp_path_factory):
 
 
 def _opts(voc, weights, epochs=1):
-    loaders = []
-    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        loaders += [f'{name}.batch_size=2', f'{name}.num_workers=0', f'{name}.persistent_workers=False']
     return ['--cfg-options',
             f'train_dataloader.dataset.datasets.0.data_root={voc}/',
             f'train_dataloader.dataset.datasets.1.data_root={voc}/',
             f'val_dataloader.dataset.data_root={voc}/', f'test_dataloader.dataset.data_root={voc}/',
-            *loaders, f'train_cfg.max_epochs={epochs}', 'train_cfg.val_interval=1', 'default_hooks.checkpoint.interval=1',
-            'default_hooks.logger.interval=1', f'model.backbone.init_cfg.checkpoint={weights}']
-
-
-def _env():
-    return dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1', PYTHON=sys.executable)
-
-
-def _run(cmd, **kw):
-    r = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=900, **kw)
-    assert r.returncode == 0, (r.stdout[-2500:], r.stderr[-4000:])
-    return r.stdout + r.stderr
+            *loader_opts(), f'train_cfg.max_epochs={epochs}', 'train_cfg.val_interval=1',
+            'default_hooks.checkpoint.interval=1', 'default_hooks.logger.interval=1',
+            f'model.backbone.init_cfg.checkpoint={weights}']
 
 
 def test_ssdlite_voc_train_validate_resume_and_test(setup):

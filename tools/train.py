@@ -10,8 +10,6 @@ and --launcher pytorch works on CPU-only machines (gloo, no SyncBN).
 from __future__ import annotations
 
 import argparse
-import os
-import os.path as osp
 import sys
 from pathlib import Path
 
@@ -19,34 +17,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def parse_args(argv=None):
-    from mmengine.config import DictAction
+    from relnas_zoo.mm.runtime import add_runner_arguments
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('config', help='config file, e.g. transfer/ssdlite_voc.py')
-    p.add_argument('--work-dir', help='where logs and checkpoints go (default: work_dirs/<config name>)')
     p.add_argument('--amp', action='store_true', help='mixed precision (AmpOptimWrapper, dynamic loss scale)')
     p.add_argument('--resume', nargs='?', type=str, const='auto',
                    help='resume from this checkpoint, or with no value from the latest one in the work dir')
-    p.add_argument('--cfg-options', nargs='+', action=DictAction,
-                   help='override config entries, key=value (e.g. train_dataloader.batch_size=8)')
-    p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
-                   help='job launcher (tools/dist_train.sh uses pytorch)')
-    p.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
-    args = p.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_runner_arguments(p)
+    return p.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from mmengine.config import Config
-    from mmengine.runner import Runner
-    from relnas_zoo.mm.runtime import allow_mmengine_checkpoints, setup_cpu_distributed
+    from relnas_zoo.mm.runtime import allow_mmengine_checkpoints, build_runner, load_run_config
 
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join('work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_run_config(args)
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.loss_scale = 'dynamic'
@@ -54,9 +39,7 @@ def main(argv=None) -> int:
         cfg.resume, cfg.load_from = True, None
     elif args.resume:
         cfg.resume, cfg.load_from = True, args.resume
-    if args.launcher == 'pytorch':
-        setup_cpu_distributed(cfg)
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     with allow_mmengine_checkpoints():
         runner.train()
     return 0

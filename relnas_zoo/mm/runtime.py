@@ -18,7 +18,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-__all__ = ['checkpoint_safe_globals', 'allow_mmengine_checkpoints', 'setup_cpu_distributed', 'replace_sync_bn']
+__all__ = ['checkpoint_safe_globals', 'allow_mmengine_checkpoints', 'setup_cpu_distributed', 'replace_sync_bn',
+           'add_runner_arguments', 'load_run_config', 'build_runner']
 
 
 def checkpoint_safe_globals() -> List[Any]:
@@ -61,3 +62,37 @@ def replace_sync_bn(node: Any) -> Any:
         for v in node:
             replace_sync_bn(v)
     return node
+
+
+def add_runner_arguments(parser) -> None:
+    """The flags tools/train.py and tools/test.py share (after the positional config)."""
+    import argparse
+    from mmengine.config import DictAction
+    parser.add_argument('--work-dir', help='where logs and checkpoints go (default: work_dirs/<config name>)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config entries, key=value (e.g. train_dataloader.batch_size=8)')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+                        help='job launcher (tools/dist_train.sh and dist_test.sh use pytorch)')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
+
+
+def load_run_config(args):
+    """The config file with the command line applied: launcher, --cfg-options, work dir."""
+    import os.path as osp
+    from mmengine.config import Config
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.work_dir = (args.work_dir or cfg.get('work_dir')
+                    or osp.join('work_dirs', osp.splitext(osp.basename(args.config))[0]))
+    return cfg
+
+
+def build_runner(cfg):
+    """mmengine's Runner, after the CPU-only distributed setup when launched by torchrun."""
+    from mmengine.runner import Runner
+    if cfg.launcher == 'pytorch':
+        setup_cpu_distributed(cfg)
+    return Runner.from_cfg(cfg)
