@@ -63,6 +63,9 @@ class Cell(nn.Module):
         reduction_prev: the previous cell reduced, so input 0 is at twice the resolution of input 1.
         drop_path_rate: per-sample drop-path on every non-identity edge.
         prune_unused: skip inputs and nodes the output does not depend on.
+        share_duplicate_edges: when both inputs of a node are the same (op, input node), build one
+            module and apply it twice. That is one edge of the search space with one weight, as in the
+            authors' search network; the evaluation network (and the authors' model.py) keeps two.
     """
 
     def __init__(
@@ -76,6 +79,7 @@ class Cell(nn.Module):
             reduction_prev: bool,
             drop_path_rate: float = 0.,
             prune_unused: bool = True,
+            share_duplicate_edges: bool = False,
     ):
         super().__init__()
         self.reduction = reduction
@@ -102,6 +106,8 @@ class Cell(nn.Module):
                 stride = 2 if reduction and src < NUM_INPUT_NODES else 1
                 built.append((build_op(name, channels, stride), position[src]))
             (op1, in1), (op2, in2) = built
+            if share_duplicate_edges and edges[2 * k] == edges[2 * k + 1]:
+                op2 = op1
             self.nodes[str(k)] = Node(op1, in1, op2, in2, drop_path_rate)
             position[state] = len(position)
         self.concat: List[int] = [position[c] for c in concat]

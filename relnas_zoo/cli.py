@@ -118,6 +118,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_search_summary(args: argparse.Namespace) -> int:
+    from .search.summary import summarize
+    try:
+        print(summarize(args.run_dir, last=args.last))
+    except FileNotFoundError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='relnas-zoo', description=__doc__)
     sub = p.add_subparsers(dest='command', required=True)
@@ -145,6 +155,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser('demo', help='build every registered model and print the figures table')
     demo.add_argument('--plot', metavar='PNG', help='also draw the RelativeNAS cells to this file')
     demo.set_defaults(func=cmd_demo)
+
+    summ = sub.add_parser('search-summary', help='where a running or finished search stands (from its folder)')
+    summ.add_argument('run_dir', help='the search\'s --out directory')
+    summ.add_argument('--last', type=int, default=10, help='generations to list (default: the last 10)')
+    summ.set_defaults(func=cmd_search_summary)
     return p
 
 

@@ -91,6 +91,8 @@ class RelativeNASNet(nn.Module):
         global_pool: timm pooling type for the head.
         prune_unused: skip cell inputs/nodes the output never reads (default). ``False`` builds the
             authors' network exactly, dead weights included.
+        share_duplicate_edges: one module for a node whose two inputs are the same (op, input node);
+            the search's proxy networks use it (see :class:`~relnas_zoo.cells.Cell`).
     """
 
     def __init__(
@@ -106,6 +108,7 @@ class RelativeNASNet(nn.Module):
             drop_path_rate: float = 0.,
             global_pool: str = 'avg',
             prune_unused: bool = True,
+            share_duplicate_edges: bool = False,
     ):
         super().__init__()
         if stem_type not in STEM_TYPES:
@@ -167,7 +170,8 @@ class RelativeNASNet(nn.Module):
                 stride *= 2
             edges, concat = self.genotype.cell(reduction)
             cell = Cell(edges, concat, c_prev_prev, c_prev, c_curr, reduction, reduction_prev,
-                        drop_path_rate=drop_path_rate, prune_unused=prune_unused)
+                        drop_path_rate=drop_path_rate, prune_unused=prune_unused,
+                        share_duplicate_edges=share_duplicate_edges)
             self.cells.append(cell)
             reduction_prev = reduction
             c_prev_prev, c_prev = c_prev, cell.out_channels

@@ -7,11 +7,15 @@ Examples:
   torchrun --nproc_per_node 4 search/run.py --config configs/search/cifar10.yaml --data ~/data/cifar10 \\
       --out runs/s2 --set mode=parallel                  # candidates spread over 4 GPUs
   python search/run.py --config configs/search/demo.yaml --out runs/demo   # 1-2 minutes on a CPU
+  python search/run.py --summary runs/s1                 # where a running or finished search stands
 
 Outputs in --out: genotype.json (load it with timm.create_model('relativenas_cifar10',
-genotype='runs/s1/genotype.json')), population.json, evaluations.jsonl (every candidate evaluation),
+genotype='runs/s1/genotype.json')), population.json (the final population ranked, with every
+individual's loss from the final Omega), evaluations.jsonl (every candidate evaluation),
+generations.jsonl (per generation: vectors, genotypes, losses, pair decisions, diversity),
 config.yaml (resolved), split.json (the search-train/validation split), losses.png (validation loss of
-every individual over the generations), cells.png (the best cells), checkpoint.pt, search.log, tb/.
+every individual over the generations), diversity.png, cells.png (the best cells so far; the chosen
+ones at the end), checkpoint.pt, search.log, tb/. The plots are refreshed every generation.
 
 Config fields (any of them can be overridden with --set key=value; values are YAML):
 """
@@ -40,12 +44,22 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help='continue the search in RUN_DIR with its saved config (--config/--set are refused)')
     p.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE',
                    help='override a config field, e.g. --set generations=10 --set amp=bf16 (repeatable)')
+    p.add_argument('--summary', metavar='RUN_DIR',
+                   help='print where the search in RUN_DIR stands (running or finished) and exit')
     p.add_argument('--no-progress', action='store_true', help='no progress bars (logs only)')
     return p.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.summary:
+        from relnas_zoo.search.summary import summarize
+        try:
+            print(summarize(args.summary))
+        except FileNotFoundError as e:
+            print(f'error: {e}', file=sys.stderr)
+            return 2
+        return 0
     try:
         if args.resume:
             if args.config or args.overrides or args.data:

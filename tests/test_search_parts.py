@@ -127,18 +127,116 @@ def test_optimizer_rejects_bad_sizes():
 NET = dict(C=4, layers=3, num_classes=10, stem_type='cifar')
 
 
-def test_omega_covers_every_op_on_every_edge():
+def _expected_omega(C, layers, num_classes):
+    """Omega's tensors derived from the search space alone: every op on every edge (node k reads any of
+    nodes 0..k+1; stride 2 on a reduction cell's edges from its inputs) plus the shared layers."""
+    from relnas_zoo.genotypes import OPS
+    from relnas_zoo.networks import reduction_layers
+    from relnas_zoo.ops import build_op
+    reductions = reduction_layers(layers)
+    count, keys, c = 0, set(), C
+    for cell in range(layers):
+        if cell in reductions:
+            c *= 2
+        for k in range(4):
+            for src in range(k + 2):
+                for op in OPS:
+                    stride = 2 if cell in reductions and src < 2 else 1
+                    for name, t in build_op(op, c, stride).state_dict().items():
+                        keys.add(f'cells.{cell}.nodes.{k}.from{src}.{op}.{name}')
+                        count += t.numel()
+    full = RelativeNASNet(genotype=RELATIVENAS, C=C, layers=layers, num_classes=num_classes, prune_unused=False)
+    for name, t in full.state_dict().items():
+        if '.nodes.' not in name:
+            keys.add(name)
+            count += t.numel()
+    return keys, count
+
+
+def test_omega_holds_every_op_on_every_edge():
     omega = WeightSet.initial(0, **NET)
-    for cell in range(3):
-        for j in range(8):
-            for op in ('sep_conv_3x3', 'sep_conv_5x5', 'dil_conv_3x3', 'dil_conv_5x5'):
-                assert f'cells.{cell}.edges.{j}.{op}.op.1.weight' in omega.tensors
-    # skip_connect has weights only where it reduces (reduction cells, edges reading a cell input)
-    assert 'cells.1.edges.0.skip_connect.conv_1.weight' in omega.tensors
-    assert not any(k.startswith('cells.0.edges.0.skip_connect') for k in omega.tensors)
+    keys, count = _expected_omega(4, 3, 10)
+    assert set(omega.tensors) == keys and omega.num_elements() == count
+    # the paper's proxy (C=16, 8 cells): 14 edges x 7 ops per cell, as in the authors' search network
+    big = WeightSet.initial(0, C=16, layers=8, num_classes=10, stem_type='cifar')
+    keys, count = _expected_omega(16, 8, 10)
+    assert set(big.tensors) == keys and big.num_elements() == count
+    op_values = sum(v.numel() for k, v in big.tensors.items() if '.from' in k)
+    assert op_values == 1_942_448, op_values              # the slot-keyed layout held about 1.13 M
+    # skip_connect has weights only where it reduces (reduction cell, edge from a cell input)
+    assert 'cells.1.nodes.0.from0.skip_connect.conv_1.weight' in omega.tensors
+    assert not any(k.startswith('cells.1.nodes.1.from2.skip_connect') for k in omega.tensors)
     a, b = WeightSet.initial(0, **NET), WeightSet.initial(1, **NET)
-    k = 'cells.0.edges.0.sep_conv_3x3.op.1.weight'
+    k = 'cells.0.nodes.0.from0.sep_conv_3x3.op.1.weight'
     assert torch.equal(a.tensors[k], WeightSet.initial(0, **NET).tensors[k]) and not torch.equal(a.tensors[k], b.tensors[k])
+
+
+def test_input_node_selects_the_inherited_weights():
+    """Two candidates differing only in one slot's input node inherit different weights."""
+    from relnas_zoo.genotypes import Genotype
+    from relnas_zoo.search.weight_set import PROXY_NET_ARGS
+    omega = WeightSet.initial(0, **NET)
+    normal = list(RELATIVENAS.normal)
+    assert normal[6] == ('skip_connect', 0) and normal[7] == ('sep_conv_3x3', 0)
+    g0 = Genotype(normal=normal, reduce=RELATIVENAS.reduce)
+    normal[7] = ('sep_conv_3x3', 4)                       # node 3's second input: node 4 instead of node 0
+    g4 = Genotype(normal=normal, reduce=RELATIVENAS.reduce)
+    models = []
+    for g in (g0, g4):
+        m = RelativeNASNet(genotype=g, **PROXY_NET_ARGS, **NET)
+        omega.load_into(m)
+        models.append(m)
+    key = 'cells.0.nodes.3.op2.op.1.weight'
+    assert omega_key(key, g0, 3) == 'cells.0.nodes.3.from0.sep_conv_3x3.op.1.weight'
+    assert omega_key(key, g4, 3) == 'cells.0.nodes.3.from4.sep_conv_3x3.op.1.weight'
+    assert not torch.equal(models[0].state_dict()[key], models[1].state_dict()[key])
+    # in a reduction cell the stride-2 (from a cell input) and stride-1 uses of an op are different weights
+    red = list(RELATIVENAS.reduce)
+    assert red[4] == ('avg_pool_3x3', 3) and red[6] == ('dil_conv_5x5', 3)
+    assert omega.tensors['cells.1.nodes.3.from3.dil_conv_5x5.op.1.weight'].shape != \
+        omega.tensors['cells.1.nodes.3.from1.dil_conv_5x5.op.1.weight'].shape or not torch.equal(
+            omega.tensors['cells.1.nodes.3.from3.dil_conv_5x5.op.1.weight'],
+            omega.tensors['cells.1.nodes.3.from1.dil_conv_5x5.op.1.weight'])
+
+
+def test_duplicate_edge_is_one_weight_applied_twice():
+    """A node reading the same (op, input) twice is one edge: one module, one trained value."""
+    from relnas_zoo.genotypes import Genotype
+    from relnas_zoo.search.weight_set import PROXY_NET_ARGS
+    normal = list(RELATIVENAS.normal)
+    normal[2] = normal[3] = ('sep_conv_3x3', 1)           # node 1: sep_conv_3x3 on node 1, twice
+    g = Genotype(normal=normal, reduce=RELATIVENAS.reduce)
+    m = RelativeNASNet(genotype=g, **PROXY_NET_ARGS, **NET)
+    node = m.cells[0].nodes['1']
+    assert node.op1 is node.op2
+    plain = RelativeNASNet(genotype=g, **NET)                 # the evaluation network keeps two modules
+    assert plain.cells[0].nodes['1'].op1 is not plain.cells[0].nodes['1'].op2
+    omega = WeightSet.initial(0, **NET)
+    omega.load_into(m)
+    with torch.no_grad():
+        node.op1.op[1].weight.add_(1.0)
+    w = omega.extract(m)
+    assert torch.equal(w['cells.0.nodes.1.from1.sep_conv_3x3.op.1.weight'], node.op1.op[1].weight)
+
+
+def test_evaluate_candidate_leaves_the_global_rng_alone():
+    from relnas_zoo.search.estimator import TrainSettings, evaluate_candidate
+    rng = np.random.default_rng(0)
+    imgs = rng.integers(0, 255, (16, 32, 32, 3), dtype=np.uint8)
+    labels = rng.integers(0, 10, 16)
+    tb = TensorBatches(imgs, labels, (0.5,) * 3, (0.5,) * 3, batch_size=8, augment=True, cutout=8)
+    vb = TensorBatches(imgs, labels, (0.5,) * 3, (0.5,) * 3, batch_size=8)
+    omega = WeightSet.initial(0, **NET)
+    torch.manual_seed(1234)
+    expected = torch.rand(3)
+    torch.manual_seed(1234)
+    r1 = evaluate_candidate(RELATIVENAS, omega, NET, tb, vb, TrainSettings(lr=0.05, drop_path=0.3), seed=7)
+    assert torch.equal(torch.rand(3), expected)            # the caller's random stream is untouched
+    r2 = evaluate_candidate(RELATIVENAS, omega, NET, tb, vb, TrainSettings(lr=0.05, drop_path=0.3), seed=7)
+    assert r1.val_loss == r2.val_loss                      # and the candidate is a function of its seed
+    r3 = evaluate_candidate(RELATIVENAS, omega, NET, tb, vb, TrainSettings(lr=0.05, drop_path=0.3), seed=7,
+                            write_back=False)
+    assert r3.weights is None and r3.val_loss == r1.val_loss
 
 
 def test_candidate_inherits_from_omega():

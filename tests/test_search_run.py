@@ -63,11 +63,84 @@ def test_search_outputs_and_zoo_loads_the_genotype(cifar, tmp_path):
     assert len(split['train']) == len(split['val']) == 60 and not set(split['train']) & set(split['val'])
     model = timm.create_model('relativenas_cifar10', genotype=str(out / 'genotype.json'))
     assert model.genotype == relnas_zoo.load_genotype(out / 'genotype.json')
+    for name in ('generations.jsonl', 'diversity.png'):
+        assert (out / name).exists(), name
     pop = json.loads((out / 'population.json').read_text())
-    best = pop['population'][pop['best_individual']]
-    assert best['last_val_loss'] == min(p['last_val_loss'] for p in pop['population'] if p['last_val_loss'])
+    assert pop['chosen_by'] == 'final_ranking'
+    ranked = pop['population']
+    assert [p['rank'] for p in ranked] == [1, 2, 3, 4]
+    assert ranked[0]['individual'] == pop['best_individual'] == res.best_individual
+    finals = [p['final_val_loss'] for p in ranked]
+    assert finals == sorted(finals) and ranked[0]['final_val_loss'] == res.best_val_loss
+    assert ranked[0]['genotype'] == {k: v for k, v in json.loads((out / 'genotype.json').read_text()).items()
+                                     if k != 'name'}
     with pytest.raises(FileExistsError, match='--resume'):
         run_search(cfg, out, progress=False)
+
+
+def test_final_ranking_uses_one_omega_for_everyone(cifar, tmp_path, monkeypatch):
+    """Every individual of the final population is evaluated from the same Omega, none writes back, and
+    the choice follows that ranking (not the last generation's pair losses)."""
+    calls = []
+    real = runner_mod.evaluate_candidate
+
+    def spy(genotype, omega, net_args, train, val, settings, seed, write_back=True):
+        calls.append((write_back, {k: v.clone() for k, v in omega.tensors.items()} if not write_back else None))
+        return real(genotype, omega, net_args, train, val, settings, seed, write_back=write_back)
+
+    monkeypatch.setattr(runner_mod, 'evaluate_candidate', spy)
+    cfg = SearchConfig(data=str(cifar), C=4, layers=3, population=4, generations=2, batch_size=32,
+                       eval_batch_size=64, cutout=8, plots=False)
+    res = run_search(cfg, tmp_path / 'rank', progress=False)
+    finals = [c for c in calls if not c[0]]
+    assert len(calls) == 12 and len(finals) == 4 and all(c[0] for c in calls[:8])
+    first = finals[0][1]
+    for _, omega in finals[1:]:
+        assert all(torch.equal(first[k], omega[k]) for k in first)   # the same Omega for all four
+    pop = json.loads((tmp_path / 'rank' / 'population.json').read_text())
+    best = min(pop['population'], key=lambda p: p['final_val_loss'])
+    assert res.best_individual == best['individual']
+    # the rule that was replaced would have picked by last_val_loss; both are recorded
+    assert all(p['last_val_loss'] is not None for p in pop['population'])
+
+
+def test_generation_log_and_summary(cifar, tmp_path):
+    out = tmp_path / 'gl'
+    cfg = SearchConfig(data=str(cifar), C=4, layers=3, population=4, generations=2, batch_size=32,
+                       eval_batch_size=64, cutout=8, plots=False)
+    run_search(cfg, out, progress=False)
+    gens = [json.loads(x) for x in (out / 'generations.jsonl').read_text().splitlines()]
+    assert [g['generation'] for g in gens] == [0, 1]
+    evals = [json.loads(x) for x in (out / 'evaluations.jsonl').read_text().splitlines()]
+    for g in gens:
+        assert len(g['individuals']) == 4 and len(g['pairs']) == 2
+        assert set(g['diversity']) == {'mean_pairwise_distance', 'distinct_genotypes'}
+        assert 1 <= g['diversity']['distinct_genotypes'] <= 4 and g['diversity']['mean_pairwise_distance'] > 0
+        for d in g['pairs']:
+            li, lj = d['loss_i'], d['loss_j']
+            assert d['fast'] == (d['i'] if li <= lj else d['j'])
+            ev = {e['individual']: e for e in evals if e['generation'] == g['generation']}
+            assert d['vector_i'] == ev[d['i']]['vector'] and d['loss_i'] == ev[d['i']]['val_loss']
+        for ind in g['individuals']:
+            assert ind['vector'] == ev[ind['individual']]['vector'] and ind['role'] == ev[ind['individual']]['role']
+    r = subprocess.run(_cmd('--summary', str(out)), capture_output=True, text=True, env=_env())
+    assert r.returncode == 0, r.stderr
+    assert '2/2 generations done, finished' in r.stdout and 'chosen by final_ranking' in r.stdout
+    assert 'normal:' in r.stdout and 'reduce:' in r.stdout
+    from relnas_zoo.cli import main as cli_main
+    assert cli_main(['search-summary', str(out)]) == 0
+
+
+def test_checkpoint_of_the_slot_keyed_weight_set_is_refused(cifar, tmp_path):
+    out = tmp_path / 'old'
+    cfg = SearchConfig(data=str(cifar), C=4, layers=3, population=4, generations=1, batch_size=32,
+                       eval_batch_size=64, cutout=8, plots=False)
+    run_search(cfg, out, progress=False)
+    state = torch.load(out / 'checkpoint.pt', weights_only=True)
+    state['version'] = 1
+    torch.save(state, out / 'checkpoint.pt')
+    r = subprocess.run(_cmd('--resume', str(out)), capture_output=True, text=True, env=_env())
+    assert r.returncode == 2 and 'one weight per' in r.stderr and 'start a new search' in r.stderr
 
 
 def test_killed_run_resumes_to_the_same_result(cifar, tmp_path):
@@ -95,6 +168,10 @@ def test_killed_run_resumes_to_the_same_result(cifar, tmp_path):
     run_log = [json.loads(l) for l in (run / 'evaluations.jsonl').read_text().splitlines()]
     strip = lambda rows: [{k: v for k, v in r.items() if k != 'seconds'} for r in rows]
     assert strip(run_log) == strip(ref_log)  # no duplicated or missing evaluations
+    gen = lambda d: (d / 'generations.jsonl').read_text()
+    assert gen(run) == gen(ref)              # one line per generation, none duplicated by the resume
+    pop = lambda d: json.loads((d / 'population.json').read_text())['population']
+    assert pop(run) == pop(ref)              # the final ranking too
 
 
 def test_ctrl_c_saves_and_says_how_to_resume(cifar, tmp_path):
@@ -117,8 +194,8 @@ def test_nan_candidate_loses_and_the_run_goes_on(cifar, tmp_path, monkeypatch, c
     real = runner_mod.evaluate_candidate
     poisoned = []
 
-    def fake(genotype, omega, net_args, train, val, settings, seed):
-        res = real(genotype, omega, net_args, train, val, settings, seed)
+    def fake(genotype, omega, net_args, train, val, settings, seed, write_back=True):
+        res = real(genotype, omega, net_args, train, val, settings, seed, write_back=write_back)
         if not poisoned:  # the very first candidate diverges
             poisoned.append(seed)
             res.val_loss, res.weights = float('nan'), None
@@ -164,3 +241,18 @@ def test_two_processes_match_one_process_in_parallel_mode(cifar, tmp_path):
                         '--data', str(cifar), *_set(*TINY, 'generations=1')],
                        env=_env(), capture_output=True, text=True, timeout=600)
     assert r.returncode != 0 and 'mode=parallel' in r.stderr
+
+
+def test_val_augment_reproduces_the_authors_validation(cifar, tmp_path):
+    """Clean validation by default; val_augment=true validates on the training transform."""
+    args = dict(data=str(cifar), C=4, layers=3, population=2, generations=1, batch_size=32, eval_batch_size=64,
+                cutout=8, plots=False, final_ranking=False)
+    losses = {}
+    for flag in (False, True):
+        run_search(SearchConfig(val_augment=flag, **args), tmp_path / str(flag), progress=False)
+        rows = [json.loads(x) for x in (tmp_path / str(flag) / 'evaluations.jsonl').read_text().splitlines()]
+        losses[flag] = [(r['train_loss'], r['val_loss']) for r in rows]
+    assert [t for t, _ in losses[False]] == [t for t, _ in losses[True]]   # same training
+    assert [v for _, v in losses[False]] != [v for _, v in losses[True]]   # other validation images
+    pop = json.loads((tmp_path / 'False' / 'population.json').read_text())
+    assert pop['chosen_by'] == 'last_generation'

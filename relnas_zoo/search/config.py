@@ -39,6 +39,12 @@ class SearchConfig:
     cutout: int = 16                    # cutout square side in pixels (0 disables)
     drop_path: float = 0.3              # drop-path rate (at the last generation when ramped)
     drop_path_ramp: bool = True         # authors' code: rate * generation / generations
+    val_augment: bool = False           # validate on clean images (paper: "validation set"); true
+                                        # reproduces the authors' code, which validates on the training
+                                        # transform (crop, flip, cutout)
+    final_ranking: bool = True          # after the last generation, evaluate every individual from the
+                                        # same final Omega (one epoch each, no write-back) and pick the
+                                        # best of that ranking; false: lowest loss of the last generation
     # execution
     device: str = 'auto'                # auto | cpu | cuda | cuda:N
     amp: str = 'none'                   # none | bf16 | fp16

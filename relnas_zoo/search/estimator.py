@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from ..data.tensor_batches import TensorBatches
 from ..genotypes import Genotype
 from ..networks import RelativeNASNet
-from .weight_set import WeightSet
+from .weight_set import PROXY_NET_ARGS, WeightSet
 
 __all__ = ['TrainSettings', 'CandidateResult', 'evaluate_candidate', 'train_one_epoch', 'validate']
 
@@ -79,12 +79,17 @@ def train_one_epoch(model: RelativeNASNet, batches: TensorBatches, settings: Tra
 
 
 @torch.inference_mode()
-def validate(model: RelativeNASNet, batches: TensorBatches, amp: str = 'none') -> tuple:
-    """Loss and accuracy without autograd (the authors kept the graph alive here: 2x peak memory)."""
+def validate(model: RelativeNASNet, batches: TensorBatches, amp: str = 'none',
+             generator: Optional[torch.Generator] = None) -> tuple:
+    """Loss and accuracy without autograd (the authors kept the graph alive here: 2x peak memory).
+
+    ``generator`` drives the augmentation of batches built with ``augment=True`` (the authors'
+    augmented validation); clean batches ignore it.
+    """
     model.eval()
     total = torch.zeros((), device=batches.device)
     correct = torch.zeros((), device=batches.device, dtype=torch.long)
-    for x, y in batches.epoch(shuffle=False):
+    for x, y in batches.epoch(generator, shuffle=False):
         with _autocast(batches.device, amp):
             logits = model(x)
         total += F.cross_entropy(logits.float(), y, reduction='sum')
@@ -94,23 +99,31 @@ def validate(model: RelativeNASNet, batches: TensorBatches, amp: str = 'none') -
 
 
 def evaluate_candidate(genotype: Genotype, omega: WeightSet, net_args: dict, train: TensorBatches,
-                       val: TensorBatches, settings: TrainSettings, seed: int) -> CandidateResult:
+                       val: TensorBatches, settings: TrainSettings, seed: int,
+                       write_back: bool = True) -> CandidateResult:
     """Build the candidate from the shared network code, inherit, train one epoch, validate.
 
     All randomness (initialisation is overwritten by Omega; data order, augmentation and drop-path)
-    comes from ``seed``, so the result does not depend on which process or when it runs.
+    comes from ``seed``, so the result does not depend on which process or when it runs. The caller's
+    global random state is left as it was. ``write_back=False`` skips copying the trained weights out
+    (a ranking that must not change Omega).
     """
     t0 = time.perf_counter()
     device = train.device
-    model = RelativeNASNet(genotype=genotype, drop_path_rate=settings.drop_path, **net_args).to(device)
-    if settings.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    omega.load_into(model)  # overwrites every initial value: construction randomness does not matter
-    torch.manual_seed(seed)  # drop-path draws from the global generator (on every device)
     gen = torch.Generator(device='cpu').manual_seed(seed)
-    train_loss, train_acc = train_one_epoch(model, train, settings, gen)
-    val_loss, val_acc = validate(model, val, settings.amp)
+    val_gen = torch.Generator(device='cpu').manual_seed(seed + 1)
+    # Construction initialises from, and timm's DropPath draws from, the global generator: both run
+    # inside a fork so that a library caller's random state is left as it was.
+    with torch.random.fork_rng(devices=[device] if device.type == 'cuda' else []):
+        torch.manual_seed(seed)
+        model = RelativeNASNet(genotype=genotype, drop_path_rate=settings.drop_path, **PROXY_NET_ARGS,
+                               **net_args).to(device)
+        if settings.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        omega.load_into(model)  # overwrites every initial value: construction randomness does not matter
+        train_loss, train_acc = train_one_epoch(model, train, settings, gen)
+    val_loss, val_acc = validate(model, val, settings.amp, val_gen)
     if not math.isfinite(train_loss):
         val_loss = float('nan')  # diverged in training: never let its weights into Omega
-    weights = omega.extract(model) if math.isfinite(val_loss) else None
+    weights = omega.extract(model) if write_back and math.isfinite(val_loss) else None
     return CandidateResult(train_loss, train_acc, val_loss, val_acc, time.perf_counter() - t0, weights)

@@ -28,3 +28,31 @@ def plot_loss_trajectories(history: Sequence[Sequence[Optional[float]]], out: Un
     fig.tight_layout()
     fig.savefig(out, dpi=130)
     plt.close(fig)
+
+
+def plot_diversity(generation_log: Union[str, os.PathLike], out: Union[str, os.PathLike]) -> None:
+    """Diversity of the population per generation (mean scaled distance, distinct genotypes)."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    from .summary import read_generations
+    gens = read_generations(os.path.dirname(os.fspath(generation_log)) or '.')
+    if not gens:
+        return
+    x = [g['generation'] + 1 for g in gens]
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ax.plot(x, [g['diversity']['mean_pairwise_distance'] for g in gens], color='C0', marker='.')
+    ax.set_xlabel('generation')
+    ax.set_ylabel('mean pairwise distance', color='C0')
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax2 = ax.twinx()
+    ax2.plot(x, [g['diversity']['distinct_genotypes'] for g in gens], color='C1', marker='.')
+    ax2.set_ylabel('distinct genotypes', color='C1')
+    ax2.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_title('population diversity')
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out, dpi=130)
+    plt.close(fig)

@@ -6,6 +6,16 @@ coefficients from ``(seed, generation)``, a candidate's data order, augmentation
 state in its position, and a resumed run repeats an uninterrupted one exactly (on the CPU; cuDNN
 kernels may add float noise on a GPU).
 
+After the last generation (``final_ranking``, default) every individual of the final population is
+trained for one epoch from the same final Omega, without writing back, and the genotype is the best of
+that ranking: in sequential mode, pair p of a generation starts from an Omega already trained by the p
+earlier pairs, so losses of different pairs are not comparable and "lowest loss of the last
+generation" would favour late pairs.
+
+Per generation, ``generations.jsonl`` gets one line: every individual's vector, genotype and loss, every
+pair decision (both vectors, both losses, who was fast) and the population's diversity; the plots are
+refreshed at the same time, so a user can follow a long run from its folder.
+
 Modes:
 * ``sequential`` (default, the authors' procedure): pairs run one after another and each pair's
   candidates inherit the Omega left by the previous pair.
@@ -40,6 +50,7 @@ from ..timm_models import CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD
 from .config import ConfigError, SearchConfig
 from .estimator import CandidateResult, TrainSettings, evaluate_candidate
 from .optimizer import SlowFastOptimizer, decide
+from .summary import diversity
 from .weight_set import WeightSet
 
 __all__ = ['run_search', 'SearchResult', 'candidate_seed']
@@ -47,6 +58,9 @@ __all__ = ['run_search', 'SearchResult', 'candidate_seed']
 log = logging.getLogger('relnas_zoo.search')
 CHECKPOINT = 'checkpoint.pt'
 EVAL_LOG = 'evaluations.jsonl'
+GENERATION_LOG = 'generations.jsonl'
+# 1: Omega keyed by genotype slot (one weight shared by every input node of a slot); 2: keyed by edge
+CHECKPOINT_VERSION = 2
 
 
 @dataclass
@@ -136,7 +150,9 @@ class _Run:
         tr, va = data.subset(train_idx), data.subset(val_idx)
         self.train = TensorBatches(tr.images, tr.labels, batch_size=cfg.batch_size, augment=True,
                                    cutout=cfg.cutout, **common)
-        self.val = TensorBatches(va.images, va.labels, batch_size=cfg.eval_batch_size, **common)
+        # the authors' code validates on the training transform; clean images by default (config comment)
+        self.val = TensorBatches(va.images, va.labels, batch_size=cfg.eval_batch_size, augment=cfg.val_augment,
+                                 cutout=cfg.cutout if cfg.val_augment else 0, **common)
         self.net_args = dict(C=cfg.C, layers=cfg.layers, num_classes=self.num_classes, stem_type='cifar')
         self.omega = WeightSet.initial(cfg.seed, self.device, **self.net_args)
         lo, hi = bounds()
@@ -144,15 +160,18 @@ class _Run:
         self.pair_pos = 0
         self.losses: List[Optional[float]] = [None] * cfg.population
         self.history: List[List[Optional[float]]] = []
+        self.pair_log: List[Dict[str, Any]] = []      # decisions of the current generation so far
+        self.final: List[Optional[Dict[str, Any]]] = [None] * cfg.population  # the final ranking
         self.log_lines = 0
         self.evaluations = 0
         self.seconds = 0.0
 
     # ---------------------------------------------------------------- checkpoint
     def state(self) -> Dict[str, Any]:
-        return dict(version=1, config=self.cfg.to_dict(), optimizer=self.opt.state_dict(),
+        return dict(version=CHECKPOINT_VERSION, config=self.cfg.to_dict(), optimizer=self.opt.state_dict(),
                     omega=self.omega.state_dict(), pair_pos=self.pair_pos, losses=list(self.losses),
-                    history=[list(h) for h in self.history], log_lines=self.log_lines,
+                    history=[list(h) for h in self.history], pair_log=json.dumps(self.pair_log),
+                    final=json.dumps(self.final), log_lines=self.log_lines,
                     evaluations=self.evaluations, seconds=self.seconds, rng_note='derived from (seed, position)')
 
     def save(self) -> None:
@@ -161,11 +180,20 @@ class _Run:
 
     def restore(self) -> None:
         state = torch.load(self.out / CHECKPOINT, map_location='cpu', weights_only=True)
+        if state.get('version') != CHECKPOINT_VERSION:
+            raise ConfigError(
+                f'{self.out / CHECKPOINT} was written by an older relnas_zoo (checkpoint version '
+                f'{state.get("version")}, this one writes {CHECKPOINT_VERSION}) whose weight set kept one weight per '
+                f'genotype slot, shared by every input node; this version keeps one per edge, as the paper and '
+                f'the authors\' code do. The run cannot continue with other weights than it started with: '
+                f'start a new search with --out')
         self.opt.load_state_dict(state['optimizer'])
         self.omega.load_state_dict(state['omega'])
         self.pair_pos = state['pair_pos']
         self.losses = list(state['losses'])
         self.history = [list(h) for h in state['history']]
+        self.pair_log = json.loads(state['pair_log'])
+        self.final = json.loads(state['final'])
         self.log_lines = state['log_lines']
         self.evaluations = state['evaluations']
         self.seconds = state['seconds']
@@ -173,6 +201,10 @@ class _Run:
             path = self.out / EVAL_LOG
             if path.exists():
                 lines = path.read_text().splitlines(keepends=True)[:self.log_lines]
+                _atomic_write_text(path, ''.join(lines))
+            path = self.out / GENERATION_LOG  # one line per completed generation
+            if path.exists():
+                lines = path.read_text().splitlines(keepends=True)[:len(self.history)]
                 _atomic_write_text(path, ''.join(lines))
 
     # ---------------------------------------------------------------- one candidate / pair
@@ -182,11 +214,13 @@ class _Run:
                              grad_clip=c.grad_clip, drop_path=c.drop_path_at(generation), amp=c.amp,
                              channels_last=c.channels_last)
 
-    def evaluate(self, individual: int) -> CandidateResult:
+    def evaluate(self, individual: int, final: bool = False) -> CandidateResult:
+        """One candidate; ``final``: the final ranking (last generation's settings, no write-back)."""
         g = self.opt.generation
+        settings = self.settings(self.cfg.generations - 1 if final else g)
         genotype = decode(self.opt.population[individual])
-        return evaluate_candidate(genotype, self.omega, self.net_args, self.train, self.val, self.settings(g),
-                                  candidate_seed(self.cfg.seed, g, individual))
+        return evaluate_candidate(genotype, self.omega, self.net_args, self.train, self.val, settings,
+                                  candidate_seed(self.cfg.seed, g, individual), write_back=not final)
 
     def record(self, pair: int, i: int, j: int, res_i: CandidateResult, res_j: CandidateResult) -> str:
         """Apply Eq. 6 for a decided pair, log both candidates; return a short status."""
@@ -200,6 +234,9 @@ class _Run:
                 self.omega.merge_single(fast.weights)
         g = self.opt.generation
         settings = self.settings(g)
+        vec = lambda k: [round(float(v), 6) for v in self.opt.population[k]]
+        self.pair_log.append(dict(pair=pair, i=i, j=j, fast=out.fast, slow=out.slow, loss_i=_num(res_i.val_loss),
+                                  loss_j=_num(res_j.val_loss), vector_i=vec(i), vector_j=vec(j)))
         lines = []
         for idx in (i, j):
             r = results[idx]
@@ -250,10 +287,56 @@ class _Run:
                 for p, (i, j) in enumerate(pairs):
                     self.record(p, i, j, results[i], results[j])
             self.history.append(list(self.losses))
+            self.log_generation()  # vectors as evaluated, before the slow-learners move
             self.opt.tell(pairs, [math.inf if v is None else v for v in self.losses])
             self.pair_pos = 0
             self.losses = [None] * self.cfg.population
+            self.pair_log = []
             self.save()
+
+    def log_generation(self) -> None:
+        """Append the generation's line to generations.jsonl (inside the block that saves its checkpoint)."""
+        if not self.dist.main:
+            return
+        g = self.opt.generation
+        roles = {}
+        for d in self.pair_log:
+            roles.update({d['fast']: 'fast', d['slow']: 'slow'})
+        pop = self.opt.population
+        individuals = [dict(individual=k, vector=[round(float(v), 6) for v in pop[k]],
+                            genotype=decode(pop[k]).to_dict(), val_loss=_num(self.losses[k]),
+                            role=roles.get(k, 'nan')) for k in range(len(pop))]
+        finite = [(v, k) for k, v in enumerate(self.losses) if v is not None and math.isfinite(v)]
+        line = dict(generation=g, lr=self.cfg.lr_at(g), drop_path=self.cfg.drop_path_at(g),
+                    best_individual=min(finite)[1] if finite else None,
+                    best_val_loss=min(finite)[0] if finite else None,
+                    mean_val_loss=float(np.mean([v for v, _ in finite])) if finite else None,
+                    diversity=diversity(pop, self.opt.lower, self.opt.upper),
+                    pairs=self.pair_log, individuals=individuals)
+        with open(self.out / GENERATION_LOG, 'a') as f:
+            f.write(json.dumps(line) + '\n')
+
+    def run_final_ranking(self, bar) -> None:
+        """Every individual, one epoch each from the same final Omega, without writing back."""
+        pending = [k for k, r in enumerate(self.final) if r is None]
+        mine: Dict[int, CandidateResult] = {}
+        for pos, k in enumerate(pending):
+            if pos % self.dist.world != self.dist.rank:
+                continue
+            r = self.evaluate(k, final=True)
+            mine[k] = r
+            if bar is not None:
+                bar.update(self.dist.world)
+            if self.dist.world == 1:  # one process: every evaluation is kept across a kill
+                with _interrupts_deferred():
+                    self.final[k] = _final_entry(r)
+                    self.save()
+        if self.dist.world > 1:
+            results = self._gather(pending, mine)
+            with _interrupts_deferred():
+                for k, r in results.items():
+                    self.final[k] = _final_entry(r)
+                self.save()
 
     def _gather(self, order: Sequence[int], mine: Dict[int, CandidateResult]) -> Dict[int, CandidateResult]:
         if self.dist.world == 1:
@@ -274,33 +357,72 @@ class _Run:
         return out
 
     # ---------------------------------------------------------------- outputs
+    def ranking(self) -> tuple:
+        """(losses used to choose, what they are): the final ranking's, or the last generation's."""
+        if self.cfg.final_ranking:
+            return [None if r is None else r['val_loss'] for r in self.final], 'final_ranking'
+        return self.history[-1], 'last_generation'
+
+    def refresh_plots(self, genotype=None, title: str = '') -> None:
+        """losses.png, diversity.png and cells.png (the current best), rewritten every generation."""
+        if not (self.cfg.plots and self.dist.main and self.history):
+            return
+        try:
+            from ..plot import plot_genotype
+            from .plots import plot_diversity, plot_loss_trajectories
+        except ImportError as e:
+            log.warning('skipping plots: %s', e)
+            return
+        plot_loss_trajectories(self.history, self.out / 'losses.png')
+        plot_diversity(self.out / GENERATION_LOG, self.out / 'diversity.png')
+        if genotype is None:
+            last = self.history[-1]
+            finite = [(v, k) for k, v in enumerate(last) if v is not None and math.isfinite(v)]
+            if not finite:
+                return
+            best = min(finite)[1]
+            # the vectors have moved since; the line of generations.jsonl holds what was evaluated
+            line = json.loads((self.out / GENERATION_LOG).read_text().splitlines()[-1])
+            from ..genotypes import Genotype
+            genotype = Genotype.from_dict(line['individuals'][best]['genotype'])
+            title = f'best of generation {len(self.history) - 1} (val loss {min(finite)[0]:.3f})'
+        plot_genotype(genotype, self.out / 'cells.png', title=title)
+
     def write_outputs(self) -> SearchResult:
-        last = self.history[-1]
-        finite = [(v, k) for k, v in enumerate(last) if v is not None and math.isfinite(v)]
+        chosen, basis = self.ranking()
+        finite = [(v, k) for k, v in enumerate(chosen) if v is not None and math.isfinite(v)]
         if not finite:
-            raise RuntimeError('every candidate of the last generation had a non-finite loss; no genotype')
+            raise RuntimeError(f'every individual had a non-finite loss in the {basis.replace("_", " ")}; no genotype')
         best_loss, best = min(finite)
+        order = sorted(range(len(chosen)), key=lambda k: (not (chosen[k] is not None and math.isfinite(chosen[k])),
+                                                         chosen[k] if chosen[k] is not None else 0, k))
+        rank = {k: r + 1 for r, k in enumerate(order)}
         genotype = decode(self.opt.population[best], name=f'search_seed{self.cfg.seed}')
         result = SearchResult(self.out, self.out / 'genotype.json', best, best_loss, self.evaluations, self.seconds)
         if not self.dist.main:
             return result
         save_genotype(genotype, self.out / 'genotype.json')
-        population = [dict(individual=k, vector=[float(v) for v in vec], genotype=decode(vec).to_dict(),
+        last = self.history[-1]
+        population = [dict(individual=k, rank=rank[k], vector=[float(v) for v in vec], genotype=decode(vec).to_dict(),
+                           final_val_loss=None if self.final[k] is None else self.final[k]['val_loss'],
+                           final_val_acc=None if self.final[k] is None else self.final[k]['val_acc'],
                            last_val_loss=_num(last[k]))
                       for k, vec in enumerate(self.opt.population)]
+        population.sort(key=lambda d: d['rank'])
         _atomic_write_text(self.out / 'population.json', json.dumps(dict(
-            generations=self.opt.generation, best_individual=best, best_val_loss=best_loss,
-            note='vectors after the last update; last_val_loss is each individual\'s loss in the last '
-                 'evaluated generation (fast-learners did not move since)', population=population), indent=1))
-        if self.cfg.plots:
-            try:
-                from ..plot import plot_genotype
-                from .plots import plot_loss_trajectories
-                plot_loss_trajectories(self.history, self.out / 'losses.png')
-                plot_genotype(genotype, self.out / 'cells.png', title='best searched')
-            except ImportError as e:
-                log.warning('skipping plots: %s', e)
+            generations=self.opt.generation, chosen_by=basis, best_individual=best, best_val_loss=best_loss,
+            note=('vectors after the last update. final_val_loss: one epoch from the final Omega, the same for '
+                  'every individual, no write-back (the ranking the genotype is chosen by when chosen_by is '
+                  'final_ranking); last_val_loss: the loss in the last generation, where each pair started '
+                  'from a different Omega (fast-learners did not move since)'),
+            population=population), indent=1))
+        self.refresh_plots(genotype, f'chosen ({basis.replace("_", " ")}, val loss {best_loss:.3f})')
         return result
+
+
+def _final_entry(r: CandidateResult) -> Dict[str, Any]:
+    return dict(val_loss=_num(r.val_loss), val_acc=r.val_acc, train_loss=_num(r.train_loss), train_acc=r.train_acc,
+                seconds=round(r.seconds, 3))
 
 
 @contextlib.contextmanager
@@ -337,6 +459,8 @@ def run_search(cfg: SearchConfig, out_dir: os.PathLike, resume: bool = False, pr
     """Run (or continue, with ``resume``) a search in ``out_dir``; see the module docstring."""
     out = Path(out_dir)
     dist = _init_dist()
+    if torch.cuda.is_available():
+        torch.backends.cudnn.benchmark = True  # the same few conv shapes recur in every candidate
     if dist.world > 1 and cfg.mode != 'parallel':
         raise ConfigError(f"mode='{cfg.mode}' runs pairs one after another and cannot use {dist.world} "
                           f"processes; set --set mode=parallel under torchrun")
@@ -386,6 +510,16 @@ def run_search(cfg: SearchConfig, out_dir: os.PathLike, resume: bool = False, pr
                     tb.add_scalar('lr', cfg.lr_at(g), g)
                     tb.add_scalar('drop_path', cfg.drop_path_at(g), g)
             gen_bar.update(1)
+            run.refresh_plots()
+        if cfg.final_ranking and any(r is None for r in run.final):
+            done = sum(r is not None for r in run.final)
+            with tqdm(total=cfg.population, initial=done, desc='final ranking', unit='cand', leave=False,
+                      disable=not run.progress, position=1, dynamic_ncols=True) as bar:
+                run.run_final_ranking(bar)
+            if dist.main:
+                log.info('final ranking from the last Omega: %s', ', '.join(
+                    f'{k}: {r["val_loss"]:.4f}' if r['val_loss'] is not None else f'{k}: nan'
+                    for k, r in enumerate(run.final)))
     except KeyboardInterrupt:
         if dist.main:
             print(f'\ninterrupted: the last completed pair is saved; continue with --resume {out}', file=sys.stderr)

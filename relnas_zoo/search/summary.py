@@ -1,0 +1,92 @@
+"""What a search run directory says about itself: diversity of a population and a text summary.
+
+Reads only the JSON/YAML files a run writes (never the checkpoint), so it works on a running search
+and on a copy of a finished one.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any, Dict, List, Sequence, Union
+
+import numpy as np
+
+__all__ = ['diversity', 'read_generations', 'summarize']
+
+
+def diversity(population: np.ndarray, lower: Sequence[float], upper: Sequence[float]) -> Dict[str, float]:
+    """Mean pairwise distance of the vectors (each variable scaled to [0, 1] by its bounds, so the
+    figure does not depend on how many choices a variable has) and the number of distinct genotypes."""
+    from ..encoding import decode
+    pop = np.asarray(population, dtype=np.float64)
+    scaled = (pop - np.asarray(lower)) / (np.asarray(upper) - np.asarray(lower))
+    n = len(scaled)
+    if n > 1:
+        d = np.sqrt(((scaled[:, None, :] - scaled[None, :, :]) ** 2).sum(-1))
+        mean_dist = float(d[np.triu_indices(n, 1)].mean())
+    else:
+        mean_dist = 0.0
+    distinct = len({json.dumps(decode(v).to_dict(), sort_keys=True) for v in pop})
+    return dict(mean_pairwise_distance=round(mean_dist, 6), distinct_genotypes=distinct)
+
+
+def read_generations(run_dir: Union[str, os.PathLike]) -> List[Dict[str, Any]]:
+    """The lines of ``generations.jsonl`` (a partly written last line, from a kill, is skipped)."""
+    path = Path(run_dir) / 'generations.jsonl'
+    out = []
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                break
+    return out
+
+
+def _fmt(v: Any) -> str:
+    return 'nan' if v is None or (isinstance(v, float) and not math.isfinite(v)) else f'{v:.4f}'
+
+
+def summarize(run_dir: Union[str, os.PathLike], last: int = 10) -> str:
+    """A few lines on where a search stands (or how it ended): per-generation losses and diversity,
+    the current best cells, and the final ranking when the search is finished."""
+    import yaml
+
+    from ..genotypes import Genotype
+    run = Path(run_dir)
+    if not (run / 'config.yaml').exists():
+        raise FileNotFoundError(f'{run} is not a search run directory (no config.yaml)')
+    cfg = yaml.safe_load((run / 'config.yaml').read_text())
+    gens = read_generations(run)
+    finished = (run / 'population.json').exists()
+    lines = [f'search in {run}: {cfg["dataset"]}, N={cfg["population"]}, G={cfg["generations"]}, '
+             f'mode={cfg["mode"]}, C={cfg["C"]}, {cfg["layers"]} cells, seed {cfg["seed"]}',
+             f'{len(gens)}/{cfg["generations"]} generations done' + (', finished' if finished else '')]
+    if gens:
+        lines.append(f'{"gen":>4} {"best":>8} {"mean":>8} {"distance":>9} {"distinct":>8}')
+        for g in gens[-last:]:
+            d = g['diversity']
+            lines.append(f'{g["generation"]:>4} {_fmt(g["best_val_loss"]):>8} {_fmt(g["mean_val_loss"]):>8} '
+                         f'{d["mean_pairwise_distance"]:>9.3f} {d["distinct_genotypes"]:>8}')
+    if finished:
+        pop = json.loads((run / 'population.json').read_text())
+        lines.append(f'chosen by {pop["chosen_by"]}: individual {pop["best_individual"]} '
+                     f'(val loss {_fmt(pop["best_val_loss"])}), genotype in {run / "genotype.json"}')
+        lines.append('rank individual final_val_loss last_gen_val_loss')
+        for p in pop['population'][:5]:
+            lines.append(f'{p["rank"]:>4} {p["individual"]:>10} {_fmt(p["final_val_loss"]):>14} '
+                         f'{_fmt(p["last_val_loss"]):>17}')
+        best = Genotype.from_dict(pop['population'][0]['genotype'])
+    elif gens:
+        g = gens[-1]
+        if g['best_individual'] is None:
+            return '\n'.join(lines)
+        best = Genotype.from_dict(g['individuals'][g['best_individual']]['genotype'])
+        lines.append(f'best of generation {g["generation"]}: individual {g["best_individual"]}')
+    else:
+        return '\n'.join(lines)
+    lines.append('  normal: ' + ', '.join(f'{op}<-{src}' for op, src in best.normal))
+    lines.append('  reduce: ' + ', '.join(f'{op}<-{src}' for op, src in best.reduce))
+    return '\n'.join(lines)
