@@ -2,9 +2,11 @@
 """Time and peak memory of evaluating one pair of candidates: ours vs a reproduction of the authors'.
 
 The authors' procedure (reproduced here with the zoo's own op and cell code): every candidate holds all
-7 ops on every edge plus the dead preprocess layers, all weights are copied in from Omega, one epoch
-of SGD, then validation with autograd on (the graph of the previous batch is still alive while the
-next one runs), NCHW fp32. Ours: only the candidate's own ops, validation under inference mode,
+7 ops on every edge (14 edges per cell: each intermediate node from each earlier node) plus the dead
+preprocess layers, all weights are copied in from Omega, one epoch of SGD, then validation with
+autograd on (the graph of the previous batch is still alive while the next one runs), NCHW fp32.
+Its Omega is exactly ours (one weight per (cell, node, input node, op)), so 'authors' and 'ours+nchw'
+do the same arithmetic and must report the same validation losses. Ours: only the candidate's own ops, validation under inference mode,
 channels_last (the search default; 'ours+nchw' without it), optionally bf16 autocast.
 
 Each variant runs in a fresh process (so peak RSS is its own), on the same data (seeded random
@@ -53,8 +55,9 @@ def _authors_candidate(genotype, omega, net_args):
     """A candidate as the authors build it: all ops on every edge, dead preprocess layers kept."""
     import torch
     from relnas_zoo.networks import RelativeNASNet, reduction_layers
+    from relnas_zoo.search.weight_set import PROXY_NET_ARGS
 
-    model = RelativeNASNet(genotype=genotype, prune_unused=False, **net_args)
+    model = RelativeNASNet(genotype=genotype, prune_unused=False, **PROXY_NET_ARGS, **net_args)
     reductions = reduction_layers(net_args['layers'])
     _add_unused_ops(model, genotype, omega, reductions)
     with torch.no_grad():  # the selected ops, stem, preprocess and classifier from Omega
@@ -64,6 +67,8 @@ def _authors_candidate(genotype, omega, net_args):
 
 
 def _add_unused_ops(model, genotype, omega, reductions) -> None:
+    """Every (node, input node, op) the genotype does not select, with its Omega weights (they take part
+    in nothing but memory and the copies, as in the authors' network)."""
     import torch
     from relnas_zoo.genotypes import OPS
     from relnas_zoo.ops import build_op
@@ -73,18 +78,18 @@ def _add_unused_ops(model, genotype, omega, reductions) -> None:
         channels = cell.out_channels // 4
         for k, node in cell.nodes.items():
             node.unused_ops = torch.nn.ModuleList()
-            for slot in (0, 1):
-                j = 2 * int(k) + slot
-                stride = 2 if i in reductions and edges[j][1] < 2 else 1
+            used = {edges[2 * int(k)], edges[2 * int(k) + 1]}
+            for src in range(int(k) + 2):
+                stride = 2 if i in reductions and src < 2 else 1
                 for op_name in OPS:
-                    if op_name != edges[j][0]:
-                        op = build_op(op_name, channels, stride)
-                        node.unused_ops.append(op)
-                        key = f'cells.{i}.edges.{j}.{op_name}.'
-                        with torch.no_grad():
-                            for name, t in op.state_dict(keep_vars=True).items():
-                                if key + name in omega.tensors:
-                                    t.copy_(omega.tensors[key + name])
+                    if (op_name, src) in used:
+                        continue
+                    op = build_op(op_name, channels, stride)
+                    node.unused_ops.append(op)
+                    key = f'cells.{i}.nodes.{k}.from{src}.{op_name}.'
+                    with torch.no_grad():
+                        for name, t in op.state_dict(keep_vars=True).items():
+                            t.copy_(omega.tensors[key + name])
 
 
 def _own_weights(model, genotype, layers) -> dict:

@@ -48,7 +48,9 @@ class SearchConfig:
     # execution
     device: str = 'auto'                # auto | cpu | cuda | cuda:N
     amp: str = 'none'                   # none | bf16 | fp16
-    channels_last: bool = True          # 2x faster one-epoch training on CPU (bench/search_pair.py)
+    channels_last: Union[str, bool] = 'auto'  # auto: on for the CPU (2x faster, bench/search_pair.py),
+                                        # off for CUDA (NCHW was 1.33x faster on an H100,
+                                        # bench/search_generation.py); or true / false
     tensorboard: bool = True            # write TensorBoard scalars when tensorboard is installed
     plots: bool = True                  # loss-trajectory and cell plots (needs matplotlib)
 
@@ -80,7 +82,12 @@ class SearchConfig:
         need(self.device == 'auto' or self.device == 'cpu' or self.device.startswith('cuda'), 'device',
              'choose auto, cpu, cuda or cuda:N')
         need(self.amp in ('none', 'bf16', 'fp16'), 'amp', 'choose none, bf16 or fp16')
+        need(self.channels_last in ('auto', True, False), 'channels_last', 'choose auto, true or false')
         return self
+
+    def use_channels_last(self, device_type: str) -> bool:
+        """The memory format for a device: ``auto`` picks what measured faster there."""
+        return device_type == 'cpu' if self.channels_last == 'auto' else bool(self.channels_last)
 
     def to_dict(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)

@@ -146,7 +146,7 @@ class _Run:
             train_idx, val_idx = train_idx[:cfg.subset], val_idx[:cfg.subset]
         self.split = dict(train=train_idx.tolist(), val=val_idx.tolist())
         self.num_classes = int(data.labels.max()) + 1 if cfg.dataset == 'digits' else len(data.classes)
-        common = dict(mean=mean, std=std, device=self.device, channels_last=cfg.channels_last)
+        common = dict(mean=mean, std=std, device=self.device, channels_last=cfg.use_channels_last(self.device.type))
         tr, va = data.subset(train_idx), data.subset(val_idx)
         self.train = TensorBatches(tr.images, tr.labels, batch_size=cfg.batch_size, augment=True,
                                    cutout=cfg.cutout, **common)
@@ -212,7 +212,7 @@ class _Run:
         c = self.cfg
         return TrainSettings(lr=c.lr_at(generation), momentum=c.momentum, weight_decay=c.weight_decay,
                              grad_clip=c.grad_clip, drop_path=c.drop_path_at(generation), amp=c.amp,
-                             channels_last=c.channels_last)
+                             channels_last=c.use_channels_last(self.device.type))
 
     def evaluate(self, individual: int, final: bool = False) -> CandidateResult:
         """One candidate; ``final``: the final ranking (last generation's settings, no write-back)."""
