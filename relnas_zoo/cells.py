@@ -5,8 +5,6 @@ preprocess layer, and an intermediate node outside the concat that no live node 
 ``prune_unused=False`` builds and runs them anyway, as the authors' code does (their published counts
 include those dead weights).
 """
-from __future__ import annotations
-
 from typing import List, Sequence, Tuple
 
 import torch
@@ -80,19 +78,22 @@ class Cell(nn.Module):
             drop_path_rate: float = 0.,
             prune_unused: bool = True,
             share_duplicate_edges: bool = False,
+            device=None,
+            dtype=None,
     ):
         super().__init__()
+        dd = dict(device=device, dtype=dtype)
         self.reduction = reduction
         live = live_states(edges, concat) if prune_unused else [True] * (NUM_INPUT_NODES + len(edges) // 2)
         self.uses_input0 = live[0]
         self.uses_input1 = live[1]
         # An unread input keeps an Identity placeholder so the state list keeps its positions.
         if live[0]:
-            self.preprocess0 = (FactorizedReduce(c_prev_prev, channels) if reduction_prev
-                                else ReLUConvBN(c_prev_prev, channels))
+            self.preprocess0 = (FactorizedReduce(c_prev_prev, channels, **dd) if reduction_prev
+                                else ReLUConvBN(c_prev_prev, channels, **dd))
         else:
             self.preprocess0 = nn.Identity()
-        self.preprocess1 = ReLUConvBN(c_prev, channels) if live[1] else nn.Identity()
+        self.preprocess1 = ReLUConvBN(c_prev, channels, **dd) if live[1] else nn.Identity()
 
         # Position of every live state in the runtime state list; dead nodes get none.
         position = {0: 0, 1: 1}
@@ -104,7 +105,7 @@ class Cell(nn.Module):
             built = []
             for name, src in (edges[2 * k], edges[2 * k + 1]):
                 stride = 2 if reduction and src < NUM_INPUT_NODES else 1
-                built.append((build_op(name, channels, stride), position[src]))
+                built.append((build_op(name, channels, stride, **dd), position[src]))
             (op1, in1), (op2, in2) = built
             if share_duplicate_edges and edges[2 * k] == edges[2 * k + 1]:
                 op2 = op1

@@ -102,9 +102,10 @@ def _field_comments(cls: type) -> dict:
     return comments
 
 
-def field_help(cls: type) -> str:
-    """One line per field with its default and its explanation, for ``--help``."""
-    defaults = cls()
+def field_help(cls: type, defaults: Any = None) -> str:
+    """One line per field with its value in ``defaults`` (a loaded config; the dataclass defaults when
+    None) and its explanation, for ``--help``: the values the command will actually use."""
+    defaults = cls() if defaults is None else defaults
     notes = _field_comments(cls)
     return '\n'.join(f'  {f.name:<18} {getattr(defaults, f.name)!r:<14} {notes.get(f.name, "")}'.rstrip()
                      for f in dataclasses.fields(cls))

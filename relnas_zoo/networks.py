@@ -3,13 +3,15 @@
 One class covers both layouts: ``stem_type='cifar'`` (one 3x3 conv to 3C, for 32x32 inputs) and
 ``stem_type='imagenet'`` (three stride-2 3x3 convs). Reduction cells sit at ``layers // 3`` and
 ``2 * layers // 3``; the optional auxiliary head reads the second reduction cell's output.
+
+No ``from __future__ import annotations`` here: fx-traced graphs of these modules are scripted with
+TorchScript, which cannot resolve postponed (string) annotations.
 """
-from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple, Union
 
 import torch
-from timm.layers import DropPath, create_classifier
+from timm.layers import DropPath, create_classifier, get_device_dtype
 from timm.models._features import feature_take_indices
 from timm.models._manipulate import checkpoint
 from torch import nn
@@ -36,19 +38,20 @@ class AuxOutput(NamedTuple):
 class AuxiliaryHeadCIFAR(nn.Module):
     """Auxiliary classifier for an 8x8 map (CIFAR after the second reduction)."""
 
-    def __init__(self, channels: int, num_classes: int):
+    def __init__(self, channels: int, num_classes: int, device=None, dtype=None):
         super().__init__()
+        dd = dict(device=device, dtype=dtype)
         self.features = nn.Sequential(
             nn.ReLU(inplace=False),
             nn.AvgPool2d(5, stride=3, padding=0, count_include_pad=False),
-            nn.Conv2d(channels, 128, 1, bias=False),
-            nn.BatchNorm2d(128),
+            nn.Conv2d(channels, 128, 1, bias=False, **dd),
+            nn.BatchNorm2d(128, **dd),
             nn.ReLU(inplace=True),
-            nn.Conv2d(128, 768, 2, bias=False),
-            nn.BatchNorm2d(768),
+            nn.Conv2d(128, 768, 2, bias=False, **dd),
+            nn.BatchNorm2d(768, **dd),
             nn.ReLU(inplace=True),
         )
-        self.classifier = nn.Linear(768, num_classes)
+        self.classifier = nn.Linear(768, num_classes, **dd)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(torch.flatten(self.features(x), 1))
@@ -57,18 +60,19 @@ class AuxiliaryHeadCIFAR(nn.Module):
 class AuxiliaryHeadImageNet(nn.Module):
     """Auxiliary classifier for a 14x14 map; like the authors' (DARTS) code it has no BN after the 2x2 conv."""
 
-    def __init__(self, channels: int, num_classes: int):
+    def __init__(self, channels: int, num_classes: int, device=None, dtype=None):
         super().__init__()
+        dd = dict(device=device, dtype=dtype)
         self.features = nn.Sequential(
             nn.ReLU(inplace=False),
             nn.AvgPool2d(5, stride=2, padding=0, count_include_pad=False),
-            nn.Conv2d(channels, 128, 1, bias=False),
-            nn.BatchNorm2d(128),
+            nn.Conv2d(channels, 128, 1, bias=False, **dd),
+            nn.BatchNorm2d(128, **dd),
             nn.ReLU(inplace=True),
-            nn.Conv2d(128, 768, 2, bias=False),
+            nn.Conv2d(128, 768, 2, bias=False, **dd),
             nn.ReLU(inplace=True),
         )
-        self.classifier = nn.Linear(768, num_classes)
+        self.classifier = nn.Linear(768, num_classes, **dd)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(torch.flatten(self.features(x), 1))
@@ -93,6 +97,8 @@ class RelativeNASNet(nn.Module):
             authors' network exactly, dead weights included.
         share_duplicate_edges: one module for a node whose two inputs are the same (op, input node);
             the search's proxy networks use it (see :class:`~relnas_zoo.cells.Cell`).
+        device, dtype: where and in which dtype to create every parameter and buffer (timm's factory
+            arguments: ``device='meta'`` allocates nothing; then ``to_empty`` and load weights).
     """
 
     def __init__(
@@ -109,8 +115,11 @@ class RelativeNASNet(nn.Module):
             global_pool: str = 'avg',
             prune_unused: bool = True,
             share_duplicate_edges: bool = False,
+            device=None,
+            dtype=None,
     ):
         super().__init__()
+        dd = dict(device=device, dtype=dtype)
         if stem_type not in STEM_TYPES:
             raise ValueError(f'stem_type={stem_type!r} is not one of {STEM_TYPES}')
         if not isinstance(C, int) or C < 2 or C % 2:
@@ -132,8 +141,8 @@ class RelativeNASNet(nn.Module):
         if stem_type == 'cifar':
             c_stem = 3 * C
             self.stem = nn.Sequential(
-                nn.Conv2d(in_chans, c_stem, 3, padding=1, bias=False),
-                nn.BatchNorm2d(c_stem),
+                nn.Conv2d(in_chans, c_stem, 3, padding=1, bias=False, **dd),
+                nn.BatchNorm2d(c_stem, **dd),
             )
             c_prev_prev = c_prev = c_stem
             reduction_prev = False
@@ -141,16 +150,16 @@ class RelativeNASNet(nn.Module):
             stride = 1
         else:
             self.stem0 = nn.Sequential(
-                nn.Conv2d(in_chans, C // 2, 3, stride=2, padding=1, bias=False),
-                nn.BatchNorm2d(C // 2),
+                nn.Conv2d(in_chans, C // 2, 3, stride=2, padding=1, bias=False, **dd),
+                nn.BatchNorm2d(C // 2, **dd),
                 nn.ReLU(inplace=True),
-                nn.Conv2d(C // 2, C, 3, stride=2, padding=1, bias=False),
-                nn.BatchNorm2d(C),
+                nn.Conv2d(C // 2, C, 3, stride=2, padding=1, bias=False, **dd),
+                nn.BatchNorm2d(C, **dd),
             )
             self.stem1 = nn.Sequential(
                 nn.ReLU(inplace=False),
-                nn.Conv2d(C, C, 3, stride=2, padding=1, bias=False),
-                nn.BatchNorm2d(C),
+                nn.Conv2d(C, C, 3, stride=2, padding=1, bias=False, **dd),
+                nn.BatchNorm2d(C, **dd),
             )
             c_prev_prev = c_prev = C
             reduction_prev = True
@@ -171,7 +180,7 @@ class RelativeNASNet(nn.Module):
             edges, concat = self.genotype.cell(reduction)
             cell = Cell(edges, concat, c_prev_prev, c_prev, c_curr, reduction, reduction_prev,
                         drop_path_rate=drop_path_rate, prune_unused=prune_unused,
-                        share_duplicate_edges=share_duplicate_edges)
+                        share_duplicate_edges=share_duplicate_edges, **dd)
             self.cells.append(cell)
             reduction_prev = reduction
             c_prev_prev, c_prev = c_prev, cell.out_channels
@@ -181,14 +190,15 @@ class RelativeNASNet(nn.Module):
                 self.feature_info.append(dict(num_chs=c_prev, reduction=stride, module=f'cells.{i}'))
         # level index -> index of the cell whose output it is (the stem level has none)
         self._level_cells: List[int] = [int(f['module'].split('.')[1]) for f in self.feature_info[1:]]
+        self._num_levels: int = len(self.feature_info)
 
         self.auxiliary_head = None
         if auxiliary:
             head_cls = AuxiliaryHeadCIFAR if stem_type == 'cifar' else AuxiliaryHeadImageNet
-            self.auxiliary_head = head_cls(c_aux, num_classes)
+            self.auxiliary_head = head_cls(c_aux, num_classes, **dd)
 
         self.num_features = self.head_hidden_size = c_prev
-        self.global_pool, self.classifier = create_classifier(c_prev, num_classes, pool_type=global_pool)
+        self.global_pool, self.classifier = create_classifier(c_prev, num_classes, pool_type=global_pool, **dd)
         self.head_drop = nn.Dropout(drop_rate)
         self._register_load_state_dict_pre_hook(self._upgrade_state_dict)
 
@@ -205,9 +215,17 @@ class RelativeNASNet(nn.Module):
     def get_classifier(self) -> nn.Module:
         return self.classifier
 
-    def reset_classifier(self, num_classes: int, global_pool: str = 'avg') -> None:
+    def reset_classifier(self, num_classes: int, global_pool: Optional[str] = None) -> None:
+        """A new classifier for ``num_classes`` (0: none) on the model's device and dtype;
+        ``global_pool`` None keeps the current pooling, '' removes it."""
+        dd = get_device_dtype(self)
         self.num_classes = num_classes
-        self.global_pool, self.classifier = create_classifier(self.num_features, num_classes, pool_type=global_pool)
+        if global_pool is None:
+            global_pool = self.global_pool.pool_type
+        self.global_pool, self.classifier = create_classifier(self.num_features, num_classes, pool_type=global_pool,
+                                                              **dd)
+        self.global_pool.train(self.training)
+        self.classifier.train(self.training)
 
     @torch.jit.ignore
     def set_drop_path_rate(self, rate: float) -> None:
@@ -262,7 +280,6 @@ class RelativeNASNet(nn.Module):
                 aux_logits = self.auxiliary_head(s1)
         return AuxOutput(self.forward_head(s1), aux_logits)
 
-    @torch.jit.ignore
     def forward_intermediates(
             self,
             x: torch.Tensor,
@@ -274,6 +291,8 @@ class RelativeNASNet(nn.Module):
     ) -> Union[List[torch.Tensor], Tuple[torch.Tensor, List[torch.Tensor]]]:
         """Features at the levels of ``feature_info`` (stem, the cell before each reduction, last cell).
 
+        Scriptable, so ``features_only`` models script too.
+
         Args:
             indices: last n levels if int, all if None, these levels if a sequence (negative allowed).
             norm: accepted for API compatibility; the network has no final norm.
@@ -282,20 +301,24 @@ class RelativeNASNet(nn.Module):
             intermediates_only: return only the list of features.
         """
         if output_fmt != 'NCHW':
-            raise ValueError(f"output_fmt={output_fmt!r}: only 'NCHW' is supported")
-        take_indices, max_index = feature_take_indices(len(self.feature_info), indices)
+            raise ValueError("output_fmt: only 'NCHW' is supported")
+        take_indices, max_index = feature_take_indices(self._num_levels, indices)
         intermediates: List[torch.Tensor] = []
         s0, s1 = self._stem(x)
         if 0 in take_indices:
             intermediates.append(s0)
-        level_of = {cell_idx: level + 1 for level, cell_idx in enumerate(self._level_cells)}
         n_cells = len(self.cells)
         if stop_early:
             n_cells = 0 if max_index == 0 else min(n_cells, self._level_cells[max_index - 1] + 1)
-        for i in range(n_cells):
-            s0, s1 = s1, self._run_cell(self.cells[i], s0, s1)
-            if level_of.get(i, -1) in take_indices:
-                intermediates.append(s1)
+        for i, cell in enumerate(self.cells):
+            if i < n_cells:  # no break: TorchScript unrolls loops over a ModuleList
+                if self.grad_checkpointing and not torch.jit.is_scripting():
+                    out = checkpoint(cell, s0, s1)
+                else:
+                    out = cell(s0, s1)
+                s0, s1 = s1, out
+                if i in self._level_cells and self._level_cells.index(i) + 1 in take_indices:
+                    intermediates.append(s1)
         if intermediates_only:
             return intermediates
         return s1, intermediates

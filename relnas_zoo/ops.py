@@ -3,8 +3,6 @@
 Submodule layouts follow the DARTS-style code the authors used (``op.1`` is the first conv of a
 ReLU-Conv-BN sequence, and so on) so that their checkpoints map onto these modules key for key.
 """
-from __future__ import annotations
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -15,12 +13,14 @@ __all__ = ['ReLUConvBN', 'FactorizedReduce', 'SepConv', 'DilConv', 'build_op', '
 
 
 class ReLUConvBN(nn.Module):
-    def __init__(self, c_in: int, c_out: int, kernel_size: int = 1, stride: int = 1, padding: int = 0):
+    def __init__(self, c_in: int, c_out: int, kernel_size: int = 1, stride: int = 1, padding: int = 0,
+                 device=None, dtype=None):
         super().__init__()
+        dd = dict(device=device, dtype=dtype)
         self.op = nn.Sequential(
             nn.ReLU(inplace=False),
-            nn.Conv2d(c_in, c_out, kernel_size, stride=stride, padding=padding, bias=False),
-            nn.BatchNorm2d(c_out),
+            nn.Conv2d(c_in, c_out, kernel_size, stride=stride, padding=padding, bias=False, **dd),
+            nn.BatchNorm2d(c_out, **dd),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -35,14 +35,15 @@ class FactorizedReduce(nn.Module):
     is identical to the unpadded original.
     """
 
-    def __init__(self, c_in: int, c_out: int):
+    def __init__(self, c_in: int, c_out: int, device=None, dtype=None):
         super().__init__()
         if c_out % 2:
             raise ValueError(f'FactorizedReduce needs an even number of output channels, got {c_out}')
+        dd = dict(device=device, dtype=dtype)
         self.relu = nn.ReLU(inplace=False)
-        self.conv_1 = nn.Conv2d(c_in, c_out // 2, 1, stride=2, padding=0, bias=False)
-        self.conv_2 = nn.Conv2d(c_in, c_out // 2, 1, stride=2, padding=0, bias=False)
-        self.bn = nn.BatchNorm2d(c_out)
+        self.conv_1 = nn.Conv2d(c_in, c_out // 2, 1, stride=2, padding=0, bias=False, **dd)
+        self.conv_2 = nn.Conv2d(c_in, c_out // 2, 1, stride=2, padding=0, bias=False, **dd)
+        self.bn = nn.BatchNorm2d(c_out, **dd)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.relu(x)
@@ -53,18 +54,19 @@ class FactorizedReduce(nn.Module):
 class SepConv(nn.Module):
     """(ReLU, depthwise kxk, pointwise 1x1, BN) twice; only the first depthwise conv is strided."""
 
-    def __init__(self, c: int, kernel_size: int, stride: int):
+    def __init__(self, c: int, kernel_size: int, stride: int, device=None, dtype=None):
         super().__init__()
+        dd = dict(device=device, dtype=dtype)
         pad = kernel_size // 2
         self.op = nn.Sequential(
             nn.ReLU(inplace=False),
-            nn.Conv2d(c, c, kernel_size, stride=stride, padding=pad, groups=c, bias=False),
-            nn.Conv2d(c, c, 1, bias=False),
-            nn.BatchNorm2d(c),
+            nn.Conv2d(c, c, kernel_size, stride=stride, padding=pad, groups=c, bias=False, **dd),
+            nn.Conv2d(c, c, 1, bias=False, **dd),
+            nn.BatchNorm2d(c, **dd),
             nn.ReLU(inplace=False),
-            nn.Conv2d(c, c, kernel_size, stride=1, padding=pad, groups=c, bias=False),
-            nn.Conv2d(c, c, 1, bias=False),
-            nn.BatchNorm2d(c),
+            nn.Conv2d(c, c, kernel_size, stride=1, padding=pad, groups=c, bias=False, **dd),
+            nn.Conv2d(c, c, 1, bias=False, **dd),
+            nn.BatchNorm2d(c, **dd),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -74,36 +76,38 @@ class SepConv(nn.Module):
 class DilConv(nn.Module):
     """ReLU, depthwise kxk with dilation 2, pointwise 1x1, BN."""
 
-    def __init__(self, c: int, kernel_size: int, stride: int, dilation: int = 2):
+    def __init__(self, c: int, kernel_size: int, stride: int, dilation: int = 2, device=None, dtype=None):
         super().__init__()
+        dd = dict(device=device, dtype=dtype)
         pad = dilation * (kernel_size - 1) // 2
         self.op = nn.Sequential(
             nn.ReLU(inplace=False),
-            nn.Conv2d(c, c, kernel_size, stride=stride, padding=pad, dilation=dilation, groups=c, bias=False),
-            nn.Conv2d(c, c, 1, bias=False),
-            nn.BatchNorm2d(c),
+            nn.Conv2d(c, c, kernel_size, stride=stride, padding=pad, dilation=dilation, groups=c, bias=False, **dd),
+            nn.Conv2d(c, c, 1, bias=False, **dd),
+            nn.BatchNorm2d(c, **dd),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.op(x)
 
 
-def build_op(name: str, channels: int, stride: int) -> nn.Module:
+def build_op(name: str, channels: int, stride: int, device=None, dtype=None) -> nn.Module:
     """The op ``name`` on ``channels`` channels; stride 2 in a reduction cell's input edges."""
+    dd = dict(device=device, dtype=dtype)
     if name == 'max_pool_3x3':
         return nn.MaxPool2d(3, stride=stride, padding=1)
     if name == 'avg_pool_3x3':
         return nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False)
     if name == 'skip_connect':
-        return nn.Identity() if stride == 1 else FactorizedReduce(channels, channels)
+        return nn.Identity() if stride == 1 else FactorizedReduce(channels, channels, **dd)
     if name == 'sep_conv_3x3':
-        return SepConv(channels, 3, stride)
+        return SepConv(channels, 3, stride, **dd)
     if name == 'sep_conv_5x5':
-        return SepConv(channels, 5, stride)
+        return SepConv(channels, 5, stride, **dd)
     if name == 'dil_conv_3x3':
-        return DilConv(channels, 3, stride)
+        return DilConv(channels, 3, stride, **dd)
     if name == 'dil_conv_5x5':
-        return DilConv(channels, 5, stride)
+        return DilConv(channels, 5, stride, **dd)
     raise ValueError(f'unknown op {name!r}; choose one of {", ".join(OPS)}')
 
 

@@ -131,6 +131,10 @@ def test_builder_cli_and_errors(imagenet, tmp_path):
     r = subprocess.run([sys.executable, tool, '--root', str(imagenet), '--split', 'val', '--out', str(tmp_path / 'v'),
                         '--val-labels', str(imagenet / 'LOC_val_solution.csv'), '--workers', '2', '--no-progress'],
                        capture_output=True, text=True)
+    assert r.returncode == 2 and 'has 3 class folders, not 1000' in r.stderr and '--num-classes 3' in r.stderr
+    r = subprocess.run([sys.executable, tool, '--root', str(imagenet), '--split', 'val', '--out', str(tmp_path / 'v'),
+                        '--val-labels', str(imagenet / 'LOC_val_solution.csv'), '--workers', '2', '--no-progress',
+                        '--num-classes', '3'], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     r = subprocess.run([sys.executable, tool, '--verify', str(tmp_path / 'v'), '--full', '--compare-root',
                         str(imagenet / 'val'), '--no-progress'], capture_output=True, text=True)
@@ -140,6 +144,26 @@ def test_builder_cli_and_errors(imagenet, tmp_path):
     assert r.returncode == 2 and 'class folders' in r.stderr
     r = subprocess.run([sys.executable, tool, '--help'], capture_output=True, text=True)
     assert '--on-error' in r.stdout and '--resize' in r.stdout
+
+
+def test_stray_folders_are_not_classes(imagenet, tmp_path, caplog):
+    """lost+found/, .Trash-1000/ and stray files under train/ must not become classes 0 and 1."""
+    import shutil
+    root = tmp_path / 'train'
+    shutil.copytree(imagenet / 'train', root)
+    (root / 'lost+found').mkdir()
+    (root / '.Trash-1000' / 'files').mkdir(parents=True)
+    (root / '.Trash-1000' / 'files' / 'deleted.JPEG').write_bytes((root / WNIDS[0] / f'{WNIDS[0]}_0.JPEG').read_bytes())
+    (root / 'README.txt').write_text('notes')
+    with caplog.at_level('WARNING'):
+        source = scan_class_folders(root)
+    assert source.classes == sorted(WNIDS)                       # labels as on a clean disk
+    assert source.items == scan_class_folders(imagenet / 'train').items
+    assert not any('Trash' in p or 'lost' in p for p, _ in source.items)
+    warning = [r.message for r in caplog.records if 'skipping' in r.message]
+    assert len(warning) == 1 and 'lost+found/' in warning[0] and '.Trash-1000/' in warning[0] and 'README.txt' in warning[0]
+    with pytest.raises(BuildError, match='--num-classes 3'):
+        scan_class_folders(root, expected_classes=1000)
 
 
 def test_resize_option_shrinks(imagenet, tmp_path):
@@ -257,3 +281,75 @@ def test_training_errors(tmp_path):
     assert r.returncode == 2
     with pytest.raises(Exception, match='epochs=0'):
         apply_overrides(TrainConfig(data='x'), ['epochs=0']).validate()
+
+
+# ------------------------------------------------------------------------------------------ class order
+@pytest.fixture(scope='module')
+def colour_classes(tmp_path_factory):
+    """Three classes that a tiny network learns at once (solid red/green/blue), as JPEG class folders,
+    and a checkpoint of such a network trained on them."""
+    from relnas_zoo.networks import RelativeNASNet
+    from relnas_zoo.weights import save_checkpoint
+    root = tmp_path_factory.mktemp('colours')
+    rng = np.random.default_rng(0)
+    colours = {WNIDS[1]: (220, 30, 30), WNIDS[0]: (30, 220, 30), WNIDS[2]: (30, 30, 220)}  # sorted: 1, 0, 2
+    for wnid, rgb in colours.items():
+        (root / 'val' / wnid).mkdir(parents=True)
+        for i in range(3):
+            arr = np.clip(np.array(rgb) + rng.normal(0, 12, (64, 64, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(arr).save(root / 'val' / wnid / f'{i}.JPEG', quality=95)
+    classes = sorted(colours)
+    torch.manual_seed(0)
+    model = RelativeNASNet(C=4, layers=3, num_classes=3, stem_type='imagenet')
+    mean = torch.tensor((0.485, 0.456, 0.406)).view(1, 3, 1, 1)
+    std = torch.tensor((0.229, 0.224, 0.225)).view(1, 3, 1, 1)
+    x = torch.stack([torch.tensor(colours[c], dtype=torch.float32).view(3, 1, 1).expand(3, 112, 112) / 255
+                     for c in classes for _ in range(4)])
+    x = (x + 0.05 * torch.randn_like(x) - mean) / std
+    y = torch.arange(3).repeat_interleave(4)
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    for _ in range(60):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+    model.eval()
+    assert (model(x).argmax(1) == y).all()
+    save_checkpoint(model, root / 'sorted.pth')
+    state = model.state_dict()
+    from relnas_zoo.class_order import permute_classifier_rows
+    permute_classifier_rows(state, [1, 2, 0])   # output j now means what output rows[j] meant: a derangement
+    model.load_state_dict(state)
+    save_checkpoint(model, root / 'permuted.pth')
+    return root, classes
+
+
+def _validate(*args):
+    r = subprocess.run([sys.executable, str(ROOT / 'tools/validate.py'), '--model', 'relativenas', '--workers', '0',
+                        '--json', *map(str, args)], capture_output=True, text=True, env=_env())
+    assert r.returncode == 0, r.stderr[-3000:]
+    return json.loads(r.stdout.strip().splitlines()[-1]), r.stderr
+
+
+def test_class_order_recovered_and_converted(colour_classes, tmp_path):
+    root, classes = colour_classes
+    rec, _ = _validate('--checkpoint', root / 'sorted.pth', '--data', root / 'val')
+    assert rec['top1'] == 100.0
+    rec, err = _validate('--checkpoint', root / 'permuted.pth', '--data', root / 'val')
+    assert rec['top1'] == 0.0 and 'near chance' in err and '--recover-class-order' in err
+    order_file = tmp_path / 'order.txt'
+    rec, _ = _validate('--checkpoint', root / 'permuted.pth', '--data', root / 'val',
+                       '--recover-class-order', order_file)
+    assert rec['top1_before'] == 0.0 and rec['top1_after'] == 100.0 and rec['moved_outputs'] == 3
+    order = order_file.read_text().split()
+    assert sorted(order) == classes and order != classes
+    # output k of the permuted checkpoint means order[k]: rows [1, 2, 0] put old output 1 at 0, 2 at 1, 0 at 2
+    assert order == [classes[1], classes[2], classes[0]]
+    rec, err = _validate('--checkpoint', root / 'permuted.pth', '--data', root / 'val', '--class-order', order_file)
+    assert rec['top1'] == 100.0 and 'near chance' not in err
+    r = subprocess.run([sys.executable, str(ROOT / 'tools/convert_checkpoint.py'), str(root / 'permuted.pth'),
+                        str(tmp_path / 'fixed.pth'), '--model', 'relativenas', '--C', '4', '--layers', '3',
+                        '--num-classes', '3', '--class-order', str(order_file)], capture_output=True, text=True,
+                       env=_env())
+    assert r.returncode == 0, r.stderr
+    rec, _ = _validate('--checkpoint', tmp_path / 'fixed.pth', '--data', root / 'val')
+    assert rec['top1'] == 100.0

@@ -6,8 +6,13 @@ it loads anywhere our models load (timm `file=` / `checkpoint_path=`, the OpenMM
 Dead keys (preprocess layers of cell inputs the genotype never reads) are dropped. The converted
 weights are checked by running both layouts on the same random batch.
 
+With --class-order FILE (the checkpoint's class order, one wnid per line, e.g. written by
+tools/validate.py --recover-class-order) the classifier rows are permuted so that the converted file
+uses our labels: positions in the sorted wnid list.
+
 Example:
     python tools/convert_checkpoint.py imagenet_model.pt relativenas_imagenet.pth --model relativenas
+    python tools/convert_checkpoint.py imagenet_model.pt relativenas_sorted.pth --class-order order.txt
 """
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
+from relnas_zoo.class_order import permute_classifier_rows, read_class_order, rows_for  # noqa: E402
 from relnas_zoo.networks import RelativeNASNet  # noqa: E402
 from relnas_zoo.variants import VARIANTS  # noqa: E402
 from relnas_zoo.weights import CheckpointMismatchError, load_checkpoint_file, save_checkpoint  # noqa: E402
@@ -35,6 +41,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--num-classes', type=int, help='classifier size, when not the model\'s own')
     p.add_argument('--C', type=int, help='initial channels, when not the model\'s own')
     p.add_argument('--layers', type=int, help='number of cells, when not the model\'s own')
+    p.add_argument('--class-order', metavar='FILE',
+                   help='the checkpoint\'s class order (one wnid per line, output 0 first): rows are permuted '
+                        'to sorted-wnid order')
     p.add_argument('--no-verify', action='store_true',
                    help='skip running the original and the converted layout on a random batch')
     return p.parse_args(argv)
@@ -65,6 +74,20 @@ def main(argv=None) -> int:
             print(f'error: converted model differs from the original layout by {diff:.3g}', file=sys.stderr)
             return 1
         print(f'verified: outputs match the original layout (max abs diff {diff:.2g})')
+    if args.class_order:
+        try:
+            order = read_class_order(args.class_order)
+            rows = rows_for(sorted(order), order)
+            if len(rows) != model.num_classes:
+                raise ValueError(f'{len(rows)} classes listed, the model has {model.num_classes} outputs')
+        except (OSError, ValueError) as e:
+            print(f'error: --class-order: {e}', file=sys.stderr)
+            return 1
+        state = model.state_dict()
+        permute_classifier_rows(state, rows)
+        model.load_state_dict(state)
+        print(f'classifier rows permuted from {args.class_order} to sorted order '
+              f'({sum(j != k for j, k in enumerate(rows))} of {len(rows)} moved)')
     save_checkpoint(model, args.dst)
     n_src = len(checkpoint.get('state_dict', checkpoint))
     print(f'wrote {args.dst}: {len(model.state_dict())} tensors ({n_src} in the source; '

@@ -44,6 +44,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help='an unreadable image is logged with its path and skipped, or stops the build')
     p.add_argument('--map-size-gb', type=int, default=1024,
                    help='LMDB map size (a sparse upper bound, not disk use; default 1024 GiB)')
+    p.add_argument('--num-classes', type=int, default=1000,
+                   help='class folders train/ must hold (default 1000, ImageNet-1k); give the count of a subset, '
+                        'or 0 to accept any. Folders not named like a wnid are skipped with a warning')
     p.add_argument('--verify', metavar='LMDB', help='check a built database instead of building')
     p.add_argument('--full', action='store_true', help='with --verify: decode every record, not a sample')
     p.add_argument('--compare-root', help='with --verify: check stored bytes equal the files under this split root')
@@ -65,9 +68,10 @@ def main(argv=None) -> int:
         if not (args.root and args.split and args.out):
             raise BuildError('--root, --split and --out are required to build (or use --verify LMDB)')
         root = Path(args.root).expanduser()
-        train_classes = scan_class_folders(root / 'train').classes if (root / 'train').is_dir() else None
+        train_classes = (scan_class_folders(root / 'train', expected_classes=args.num_classes).classes
+                         if (root / 'train').is_dir() else None)
         if args.split == 'train':
-            source = scan_class_folders(root / 'train')
+            source = scan_class_folders(root / 'train', expected_classes=args.num_classes)
         elif args.val_labels:
             if train_classes is None:
                 raise BuildError(f'{root / "train"} is needed for the class list (sorted wnids)')

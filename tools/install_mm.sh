@@ -10,8 +10,9 @@
 #     the source is patched to -std=c++20 and built with MMCV_WITH_OPS=1 against the installed torch,
 #     without build isolation (about 18 minutes on 2 cores; the wheel is cached afterwards).
 #   - mmcv and mmengine import pkg_resources: setuptools stays below 81.
-#   - mmpose requires chumpy, which never gets imported and does not build: mmpose goes in without
-#     dependencies and its real ones are installed explicitly.
+#   - mmpose requires chumpy, which never gets imported and does not build: mmpose goes in last, without
+#     dependencies, after its real ones (installing anything after it would make pip print a red
+#     "dependency conflicts" error about chumpy that means nothing here).
 #   - xtcocotools' PyPI wheel breaks under numpy 2: it is built from source, without build isolation
 #     (its setup.py imports numpy and Cython).
 set -euo pipefail
@@ -66,7 +67,7 @@ fi
 pip_install "mmdet==3.3.0" "mmsegmentation==1.2.2" ftfy regex
 pip_install cython numpy   # xtcocotools' setup.py imports both: build it against the installed numpy
 pip_install --no-binary xtcocotools --no-build-isolation "xtcocotools>=1.12"
-pip_install --no-deps "mmpose==1.3.2"
 pip_install json_tricks munkres scipy matplotlib
+pip_install --no-deps "mmpose==1.3.2"   # last: see the note on chumpy above
 "$PY" -c "import mmcv.ops, mmdet, mmseg, mmpose; print('OpenMMLab stack ready: mmcv', mmcv.__version__, \
 'mmdet', mmdet.__version__, 'mmseg', mmseg.__version__, 'mmpose', mmpose.__version__)"

@@ -14,6 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from relnas_zoo.train.cli import main  # noqa: E402
+from relnas_zoo.train.config import recipe_path  # noqa: E402
 
 if __name__ == '__main__':
-    sys.exit(main(None, __doc__, 'configs/train/imagenet.yaml'))
+    sys.exit(main(None, __doc__, recipe_path('imagenet')))

@@ -51,14 +51,30 @@ def _images_in(folder: Path) -> List[str]:
     return sorted(p.name for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
 
 
-def scan_class_folders(root: PathLike, classes: Optional[Sequence[str]] = None) -> ImageSource:
-    """``root/<wnid>/<image>``; labels are positions in the sorted wnid list (or ``classes``)."""
+def scan_class_folders(root: PathLike, classes: Optional[Sequence[str]] = None,
+                       expected_classes: Optional[int] = None) -> ImageSource:
+    """``root/<wnid>/<image>``; labels are positions in the sorted wnid list (or ``classes``).
+
+    Only folders named like a wnid (``n`` + 8 digits) are classes: anything else a real disk holds
+    (``lost+found``, ``.Trash-1000``, dot-folders, stray files) is skipped with one warning naming it,
+    instead of silently becoming class 0 and shifting every real label. ``expected_classes`` (1000 for
+    ImageNet-1k) turns another count into an error that names the flag for subsets.
+    """
     root = Path(root)
     if not root.is_dir():
         raise BuildError(f'{root} is not a directory; expected class folders like {root}/n01440764/*.JPEG')
-    found = sorted(p.name for p in root.iterdir() if p.is_dir())
+    entries = sorted(root.iterdir(), key=lambda p: p.name)
+    found = [p.name for p in entries if p.is_dir() and _WNID.match(p.name)]
+    skipped = [p.name + ('/' if p.is_dir() else '') for p in entries if not (p.is_dir() and _WNID.match(p.name))]
+    if skipped:
+        log.warning('%s: skipping %d entr%s that %s not class folders named like a wnid (n + 8 digits): %s', root,
+                    len(skipped), 'y' if len(skipped) == 1 else 'ies', 'is' if len(skipped) == 1 else 'are',
+                    ', '.join(skipped[:10]) + (' ...' if len(skipped) > 10 else ''))
     if not found:
-        raise BuildError(f'{root} has no class folders; expected {root}/<wnid>/*.JPEG')
+        raise BuildError(f'{root} has no class folders named like a wnid; expected {root}/n01440764/*.JPEG')
+    if expected_classes and classes is None and len(found) != expected_classes:
+        raise BuildError(f'{root} has {len(found)} class folders, not {expected_classes}: an incomplete copy, or a '
+                         f'subset (then pass --num-classes {len(found)}, or --num-classes 0 for any count)')
     classes = list(classes) if classes is not None else found
     index = {c: i for i, c in enumerate(classes)}
     unknown = [c for c in found if c not in index]

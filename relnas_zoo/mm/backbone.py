@@ -4,7 +4,6 @@ The backbone *is* a :class:`~relnas_zoo.networks.RelativeNASNet` without a head,
 are the zoo's: ``init_cfg=dict(type='Pretrained', checkpoint=...)`` loads our checkpoints and the
 authors' (converted on load by the network's own hook), with or without a ``prefix``.
 """
-from __future__ import annotations
 
 from typing import Optional, Sequence, Tuple
 
@@ -32,6 +31,7 @@ class RelativeNASBackbone(RelativeNASNet, BaseModule):
         drop_path_rate: drop-path on the cell edges.
         with_cp: gradient checkpointing per cell (saves memory, costs a recomputation).
         init_cfg: e.g. ``dict(type='Pretrained', checkpoint='relativenas_imagenet.pth')``.
+        device, dtype: where and in which dtype to create the weights (``'meta'`` allocates nothing).
     """
 
     def __init__(
@@ -47,9 +47,12 @@ class RelativeNASBackbone(RelativeNASNet, BaseModule):
             drop_path_rate: float = 0.,
             with_cp: bool = False,
             init_cfg: Optional[dict] = None,
+            device=None,
+            dtype=None,
     ):
         RelativeNASNet.__init__(self, genotype=genotype, C=C, layers=layers, num_classes=0, in_chans=in_channels,
-                                stem_type=stem_type, drop_path_rate=drop_path_rate, global_pool='')
+                                stem_type=stem_type, drop_path_rate=drop_path_rate, global_pool='',
+                                device=device, dtype=dtype)
         self.init_cfg = init_cfg
         n_levels = len(self.feature_info)
         out_indices = tuple(out_indices)

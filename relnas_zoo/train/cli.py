@@ -3,28 +3,72 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
 from ..config_io import field_help
 from ..data import DatasetError
-from .config import ConfigError, TrainConfig, apply_overrides, load_train_config
+from .config import ConfigError, TrainConfig, apply_overrides, load_train_config, recipe_path
 from .trainer import train
 
 __all__ = ['main']
 
 
+def _task_override(overrides: Sequence[str]) -> Optional[str]:
+    for item in overrides:
+        key, _, value = item.partition('=')
+        if key.strip() == 'task':
+            return value.strip()
+    return None
+
+
+def _help_defaults(argv: Optional[Sequence[str]], default_config: str) -> Optional[TrainConfig]:
+    """The config ``--help`` should show: the one this command line would load."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument('--config', default=default_config)
+    known, _ = pre.parse_known_args(argv)
+    try:
+        return load_train_config(known.config)
+    except ConfigError:
+        return None
+
+
+def resolve_config(config_arg: Optional[str], default_config: str, overrides: Sequence[str]) -> TrainConfig:
+    """Load the recipe; choosing another task with ``--set task=...`` chooses that task's recipe.
+
+    Without --config, ``task=cifar100`` loads configs/train/cifar100.yaml (batch 96, weight decay 5e-4)
+    instead of patching CIFAR-10's recipe; with an explicit --config of another task it is refused, so
+    nobody trains one task with another's recipe by accident.
+    """
+    task = _task_override(overrides)
+    path = config_arg or default_config
+    cfg = load_train_config(path)
+    if task and task != cfg.task:
+        if config_arg:
+            raise ConfigError(f'task={task!r} does not match --config {config_arg} (a {cfg.task} recipe): use '
+                              f'--config {recipe_path(task)} for the paper\'s {task} recipe')
+        if not os.path.isfile(recipe_path(task)):
+            raise ConfigError(f'task={task!r}: no recipe {recipe_path(task)}; choose imagenet, cifar10 or cifar100')
+        cfg = load_train_config(recipe_path(task))
+    return apply_overrides(cfg, overrides)
+
+
 def main(argv: Optional[Sequence[str]], doc: str, default_config: str) -> int:
-    p = argparse.ArgumentParser(description=doc + '\nConfig fields (override with --set key=value; values are '
-                                'YAML):\n' + field_help(TrainConfig),
+    shown = _help_defaults(argv, default_config)
+    p = argparse.ArgumentParser(description=doc + '\nConfig fields and the values this command uses (from '
+                                f'--config, default {default_config}; override with --set key=value; values are '
+                                'YAML):\n' + field_help(TrainConfig, shown),
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--config', default=default_config, help=f'YAML recipe (default: {default_config})')
+    p.add_argument('--config', help=f'YAML recipe (default: {default_config}); --set task=X without --config '
+                                    f'loads the recipe of task X')
     p.add_argument('--data', help='dataset root (same as --set data=...)')
     p.add_argument('--genotype', help='genotype name or JSON file, e.g. a search\'s genotype.json '
                                       '(same as --set genotype=...)')
-    p.add_argument('--out', required=True, help='run directory: last.pth (every epoch), model_best.pth '
-                                                '(zoo format), log.jsonl, config.yaml, tb/')
+    p.add_argument('--out', required=True, help='run directory: last.pth (every epoch), final.pth (the result: '
+                                                'the last epoch, zoo format), best_on_test.pth (epoch selected '
+                                                'on the test set; not a result), log.jsonl, config.yaml, tb/')
     p.add_argument('--resume', action='store_true', help='continue the run in --out from last.pth')
     p.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE',
                    help='override a config field (repeatable)')
@@ -36,10 +80,9 @@ def main(argv: Optional[Sequence[str]], doc: str, default_config: str) -> int:
             if args.overrides or args.data or args.genotype:
                 raise ConfigError('--resume continues with the run\'s saved config.yaml; drop --set/--data/--genotype')
         else:
-            cfg = load_train_config(args.config)
             extra = [f'data={args.data}'] if args.data else []
             extra += [f'genotype={args.genotype}'] if args.genotype else []
-            cfg = apply_overrides(cfg, [*args.overrides, *extra]).validate()
+            cfg = resolve_config(args.config, default_config, [*args.overrides, *extra]).validate()
     except ConfigError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
@@ -54,6 +97,10 @@ def main(argv: Optional[Sequence[str]], doc: str, default_config: str) -> int:
               file=sys.stderr)
         return 130
     if result:
-        print(f"done: best top-1 {result['best']['top1']:.2f}% at epoch {result['best']['epoch']} "
-              f"-> {Path(args.out) / 'model_best.pth'}")
+        final = result['final']
+        print(f"result (final epoch {final['epoch']}, fp32): top-1 error {100 - final['top1']:.2f}%, top-5 error "
+              f"{100 - final['top5']:.2f}% on {final['images']} test images -> {Path(args.out) / 'final.pth'}")
+        best = result['best']
+        print(f"(epoch {best['epoch']} had the highest test top-1, {best['top1']:.2f}%: it was selected on the "
+              f"test set, so it is not a test error; weights in {Path(args.out) / 'best_on_test.pth'})")
     return 0

@@ -10,7 +10,18 @@ from typing import Any, Dict, Optional, Union
 from ..config_io import ConfigError, apply_overrides, load_config_file
 from ..variants import VARIANTS
 
-__all__ = ['TrainConfig', 'ConfigError', 'load_train_config', 'apply_overrides']
+__all__ = ['TrainConfig', 'ConfigError', 'load_train_config', 'apply_overrides', 'TASK_ONLY_FIELDS',
+           'recipe_path']
+
+# Fields that one kind of task ignores; they are left out of its saved config.
+TASK_ONLY_FIELDS = {'imagenet': ('color_jitter', 'workers'), 'cifar': ('cutout',)}
+RECIPES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                       'configs', 'train')
+
+
+def recipe_path(task: str) -> str:
+    """The paper's recipe for ``task`` (configs/train/<task>.yaml of this checkout)."""
+    return os.path.join(RECIPES, f'{task}.yaml')
 
 
 @dataclass
@@ -29,8 +40,11 @@ class TrainConfig:
     drop_path: float = 0.2           # ramped linearly from 0 over the epochs (authors' code)
     # optimisation
     epochs: int = 600                # training epochs
-    batch_size: int = 128            # global: split evenly over the processes
-    eval_batch_size: int = 256       # global
+    batch_size: int = 128            # global (all processes, all accumulation steps): per process and
+                                     # step it is batch_size / (processes * accum_steps)
+    accum_steps: int = 1             # gradient accumulation: micro-batches per optimizer step (keeps the
+                                     # recipe's global batch and schedule on fewer GPUs)
+    eval_batch_size: int = 256       # global (all processes)
     lr: float = 0.025                # peak SGD learning rate
     lr_min: float = 0.0              # final learning rate
     schedule: str = 'cosine'         # cosine | warmup_linear
@@ -38,12 +52,13 @@ class TrainConfig:
     momentum: float = 0.9            # SGD momentum
     weight_decay: float = 3e-4       # SGD weight decay
     label_smoothing: float = 0.0     # cross-entropy label smoothing (main and auxiliary loss)
-    grad_clip: float = 5.0           # 0 disables
+    grad_clip: float = 5.0           # gradient-norm clipping; 0 disables
     # augmentation
     cutout: int = 16                 # CIFAR only; 0 disables
     color_jitter: float = 0.4        # ImageNet only (brightness/contrast/saturation; hue = half of it)
     # execution
-    amp: str = 'none'                # none | bf16 | fp16
+    amp: str = 'none'                # training autocast: none | bf16 | fp16
+    eval_amp: str = 'none'           # evaluation autocast; none = fp32, the numbers log.jsonl reports
     channels_last: bool = False      # NHWC memory format for model and batches
     compile: bool = False            # torch.compile the training forward
     ema_decay: float = 0.0           # 0 disables; e.g. 0.9998 keeps an EMA of the weights, evaluated too
@@ -74,6 +89,8 @@ class TrainConfig:
         need(0 <= self.label_smoothing < 1, 'label_smoothing', 'must lie in [0, 1)')
         need(self.auxiliary_weight >= 0, 'auxiliary_weight', 'must be >= 0')
         need(self.amp in ('none', 'bf16', 'fp16'), 'amp', 'choose none, bf16 or fp16')
+        need(self.eval_amp in ('none', 'bf16', 'fp16'), 'eval_amp', 'choose none, bf16 or fp16')
+        need(isinstance(self.accum_steps, int) and self.accum_steps >= 1, 'accum_steps', 'must be an int >= 1')
         need(0 <= self.ema_decay < 1, 'ema_decay', 'must lie in [0, 1)')
         need(self.device in ('auto', 'cpu', 'cuda'), 'device', 'choose auto, cpu or cuda')
         need(self.subset is None or (isinstance(self.subset, int) and self.subset >= 1), 'subset',
@@ -81,7 +98,9 @@ class TrainConfig:
         return self
 
     def to_dict(self) -> Dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The fields that apply to this task (a saved config.yaml shows what the run used)."""
+        skip = TASK_ONLY_FIELDS['cifar'] if self.task == 'imagenet' else TASK_ONLY_FIELDS['imagenet']
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
 
     def lr_factor(self, step: int, steps_per_epoch: int) -> float:
         """Multiplier of ``lr`` at optimizer step ``step`` (per-step schedule)."""

@@ -1,4 +1,10 @@
-"""Train/eval batch sources for the trainer: CIFAR on the device, ImageNet through DataLoaders."""
+"""Train/eval batch sources for the trainer: CIFAR on the device, ImageNet through DataLoaders.
+
+Every source yields batches the trainer moves to its device and passes through ``finish`` there: the
+ImageNet workers send uint8 images (a quarter of float32's bytes through the worker queues and the
+host-to-device copy) that ``finish`` normalises on the device, as timm's PrefetchLoader and the
+authors' fast_collate do; CIFAR batches are already normalised on the device.
+"""
 from __future__ import annotations
 
 import math
@@ -15,7 +21,8 @@ from ..timm_models import CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD
 from .config import TrainConfig
 from .distributed import DistInfo
 
-__all__ = ['build_loaders', 'ShardSampler', 'imagenet_dataset', 'imagenet_eval_transform']
+__all__ = ['build_loaders', 'ShardSampler', 'imagenet_dataset', 'imagenet_eval_transform', 'uint8_collate',
+           'DeviceNormalize', 'micro_batch_size']
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -34,6 +41,33 @@ class ShardSampler(Sampler):
         return len(self.indices)
 
 
+def micro_batch_size(global_batch: int, world: int, accum_steps: int = 1) -> int:
+    """Images per process and forward pass for a global batch split over processes and accumulation."""
+    return global_batch // (world * accum_steps)
+
+
+def uint8_collate(batch: Sequence[Tuple[torch.Tensor, int]]) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Stack uint8 CHW images and int labels (no float conversion in the workers)."""
+    images = torch.stack([b[0] for b in batch])
+    labels = torch.tensor([int(b[1]) for b in batch], dtype=torch.int64)
+    return images, labels
+
+
+class DeviceNormalize:
+    """uint8 batch on the device -> normalised float (``finish`` of the ImageNet sources)."""
+
+    def __init__(self, mean: Sequence[float], std: Sequence[float]):
+        self.mean = torch.tensor(mean).view(1, 3, 1, 1) * 255
+        self.std = torch.tensor(std).view(1, 3, 1, 1) * 255
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype != torch.uint8:
+            return x
+        if self.mean.device != x.device:
+            self.mean, self.std = self.mean.to(x.device), self.std.to(x.device)
+        return (x.float() - self.mean) / self.std
+
+
 class CifarBatches:
     def __init__(self, cfg: TrainConfig, dist: DistInfo):
         train = load_cifar(cfg.data, cfg.task, train=True)
@@ -43,7 +77,8 @@ class CifarBatches:
         mean, std = (CIFAR10_MEAN, CIFAR10_STD) if cfg.task == 'cifar10' else (CIFAR100_MEAN, CIFAR100_STD)
         self.dist = dist
         self.seed = cfg.seed
-        self.train = TensorBatches(train.images, train.labels, mean, std, cfg.batch_size // dist.world, dist.device,
+        self.train = TensorBatches(train.images, train.labels, mean, std,
+                                   micro_batch_size(cfg.batch_size, dist.world, cfg.accum_steps), dist.device,
                                    augment=True, cutout=cfg.cutout)
         self.test = TensorBatches(test.images, test.labels, mean, std, cfg.eval_batch_size // dist.world, dist.device)
 
@@ -62,17 +97,22 @@ class CifarBatches:
     def eval_len(self) -> int:
         return math.ceil(self.test.shard_size(self.dist.world, shuffle=False) / self.test.batch_size)
 
+    def finish(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
 
 def imagenet_train_transform(jitter: float):
+    """Random resized crop, flip, colour jitter; uint8 CHW out (normalised later, on the device)."""
     from torchvision import transforms as T
     return T.Compose([T.RandomResizedCrop(224), T.RandomHorizontalFlip(),
                       T.ColorJitter(brightness=jitter, contrast=jitter, saturation=jitter, hue=jitter / 2),
-                      T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+                      T.PILToTensor()])
 
 
 def imagenet_eval_transform():
+    """Resize 256, centre crop 224; uint8 CHW out (normalised later, on the device)."""
     from torchvision import transforms as T
-    return T.Compose([T.Resize(256), T.CenterCrop(224), T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+    return T.Compose([T.Resize(256), T.CenterCrop(224), T.PILToTensor()])
 
 
 def imagenet_dataset(path: Path, transform) -> Dataset:
@@ -96,18 +136,24 @@ class ImageNetBatches:
             val = torch.utils.data.Subset(val, range(min(cfg.subset, len(val))))
         self.sampler = DistributedSampler(train, num_replicas=dist.world, rank=dist.rank, shuffle=True,
                                           seed=cfg.seed, drop_last=True)
-        common = dict(num_workers=cfg.workers, pin_memory=dist.device.type == 'cuda',
-                      persistent_workers=cfg.workers > 0)
-        self.train = DataLoader(train, batch_size=cfg.batch_size // dist.world, sampler=self.sampler,
-                                drop_last=True, **common)
+        common = dict(num_workers=cfg.workers, pin_memory=dist.device.type == 'cuda', collate_fn=uint8_collate)
+        # Training workers start anew every epoch with seeds from the epoch's generator, i.e. from
+        # (seed, epoch, rank) plus the worker id: persistent workers are seeded once, so a resumed run
+        # would otherwise get other augmentations than an uninterrupted one.
+        self.train = DataLoader(train, batch_size=micro_batch_size(cfg.batch_size, dist.world, cfg.accum_steps),
+                                sampler=self.sampler, drop_last=True, persistent_workers=False, **common)
         self.val = DataLoader(val, batch_size=cfg.eval_batch_size // dist.world,
-                              sampler=ShardSampler(len(val), dist.rank, dist.world), **common)
+                              sampler=ShardSampler(len(val), dist.rank, dist.world),
+                              persistent_workers=cfg.workers > 0, **common)
+        self.finish = DeviceNormalize(IMAGENET_MEAN, IMAGENET_STD)
 
     def __len__(self) -> int:
         return len(self.train)
 
     def train_batches(self, epoch: int, generator: torch.Generator):
+        """The epoch's batches; ``generator`` (seeded from (seed, epoch, rank)) seeds the workers."""
         self.sampler.set_epoch(epoch)
+        self.train.generator = generator  # base seed of this epoch's workers: + worker id in each
         return iter(self.train)
 
     def eval_batches(self):

@@ -1,10 +1,15 @@
 """Training and evaluation under torchrun/DDP for ImageNet and CIFAR (one engine, two recipes).
 
-Guarantees: the global batch is split over the processes and data is sharded by global rank;
-evaluation counts every validation image exactly once (no sampler padding) and sums over ranks;
-a checkpoint (model, optimizer, scheduler, scaler, EMA, epoch, best) is written atomically after every
-epoch; random streams are re-seeded from (seed, epoch, rank) at each epoch start, so ``--resume``
-continues exactly as an uninterrupted run would.
+Guarantees: the global batch is split over the processes (and accumulation steps) and data is sharded
+by global rank; evaluation counts every validation image exactly once (no sampler padding), in fp32 by
+default, with BN running statistics averaged over the ranks first, and sums over ranks; a checkpoint
+(model, optimizer, scheduler, scaler, EMA, epoch) is written atomically after every epoch; random
+streams, DataLoader workers included, are re-seeded from (seed, epoch, rank) at each epoch start, so
+``--resume`` continues exactly as an uninterrupted run would.
+
+The result of a run is its final epoch (``final.pth``, the ``result`` line of log.jsonl), as the paper
+reports. ``best_on_test.pth`` keeps the epoch with the highest test top-1 for inspection; it was selected
+on the test set, so its accuracy is not a test result.
 """
 from __future__ import annotations
 
@@ -30,11 +35,12 @@ from .config import ConfigError, TrainConfig
 from .data import build_loaders
 from .distributed import DistInfo, all_reduce_sum, barrier, init_distributed
 
-__all__ = ['train', 'evaluate', 'AuxForward', 'build_model', 'LAST', 'BEST']
+__all__ = ['train', 'evaluate', 'AuxForward', 'build_model', 'LAST', 'BEST', 'FINAL']
 
 log = logging.getLogger('relnas_zoo.train')
 LAST = 'last.pth'
-BEST = 'model_best.pth'
+FINAL = 'final.pth'           # the last epoch's weights: the run's result
+BEST = 'best_on_test.pth'     # highest test top-1 over the epochs: selected on the test set, not a result
 
 
 class AuxForward(nn.Module):
@@ -84,15 +90,22 @@ def _atomic_save(obj: Any, path: Path) -> None:
 
 @torch.inference_mode()
 def evaluate(model: nn.Module, loader, device: torch.device, amp: str = 'none', progress: bool = False,
-             channels_last: bool = False) -> Dict[str, float]:
-    """Top-1/top-5 accuracy and loss, summed over all ranks; every image counted once."""
+             channels_last: bool = False, confusion: Optional[torch.Tensor] = None) -> Dict[str, float]:
+    """Top-1/top-5 accuracy and loss, summed over all ranks; every image counted once.
+
+    ``confusion`` (num_classes x num_classes, on ``device``), if given, receives the counts of
+    (label, top-1 output) pairs, summed over the ranks.
+    """
     from tqdm import tqdm
     model.eval()
+    finish = getattr(loader, 'finish', None)
     sums = torch.zeros(4, dtype=torch.float64, device=device)  # loss, top1, top5, n
     for x, y in tqdm(loader.eval_batches(), total=loader.eval_len(), desc='eval', leave=False,
                      disable=not progress, dynamic_ncols=True):
         x = x.to(device, non_blocking=True)
         y = y.to(device, non_blocking=True)
+        if finish is not None:
+            x = finish(x)
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with _autocast(device, amp):
@@ -100,12 +113,31 @@ def evaluate(model: nn.Module, loader, device: torch.device, amp: str = 'none', 
         logits = logits.float()
         top5 = logits.topk(min(5, logits.shape[1]), dim=1).indices
         hit = top5 == y[:, None]
+        if confusion is not None:
+            confusion.index_put_((y, top5[:, 0]), torch.ones_like(y, dtype=confusion.dtype), accumulate=True)
         sums += torch.stack([F.cross_entropy(logits, y, reduction='sum').double(), hit[:, 0].sum().double(),
                              hit.any(1).sum().double(), torch.tensor(len(y), dtype=torch.float64, device=device)])
     all_reduce_sum(sums)
+    if confusion is not None:
+        all_reduce_sum(confusion)
     n = max(sums[3].item(), 1.0)
     return dict(loss=sums[0].item() / n, top1=100 * sums[1].item() / n, top5=100 * sums[2].item() / n,
                 images=int(sums[3].item()))
+
+
+def _check_class_lists(loaders) -> None:
+    """Refuse a train/val pair whose stored class lists differ (labels would mean other classes)."""
+    lists = [getattr(getattr(l, 'dataset', None), 'classes', None) for l in (loaders.train, loaders.val)]
+    lists = [getattr(getattr(getattr(l, 'dataset', None), 'dataset', None), 'classes', None) if c is None else c
+             for l, c in zip((loaders.train, loaders.val), lists)]  # through a Subset
+    train_classes, val_classes = lists
+    if train_classes is not None and val_classes is not None and list(train_classes) != list(val_classes):
+        only_train = sorted(set(train_classes) - set(val_classes))[:5]
+        only_val = sorted(set(val_classes) - set(train_classes))[:5]
+        raise ConfigError(f'train and val class lists differ ({len(train_classes)} vs {len(val_classes)} classes; '
+                          f'only in train: {only_train}, only in val: {only_val}, or another order): label k would '
+                          f'mean different classes. Rebuild both from the same class list '
+                          f'(tools/imagenet_to_lmdb.py builds val with the train wnids)')
 
 
 class _Logger:
@@ -137,15 +169,18 @@ class _Logger:
 
 def train(cfg: TrainConfig, out_dir: os.PathLike, resume: bool = False, progress: bool = True) -> Dict[str, Any]:
     """Train ``cfg`` into ``out_dir`` (``last.pth`` each epoch, ``model_best.pth`` in the zoo format)."""
-    from timm.utils import ModelEmaV3
+    from timm.utils import ModelEmaV3, distribute_bn
     from tqdm import tqdm
 
     cfg.validate()
     out = Path(out_dir)
     dist = init_distributed(cfg.device)
-    if cfg.batch_size % dist.world or cfg.eval_batch_size % dist.world:
-        raise ConfigError(f'batch_size={cfg.batch_size} / eval_batch_size={cfg.eval_batch_size} must divide by '
-                          f'the {dist.world} processes (the batch size is global)')
+    if cfg.batch_size % (dist.world * cfg.accum_steps) or cfg.eval_batch_size % dist.world:
+        raise ConfigError(f'batch_size={cfg.batch_size} must divide by processes x accum_steps = {dist.world} x '
+                          f'{cfg.accum_steps}, and eval_batch_size={cfg.eval_batch_size} by {dist.world} (batch '
+                          f'sizes are global)')
+    if dist.device.type == 'cuda':
+        torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick the fastest kernels
     if resume and not (out / LAST).is_file():
         raise FileNotFoundError(f'nothing to resume: {out / LAST} does not exist')
     if not resume and (out / LAST).exists():
@@ -161,12 +196,16 @@ def train(cfg: TrainConfig, out_dir: os.PathLike, resume: bool = False, progress
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     loaders = build_loaders(cfg, dist)
-    steps_per_epoch = len(loaders)
+    steps_per_epoch = len(loaders) // cfg.accum_steps  # optimizer steps; a last incomplete group is dropped
+    if steps_per_epoch < 1:
+        raise ConfigError(f'accum_steps={cfg.accum_steps}: an epoch has only {len(loaders)} micro-batches per process')
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: cfg.lr_factor(step, steps_per_epoch))
     scaler = torch.amp.GradScaler(device.type, enabled=cfg.amp == 'fp16')
     ema = ModelEmaV3(model, decay=cfg.ema_decay) if cfg.ema_decay > 0 else None
     start_epoch, best = 0, dict(top1=-1.0, epoch=-1, source='')
+    if cfg.task == 'imagenet':
+        _check_class_lists(loaders)
 
     if resume:
         ckpt = torch.load(out / LAST, map_location='cpu', weights_only=True)
@@ -181,6 +220,10 @@ def train(cfg: TrainConfig, out_dir: os.PathLike, resume: bool = False, progress
     elif dist.main:
         import yaml
         (out / 'config.yaml').write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        if cfg.accum_steps > 1:
+            log.info('gradient accumulation: %d micro-batches of %d images per process and step (global batch %d); '
+                     'BN statistics are per micro-batch', cfg.accum_steps,
+                     cfg.batch_size // (dist.world * cfg.accum_steps), cfg.batch_size)
 
     net: nn.Module = AuxForward(model)
     if cfg.compile:
@@ -199,21 +242,30 @@ def train(cfg: TrainConfig, out_dir: os.PathLike, resume: bool = False, progress
             net.train()
             t0 = time.perf_counter()
             sums = torch.zeros(3, dtype=torch.float64, device=device)  # loss, correct, n
-            bar = tqdm(loaders.train_batches(epoch, gen), total=steps_per_epoch, desc=f'epoch {epoch}',
+            bar = tqdm(loaders.train_batches(epoch, gen), total=steps_per_epoch * cfg.accum_steps, desc=f'epoch {epoch}',
                        disable=not progress, dynamic_ncols=True, leave=False)
-            for it, (x, y) in enumerate(bar):
-                x = x.to(device, non_blocking=True)
-                y = y.to(device, non_blocking=True)
-                if cfg.channels_last:
-                    x = x.contiguous(memory_format=torch.channels_last)
-                with _autocast(device, cfg.amp):
-                    outputs = net(x)
-                    loss = F.cross_entropy(outputs.logits, y, label_smoothing=cfg.label_smoothing)
-                    if outputs.aux_logits is not None:
-                        loss = loss + cfg.auxiliary_weight * F.cross_entropy(
-                            outputs.aux_logits, y, label_smoothing=cfg.label_smoothing)
+            micro = iter(bar)
+            for it in range(steps_per_epoch):
                 opt.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
+                for k in range(cfg.accum_steps):
+                    x, y = next(micro)
+                    x = loaders.finish(x.to(device, non_blocking=True))
+                    y = y.to(device, non_blocking=True)
+                    if cfg.channels_last:
+                        x = x.contiguous(memory_format=torch.channels_last)
+                    # DDP: all-reduce gradients only on the last micro-batch of the step
+                    sync = k == cfg.accum_steps - 1 or not dist.enabled
+                    with (contextlib.nullcontext() if sync else net.no_sync()):
+                        with _autocast(device, cfg.amp):
+                            outputs = net(x)
+                            loss = F.cross_entropy(outputs.logits, y, label_smoothing=cfg.label_smoothing)
+                            if outputs.aux_logits is not None:
+                                loss = loss + cfg.auxiliary_weight * F.cross_entropy(
+                                    outputs.aux_logits, y, label_smoothing=cfg.label_smoothing)
+                        scaler.scale(loss / cfg.accum_steps).backward()
+                    sums += torch.stack([loss.detach().double() * len(y),
+                                         (outputs.logits.detach().argmax(1) == y).sum().double(),
+                                         torch.tensor(len(y), dtype=torch.float64, device=device)])
                 if cfg.grad_clip > 0:
                     scaler.unscale_(opt)
                     nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -222,9 +274,6 @@ def train(cfg: TrainConfig, out_dir: os.PathLike, resume: bool = False, progress
                 sched.step()
                 if ema is not None:
                     ema.update(model)
-                sums += torch.stack([loss.detach().double() * len(y),
-                                     (outputs.logits.detach().argmax(1) == y).sum().double(),
-                                     torch.tensor(len(y), dtype=torch.float64, device=device)])
                 step = epoch * steps_per_epoch + it
                 if cfg.log_every and (it + 1) % cfg.log_every == 0:
                     logger.write(dict(split='train_step', epoch=epoch, step=step, loss=loss.item(),
@@ -238,20 +287,31 @@ def train(cfg: TrainConfig, out_dir: os.PathLike, resume: bool = False, progress
                              drop_path=cfg.drop_path_at(epoch), seconds=seconds,
                              images_per_s=sums[2].item() / seconds)
             logger.write(train_rec, epoch)
-            evals = {'model': evaluate(model, loaders, device, cfg.amp, progress, cfg.channels_last)}
+            if dist.enabled:  # every rank evaluates, and rank 0 saves, the same BN statistics
+                distribute_bn(model, dist.world, reduce=True)
+                if ema is not None:
+                    distribute_bn(ema.module, dist.world, reduce=True)
+            evals = {'model': evaluate(model, loaders, device, cfg.eval_amp, progress, cfg.channels_last)}
             if ema is not None:
-                evals['ema'] = evaluate(ema.module, loaders, device, cfg.amp, progress, cfg.channels_last)
+                evals['ema'] = evaluate(ema.module, loaders, device, cfg.eval_amp, progress, cfg.channels_last)
             for source, rec in evals.items():
                 logger.write(dict(split='val' if source == 'model' else 'val_ema', epoch=epoch, **rec), epoch)
             source, top = max(evals.items(), key=lambda kv: kv[1]['top1'])
             improved = top['top1'] > best['top1']
             if improved:
                 best = dict(top1=top['top1'], top5=top['top5'], epoch=epoch, source=source)
+            last_epoch = epoch == cfg.epochs - 1
             if dist.main:
                 if improved:
                     best_model = model if source == 'model' else ema.module
-                    save_checkpoint(best_model, out / BEST, extra=dict(top1=top['top1'], top5=top['top5'],
-                                                                       epoch=epoch, train_config=cfg.to_dict()))
+                    save_checkpoint(best_model, out / BEST, extra=dict(
+                        top1=top['top1'], top5=top['top5'], epoch=epoch, train_config=cfg.to_dict(),
+                        note='selected on the test set (highest test top-1 over the epochs): not a test result'))
+                if last_epoch:  # before last.pth: a run whose last.pth says "done" has its result file
+                    final = evals['model']
+                    save_checkpoint(model, out / FINAL, extra=dict(
+                        top1=final['top1'], top5=final['top5'], epoch=epoch, train_config=cfg.to_dict(),
+                        note='the final epoch: the run\'s result, as the paper reports'))
                 _atomic_save(dict(format='relnas_zoo-train', epoch=epoch + 1, model=model.state_dict(),
                                   optimizer=opt.state_dict(), scheduler=sched.state_dict(),
                                   scaler=scaler.state_dict(), ema=ema.module.state_dict() if ema else None,
@@ -260,8 +320,15 @@ def train(cfg: TrainConfig, out_dir: os.PathLike, resume: bool = False, progress
                 log.info('epoch %d: train loss %.4f top-1 %.2f%% | val top-1 %.2f%% top-5 %.2f%% (%d images) | '
                          '%.0f img/s', epoch, train_rec['loss'], train_rec['top1'], evals['model']['top1'],
                          evals['model']['top5'], evals['model']['images'], train_rec['images_per_s'])
+            if last_epoch:
+                final = evals['model']
+                logger.write(dict(split='result', epoch=epoch, top1=final['top1'], top5=final['top5'],
+                                  top1_error=100 - final['top1'], top5_error=100 - final['top5'],
+                                  images=final['images'], precision='fp32' if cfg.eval_amp == 'none' else cfg.eval_amp,
+                                  note='final epoch; best_on_test.pth is selected on the test set'), epoch)
             barrier()
-            result = dict(epoch=epoch, train=train_rec, val=evals['model'], best=best)
+            result = dict(epoch=epoch, train=train_rec, val=evals['model'], best=best,
+                          final=dict(epoch=epoch, **evals['model']))
     finally:
         logger.close()
     return result
