@@ -78,5 +78,7 @@ def order_from_rows(classes: Sequence[str], rows: Sequence[int]) -> List[str]:
 
 
 def near_chance(top1: float, num_classes: int, factor: float = 5.0) -> bool:
-    """Top-1 (in %) within ``factor`` times chance: the labels probably mean other classes."""
-    return num_classes > 1 and top1 < factor * 100.0 / num_classes
+    """Top-1 (in %) below ``factor`` times chance and within 10 points of it: the labels probably mean
+    other classes (1000 classes: below 0.5%; 3 classes: below 43%)."""
+    chance = 100.0 / num_classes
+    return num_classes > 1 and top1 < min(factor * chance, chance + 10.0)

@@ -183,6 +183,8 @@ def test_train_configs_hold_the_paper_recipes():
     im = load_train_config(ROOT / 'configs/train/imagenet.yaml')
     assert (im.batch_size, im.epochs, im.lr, im.weight_decay, im.warmup_epochs, im.lr_min, im.label_smoothing,
             im.auxiliary_weight) == (1024, 250, 0.5, 3e-5, 5, 1e-5, 0.1, 0.4)
+    assert im.grad_clip == 0.0            # the authors' ImageNet config does not clip
+    assert im.eval_amp == 'none' and im.amp == 'bf16'   # trains in bf16, reports fp32 numbers
     # warm-up rises linearly to 0.5 over 5 epochs, then decays linearly to 1e-5
     spe = 10
     lrs = [im.lr * im.lr_factor(s, spe) for s in range(250 * spe)]
@@ -214,7 +216,15 @@ def test_cifar_ddp_training_kill_resume_and_validate(tmp_path):
     logs = [json.loads(l) for l in (ref / 'log.jsonl').read_text().splitlines()]
     vals = [l for l in logs if l['split'] == 'val']
     assert len(vals) == 3 and all(v['images'] == 16 for v in vals)  # every test image once, over 2 ranks
-    assert (ref / 'model_best.pth').exists()
+    assert (ref / 'final.pth').exists() and (ref / 'best_on_test.pth').exists()
+    # the result is the final epoch, not the best of the test evaluations
+    result = [l for l in logs if l['split'] == 'result']
+    assert len(result) == 1 and result[0]['epoch'] == 2 and result[0]['top1'] == vals[-1]['top1']
+    assert result[0]['precision'] == 'fp32'
+    assert f"result (final epoch 2, fp32): top-1 error {100 - vals[-1]['top1']:.2f}%" in r.stdout
+    assert 'selected on the' in r.stdout and 'not a test error' in r.stdout
+    saved = (ref / 'config.yaml').read_text()
+    assert 'cutout' in saved and 'color_jitter' not in saved and 'workers' not in saved  # only what applies
 
     run = tmp_path / 'killed'
     proc = subprocess.Popen(_train_cmd('train_cifar.py', '--out', str(run), *args, nproc=2, port=29532),
@@ -236,12 +246,12 @@ def test_cifar_ddp_training_kill_resume_and_validate(tmp_path):
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
     r = subprocess.run([sys.executable, str(ROOT / 'tools/validate.py'), '--model', 'relativenas_cifar10',
-                        '--checkpoint', str(ref / 'model_best.pth'), '--data', str(data), '--json'],
+                        '--checkpoint', str(ref / 'final.pth'), '--data', str(data), '--json'],
                        capture_output=True, text=True, env=_env())
     assert r.returncode == 0, r.stderr
-    rec = json.loads(r.stdout)
-    best = max(vals, key=lambda v: v['top1'])
-    assert rec['images'] == 16 and rec['top1'] == pytest.approx(best['top1'])
+    rec = json.loads(r.stdout.strip().splitlines()[-1])
+    assert rec['images'] == 16 and rec['top1'] == pytest.approx(vals[-1]['top1'])
+    assert rec['loss'] == pytest.approx(vals[-1]['loss'], rel=1e-6)   # BN statistics synced: the saved weights
 
 
 def test_imagenet_training_on_lmdb_and_validate(imagenet, tmp_path):
@@ -259,11 +269,38 @@ def test_imagenet_training_on_lmdb_and_validate(imagenet, tmp_path):
     logs = [json.loads(l) for l in (out / 'log.jsonl').read_text().splitlines()]
     assert {l['split'] for l in logs} >= {'train', 'val', 'val_ema'}
     assert [l['images'] for l in logs if l['split'] == 'val'] == [6]
+    saved = (out / 'config.yaml').read_text()
+    assert 'color_jitter' in saved and 'cutout' not in saved
     r = subprocess.run([sys.executable, str(ROOT / 'tools/validate.py'), '--model', 'relativenas', '--checkpoint',
-                        str(out / 'model_best.pth'), '--data', str(lm / 'val'), '--workers', '0'],
+                        str(out / 'final.pth'), '--data', str(lm / 'val'), '--workers', '0'],
                        capture_output=True, text=True, env=_env())
     assert r.returncode == 0, r.stderr
     assert 'top-1 error' in r.stdout and 'on 6 images' in r.stdout
+
+
+def test_task_chooses_its_recipe(tmp_path):
+    """--set task=cifar100 without --config trains CIFAR-100's recipe, not CIFAR-10's with another label set."""
+    from relnas_zoo.train.cli import resolve_config
+    cfg = resolve_config(None, str(ROOT / 'configs/train/cifar10.yaml'), ['task=cifar100', 'data=x'])
+    assert (cfg.task, cfg.model, cfg.batch_size, cfg.weight_decay) == ('cifar100', 'relativenas_cifar100', 96, 5e-4)
+    cfg = resolve_config(None, str(ROOT / 'configs/train/cifar10.yaml'), ['task=cifar100', 'batch_size=64'])
+    assert cfg.batch_size == 64                                    # an explicit override still wins
+    r = subprocess.run(_train_cmd('train_cifar.py', '--out', str(tmp_path / 'm'), '--data', 'x', '--config',
+                                  str(ROOT / 'configs/train/cifar10.yaml'), '--set', 'task=cifar100'),
+                       capture_output=True, text=True, env=_env())
+    assert r.returncode == 2 and 'cifar100.yaml' in r.stderr and 'does not match' in r.stderr
+
+
+def test_help_shows_the_values_the_command_uses():
+    r = subprocess.run([sys.executable, str(ROOT / 'tools/train_imagenet.py'), '--help'], capture_output=True,
+                       text=True)
+    assert r.returncode == 0
+    lines = {l.split()[0]: l for l in r.stdout.splitlines() if l.startswith('  ') and len(l.split()) > 1}
+    assert "'imagenet'" in lines['task'] and '250' in lines['epochs'] and '0.5' in lines['lr']
+    assert "'cifar10'" not in r.stdout.split('Config fields')[1]
+    r = subprocess.run([sys.executable, str(ROOT / 'tools/train_cifar.py'), '--help'], capture_output=True, text=True)
+    lines = {l.split()[0]: l for l in r.stdout.splitlines() if l.startswith('  ') and len(l.split()) > 1}
+    assert '600' in lines['epochs'] and '0.025' in lines['lr']
 
 
 def test_training_errors(tmp_path):
@@ -353,3 +390,80 @@ def test_class_order_recovered_and_converted(colour_classes, tmp_path):
     assert r.returncode == 0, r.stderr
     rec, _ = _validate('--checkpoint', tmp_path / 'fixed.pth', '--data', root / 'val')
     assert rec['top1'] == 100.0
+
+
+def _imagenet_lmdbs(imagenet, lm):
+    classes = scan_class_folders(imagenet / 'train').classes
+    build_lmdb(scan_class_folders(imagenet / 'train'), lm / 'train', 'train', workers=1, progress=False)
+    build_lmdb(scan_flat_with_labels(imagenet / 'val', imagenet / 'LOC_val_solution.csv', classes), lm / 'val', 'val',
+               workers=1, progress=False)
+    return lm
+
+
+@pytest.mark.parametrize('nproc', [None, 2], ids=['1proc', '2proc'])
+def test_imagenet_kill_resume_with_workers_is_exact(imagenet, tmp_path, nproc):
+    """1 and 2 processes x 2 DataLoader workers: a killed and resumed run ends with the same weights, bit for
+    bit (workers are re-seeded from (seed, epoch, rank, worker) every epoch; with workers seeded once, the
+    1-process run resumed with other augmentations)."""
+    port = 29541 if nproc else None
+    lm = _imagenet_lmdbs(imagenet, tmp_path / 'lmdb')
+    sets = _sets(['C=4', 'layers=3', 'warmup_epochs=0', 'batch_size=4', 'eval_batch_size=4', 'epochs=3', 'workers=2',
+                  'amp=none', 'channels_last=false', 'tensorboard=false', 'color_jitter=0.4', 'lr=0.01'])
+    ref = tmp_path / 'ref'
+    r = subprocess.run(_train_cmd('train_imagenet.py', '--data', str(lm), '--out', str(ref), *sets, nproc=nproc,
+                                  port=port), capture_output=True, text=True, env=_env(), timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    run = tmp_path / 'killed'
+    proc = subprocess.Popen(_train_cmd('train_imagenet.py', '--data', str(lm), '--out', str(run), *sets, nproc=nproc,
+                                       port=port and port + 1), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if (run / 'last.pth').exists() and torch.load(run / 'last.pth', weights_only=True)['epoch'] >= 1:
+            break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert torch.load(run / 'last.pth', weights_only=True)['epoch'] < 3, 'the run finished before it was killed'
+    r = subprocess.run(_train_cmd('train_imagenet.py', '--out', str(run), '--resume', nproc=nproc,
+                                  port=port and port + 2),
+                       capture_output=True, text=True, env=_env(), timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    a = torch.load(ref / 'last.pth', weights_only=True)['model']
+    b = torch.load(run / 'last.pth', weights_only=True)['model']
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_train_val_class_lists_must_match(imagenet, tmp_path):
+    import shutil
+    from relnas_zoo.train.config import ConfigError
+    from relnas_zoo.train.data import build_loaders
+    from relnas_zoo.train.distributed import DistInfo
+    shutil.copytree(imagenet / 'train', tmp_path / 'train')
+    shutil.copytree(imagenet / 'val_folders', tmp_path / 'val')
+    cfg = TrainConfig(task='imagenet', model='relativenas', data=str(tmp_path), workers=0)
+    assert build_loaders(cfg, DistInfo()).num_classes == 3
+    shutil.rmtree(tmp_path / 'val' / WNIDS[2])
+    with pytest.raises(ConfigError, match='class lists differ'):
+        build_loaders(cfg, DistInfo())
+
+
+def test_gradient_accumulation_keeps_the_recipe(tmp_path):
+    """accum_steps=2 with the same global batch: same number of optimizer steps and learning rates,
+    half the images per forward pass."""
+    data = write_cifar(tmp_path / 'cifar', per_batch=16)
+    logs = {}
+    for accum in (1, 2):
+        out = tmp_path / f'a{accum}'
+        sets = _sets(CIFAR_TINY + ['epochs=1', f'accum_steps={accum}', 'log_every=1', 'drop_path=0', 'batch_size=16'])
+        r = subprocess.run(_train_cmd('train_cifar.py', '--config', str(ROOT / 'configs/train/cifar10.yaml'),
+                                      '--data', str(data), '--out', str(out), *sets),
+                           capture_output=True, text=True, env=_env(), timeout=600)
+        assert r.returncode == 0, r.stderr[-3000:]
+        logs[accum] = [json.loads(l) for l in (out / 'log.jsonl').read_text().splitlines()]
+    steps = {a: [l for l in rows if l['split'] == 'train_step'] for a, rows in logs.items()}
+    assert len(steps[1]) == len(steps[2]) == 5                       # 80 images / global batch 16
+    assert [s['lr'] for s in steps[1]] == [s['lr'] for s in steps[2]]
+    r = subprocess.run(_train_cmd('train_cifar.py', '--data', str(data), '--out', str(tmp_path / 'bad'),
+                                  *_sets(CIFAR_TINY + ['accum_steps=3'])), capture_output=True, text=True, env=_env())
+    assert r.returncode == 2 and 'accum_steps' in r.stderr

@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 from ..data import TensorBatches, load_cifar
 from ..data.imagenet_lmdb import ImageNetLMDB
 from ..timm_models import CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD
-from .config import TrainConfig
+from .config import ConfigError, TrainConfig
 from .distributed import DistInfo
 
 __all__ = ['build_loaders', 'ShardSampler', 'imagenet_dataset', 'imagenet_eval_transform', 'uint8_collate',
@@ -126,11 +126,24 @@ def imagenet_dataset(path: Path, transform) -> Dataset:
     raise FileNotFoundError(f'{path}: neither an LMDB (data.mdb) nor a folder of class folders')
 
 
+def check_class_lists(train_classes: Sequence[str], val_classes: Sequence[str]) -> None:
+    """Refuse a train/val pair whose stored class lists differ: label k would mean different classes."""
+    if list(train_classes) != list(val_classes):
+        only_train = sorted(set(train_classes) - set(val_classes))[:5]
+        only_val = sorted(set(val_classes) - set(train_classes))[:5]
+        raise ConfigError(f'train and val class lists differ ({len(train_classes)} vs {len(val_classes)} classes; '
+                          f'only in train: {only_train}, only in val: {only_val}; or another order): label k would '
+                          f'mean different classes. Rebuild both from the same class list '
+                          f'(tools/imagenet_to_lmdb.py builds val with the train split\'s wnids)')
+
+
 class ImageNetBatches:
     def __init__(self, cfg: TrainConfig, dist: DistInfo):
         root = Path(cfg.data).expanduser()
         train = imagenet_dataset(root / 'train', imagenet_train_transform(cfg.color_jitter))
         val = imagenet_dataset(root / 'val', imagenet_eval_transform())
+        check_class_lists(train.classes, val.classes)
+        self.num_classes = len(train.classes)
         if cfg.subset:
             train = torch.utils.data.Subset(train, range(min(cfg.subset, len(train))))
             val = torch.utils.data.Subset(val, range(min(cfg.subset, len(val))))

@@ -54,14 +54,17 @@ class AuxForward(nn.Module):
         return self.model.forward_with_aux(x)
 
 
-def build_model(cfg: TrainConfig) -> RelativeNASNet:
+def build_model(cfg: TrainConfig, num_classes: Optional[int] = None) -> RelativeNASNet:
+    """The zoo model of ``cfg``; ``num_classes`` from the data (an ImageNet subset trains a smaller head)."""
     import timm
     import relnas_zoo  # noqa: F401  (registers the models)
     kwargs: Dict[str, Any] = dict(auxiliary=cfg.auxiliary_weight > 0)
     for key in ('genotype', 'C', 'layers'):
         if getattr(cfg, key) is not None:
             kwargs[key] = getattr(cfg, key)
-    if cfg.task == 'cifar100':
+    if num_classes is not None:
+        kwargs['num_classes'] = num_classes
+    elif cfg.task == 'cifar100':
         kwargs['num_classes'] = 100
     elif cfg.task == 'cifar10':
         kwargs['num_classes'] = 10
@@ -125,21 +128,6 @@ def evaluate(model: nn.Module, loader, device: torch.device, amp: str = 'none', 
                 images=int(sums[3].item()))
 
 
-def _check_class_lists(loaders) -> None:
-    """Refuse a train/val pair whose stored class lists differ (labels would mean other classes)."""
-    lists = [getattr(getattr(l, 'dataset', None), 'classes', None) for l in (loaders.train, loaders.val)]
-    lists = [getattr(getattr(getattr(l, 'dataset', None), 'dataset', None), 'classes', None) if c is None else c
-             for l, c in zip((loaders.train, loaders.val), lists)]  # through a Subset
-    train_classes, val_classes = lists
-    if train_classes is not None and val_classes is not None and list(train_classes) != list(val_classes):
-        only_train = sorted(set(train_classes) - set(val_classes))[:5]
-        only_val = sorted(set(val_classes) - set(train_classes))[:5]
-        raise ConfigError(f'train and val class lists differ ({len(train_classes)} vs {len(val_classes)} classes; '
-                          f'only in train: {only_train}, only in val: {only_val}, or another order): label k would '
-                          f'mean different classes. Rebuild both from the same class list '
-                          f'(tools/imagenet_to_lmdb.py builds val with the train wnids)')
-
-
 class _Logger:
     def __init__(self, out: Path, dist: DistInfo, tensorboard: bool):
         self.main = dist.main
@@ -191,11 +179,11 @@ def train(cfg: TrainConfig, out_dir: os.PathLike, resume: bool = False, progress
     device = dist.device
     progress = progress and dist.main
 
+    loaders = build_loaders(cfg, dist)
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
-    model = build_model(cfg).to(device)
+    model = build_model(cfg, getattr(loaders, 'num_classes', None)).to(device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    loaders = build_loaders(cfg, dist)
     steps_per_epoch = len(loaders) // cfg.accum_steps  # optimizer steps; a last incomplete group is dropped
     if steps_per_epoch < 1:
         raise ConfigError(f'accum_steps={cfg.accum_steps}: an epoch has only {len(loaders)} micro-batches per process')
@@ -204,8 +192,6 @@ def train(cfg: TrainConfig, out_dir: os.PathLike, resume: bool = False, progress
     scaler = torch.amp.GradScaler(device.type, enabled=cfg.amp == 'fp16')
     ema = ModelEmaV3(model, decay=cfg.ema_decay) if cfg.ema_decay > 0 else None
     start_epoch, best = 0, dict(top1=-1.0, epoch=-1, source='')
-    if cfg.task == 'imagenet':
-        _check_class_lists(loaders)
 
     if resume:
         ckpt = torch.load(out / LAST, map_location='cpu', weights_only=True)
