@@ -8,11 +8,10 @@ include those dead weights).
 from typing import List, Sequence, Tuple
 
 import torch
-from timm.layers import DropPath
 from torch import nn
 
 from .genotypes import NUM_INPUT_NODES, Edge
-from .ops import FactorizedReduce, ReLUConvBN, build_op, is_identity_op
+from .ops import FactorizedReduce, ReLUConvBN, ScheduledDropPath, build_op, is_identity_op
 
 __all__ = ['Node', 'Cell', 'live_states']
 
@@ -36,14 +35,14 @@ def live_states(edges: Sequence[Edge], concat: Sequence[int]) -> List[bool]:
 class Node(nn.Module):
     """An intermediate node: the sum of two ops, each applied to an earlier state."""
 
-    def __init__(self, op1: nn.Module, in1: int, op2: nn.Module, in2: int, drop_path_rate: float = 0.):
+    def __init__(self, op1: nn.Module, in1: int, op2: nn.Module, in2: int, drop_path_rate: float = 0., device=None):
         super().__init__()
         self.in1 = in1
         self.in2 = in2
         self.op1 = op1
         self.op2 = op2
-        self.drop1 = nn.Identity() if is_identity_op(op1) else DropPath(drop_path_rate)
-        self.drop2 = nn.Identity() if is_identity_op(op2) else DropPath(drop_path_rate)
+        self.drop1 = nn.Identity() if is_identity_op(op1) else ScheduledDropPath(drop_path_rate, device=device)
+        self.drop2 = nn.Identity() if is_identity_op(op2) else ScheduledDropPath(drop_path_rate, device=device)
 
     def forward(self, states: List[torch.Tensor]) -> torch.Tensor:
         return self.drop1(self.op1(states[self.in1])) + self.drop2(self.op2(states[self.in2]))
@@ -109,7 +108,7 @@ class Cell(nn.Module):
             (op1, in1), (op2, in2) = built
             if share_duplicate_edges and edges[2 * k] == edges[2 * k + 1]:
                 op2 = op1
-            self.nodes[str(k)] = Node(op1, in1, op2, in2, drop_path_rate)
+            self.nodes[str(k)] = Node(op1, in1, op2, in2, drop_path_rate, device=device)
             position[state] = len(position)
         self.concat: List[int] = [position[c] for c in concat]
         self.out_channels = len(concat) * channels

@@ -11,12 +11,13 @@ TorchScript, which cannot resolve postponed (string) annotations.
 from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple, Union
 
 import torch
-from timm.layers import DropPath, create_classifier, get_device_dtype
+from timm.layers import create_classifier, get_device_dtype
 from timm.models._features import feature_take_indices
 from timm.models._manipulate import checkpoint
 from torch import nn
 
 from .cells import Cell, unused_prefixes
+from .ops import ScheduledDropPath
 from .genotypes import Genotype, GenotypeLike, resolve_genotype
 from .keymap import authors_key_to_ours, drop_prefixed, is_authors_layout
 
@@ -229,13 +230,17 @@ class RelativeNASNet(nn.Module):
 
     @torch.jit.ignore
     def set_drop_path_rate(self, rate: float) -> None:
-        """Set the drop-path probability of every cell edge (e.g. once per epoch for a linear ramp)."""
+        """Set the drop-path probability of every cell edge (e.g. once per epoch for a linear ramp).
+
+        The rate is a buffer, so a torch.compile'd model does not recompile; build the model with its
+        largest rate (``drop_path_rate=``) so that drop-path is on from the first compile.
+        """
         if not 0. <= rate < 1.:
             raise ValueError(f'drop-path rate must be in [0, 1), got {rate}')
         self.drop_path_rate = rate
         for m in self.modules():
-            if isinstance(m, DropPath):
-                m.drop_prob = rate
+            if isinstance(m, ScheduledDropPath):
+                m.set_rate(rate)
 
     def _stem(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         if hasattr(self, 'stem'):  # static under TorchScript: the other branch is not compiled

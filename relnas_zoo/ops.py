@@ -9,7 +9,7 @@ from torch import nn
 
 from .genotypes import OPS
 
-__all__ = ['ReLUConvBN', 'FactorizedReduce', 'SepConv', 'DilConv', 'build_op', 'is_identity_op']
+__all__ = ['ReLUConvBN', 'FactorizedReduce', 'SepConv', 'DilConv', 'ScheduledDropPath', 'build_op', 'is_identity_op']
 
 
 class ReLUConvBN(nn.Module):
@@ -89,6 +89,36 @@ class DilConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.op(x)
+
+
+class ScheduledDropPath(nn.Module):
+    """Per-sample drop-path whose rate lives in a 0-d buffer.
+
+    The rate is ramped every epoch (the authors' schedule). timm's DropPath keeps it as a Python float,
+    which torch.compile guards on: every new rate recompiles the model, and after 8 recompiles torch
+    silently falls back to eager. A buffer changes in place and compiles once. ``enabled`` (a Python
+    bool, fixed once the model may drop at all) skips the whole thing for models built without drop-path.
+    """
+
+    def __init__(self, rate: float = 0., device=None):
+        super().__init__()
+        self.enabled = rate > 0
+        self.register_buffer('rate', torch.tensor(float(rate), device=device), persistent=False)
+
+    def set_rate(self, rate: float) -> None:
+        with torch.no_grad():
+            self.rate.fill_(rate)
+        self.enabled = self.enabled or rate > 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or not self.enabled:
+            return x
+        keep = (1. - self.rate).to(x.dtype)
+        mask = torch.bernoulli(keep.expand(x.shape[0], 1, 1, 1).contiguous())
+        return x * mask / keep
+
+    def extra_repr(self) -> str:
+        return f'rate={float(self.rate):.3f}' if self.rate.device.type != 'meta' else 'rate=?'
 
 
 def build_op(name: str, channels: int, stride: int, device=None, dtype=None) -> nn.Module:

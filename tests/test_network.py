@@ -2,7 +2,7 @@
 import pytest
 import timm
 import torch
-from timm.layers import DropPath
+from relnas_zoo.ops import ScheduledDropPath as DropPath
 from torch import nn
 
 from relnas_zoo import RELATIVENAS, RelativeNASNet
@@ -93,15 +93,15 @@ def test_drop_path_is_per_sample_and_skips_identity_edges():
         for node in cell.nodes.values():
             for op, drop in ((node.op1, node.drop1), (node.op2, node.drop2)):
                 assert isinstance(drop, nn.Identity) == isinstance(op, nn.Identity)
-    rates = {d.drop_prob for d in m.modules() if isinstance(d, DropPath)}
+    rates = {round(float(d.rate), 6) for d in m.modules() if isinstance(d, DropPath)}
     assert rates == {0.3}
     m.set_drop_path_rate(0.1)
-    assert {d.drop_prob for d in m.modules() if isinstance(d, DropPath)} == {0.1}
+    assert {round(float(d.rate), 6) for d in m.modules() if isinstance(d, DropPath)} == {0.1}
     with pytest.raises(ValueError, match='drop-path rate'):
         m.set_drop_path_rate(1.5)
     # per sample: dropping zeroes whole samples of an edge's output
     drop = next(d for d in m.modules() if isinstance(d, DropPath))
-    drop.drop_prob = 0.5
+    drop.set_rate(0.5)
     drop.train()
     y = drop(torch.ones(64, 3, 4, 4))
     per_sample = y.flatten(1)
@@ -177,3 +177,24 @@ def test_fold_batchnorm_keeps_outputs_and_removes_bn():
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(folded(x), model(x), rtol=1e-4, atol=1e-4)
+
+
+def test_compiled_model_does_not_recompile_when_the_drop_path_rate_changes():
+    """10 epochs of a ramped rate compile once (a float attribute recompiled every epoch, and torch fell
+    back to eager after 8)."""
+    from torch._dynamo.testing import CompileCounter
+    torch._dynamo.reset()
+    m = small(drop_path_rate=0.2).train()
+    counter = CompileCounter()
+    compiled = torch.compile(m, backend=counter)
+    x = torch.randn(4, 3, 16, 16)
+    for epoch in range(10):
+        m.set_drop_path_rate(0.2 * epoch / 10)
+        compiled(x).sum().backward()
+    assert counter.frame_count == 1, counter.frame_count
+    m.set_drop_path_rate(0.)
+    torch.manual_seed(0)
+    a = compiled(x)
+    torch.manual_seed(0)
+    b = m(x)
+    torch.testing.assert_close(a, b)   # rate 0: drop-path is the identity (eager and compiled agree)

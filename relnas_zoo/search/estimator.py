@@ -112,7 +112,7 @@ def evaluate_candidate(genotype: Genotype, omega: WeightSet, net_args: dict, tra
     device = train.device
     gen = torch.Generator(device='cpu').manual_seed(seed)
     val_gen = torch.Generator(device='cpu').manual_seed(seed + 1)
-    # Construction initialises from, and timm's DropPath draws from, the global generator: both run
+    # Construction initialises from, and drop-path draws from, the global generator: both run
     # inside a fork so that a library caller's random state is left as it was.
     with torch.random.fork_rng(devices=[device] if device.type == 'cuda' else []):
         torch.manual_seed(seed)

@@ -58,7 +58,8 @@ def build_model(cfg: TrainConfig, num_classes: Optional[int] = None) -> Relative
     """The zoo model of ``cfg``; ``num_classes`` from the data (an ImageNet subset trains a smaller head)."""
     import timm
     import relnas_zoo  # noqa: F401  (registers the models)
-    kwargs: Dict[str, Any] = dict(auxiliary=cfg.auxiliary_weight > 0)
+    # built with the largest drop-path rate, ramped from 0 by set_drop_path_rate (a buffer: no recompiles)
+    kwargs: Dict[str, Any] = dict(auxiliary=cfg.auxiliary_weight > 0, drop_path_rate=cfg.drop_path)
     for key in ('genotype', 'C', 'layers'):
         if getattr(cfg, key) is not None:
             kwargs[key] = getattr(cfg, key)
