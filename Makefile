@@ -6,9 +6,9 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 STAMP := $(VENV)/.relnas-installed
 
 MM_STAMP := $(VENV)/.relnas-mm-installed
-# A directory holding a prebuilt mmcv 2.1.0 wheel for this torch/Python, if you have one (make test WHEELHOUSE=dir;
-# the workplace's ../shared/wheels is used when present); without it, mmcv is built from source once (about
-# 18 minutes on 2 cores) and the wheel is cached in .cache/wheels for the next environment.
+# A wheelhouse directory holding a prebuilt mmcv 2.1.0 wheel for this torch/Python, if you have one
+# (make test WHEELHOUSE=dir; ../shared/wheels is used when it exists); without it, mmcv is built from source
+# once (about 18 minutes on 2 cores) and the wheel is cached in .cache/wheels for the next environment.
 WHEELHOUSE ?= $(wildcard ../shared/wheels)
 
 .PHONY: venv mm test demo bench clean
@@ -32,6 +32,8 @@ $(MM_STAMP): tools/install_mm.sh | $(STAMP)
 	WHEELHOUSE="$(WHEELHOUSE)" tools/install_mm.sh $(PY)
 	touch $@
 
+# includes timm's own tests/test_models.py for our models (tests/test_timm_upstream.py; its source
+# distribution is fetched once into .cache/timm-src)
 test: $(STAMP) $(MM_STAMP)
 	$(PY) -m pytest -q tests
 

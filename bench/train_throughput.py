@@ -7,6 +7,13 @@ round by round and the median is reported as a ratio to fp32 NCHW.
 
     python bench/train_throughput.py                                  # CIFAR net, batch 64, on CPU
     python bench/train_throughput.py --model relativenas --batch-size 32 --image-size 224 --device cuda
+
+With --loader it measures the ImageNet input pipeline instead (images/s through the DataLoader alone,
+including the copy to the device and normalisation there): float32 tensors normalised in the workers
+(ToTensor + Normalize, the usual torchvision recipe) vs uint8 tensors normalised on the device (what
+tools/train_imagenet.py does), on seeded random 500x375 JPEGs in class folders.
+
+    python bench/train_throughput.py --loader --workers 2 --images 512
 """
 from __future__ import annotations
 
@@ -53,6 +60,66 @@ def run_steps(model, x, y, amp: str, channels_last: bool, steps: int) -> float:
     return steps * len(x) / (time.perf_counter() - t0)
 
 
+def _jpeg_folder(root: Path, n: int) -> Path:
+    import io
+    import numpy as np
+    from PIL import Image
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        d = root / f'n{i % 8:08d}'
+        d.mkdir(parents=True, exist_ok=True)
+        arr = rng.integers(0, 256, size=(375, 500, 3), dtype=np.uint8)
+        buf = io.BytesIO()
+        Image.fromarray(arr).save(buf, format='JPEG', quality=90)
+        (d / f'{i}.JPEG').write_bytes(buf.getvalue())
+    return root
+
+
+def loader_throughput(args) -> int:
+    """float32-in-workers vs uint8 collate + normalisation on the device, side by side."""
+    import tempfile
+    from torch.utils.data import DataLoader
+    from torchvision import transforms as T
+    from torchvision.datasets import ImageFolder
+    from relnas_zoo.train.data import (IMAGENET_MEAN, IMAGENET_STD, DeviceNormalize, imagenet_train_transform,
+                                       uint8_collate)
+    device = torch.device(args.device)
+    float_tf = T.Compose([T.RandomResizedCrop(224), T.RandomHorizontalFlip(),
+                          T.ColorJitter(0.4, 0.4, 0.4, 0.2), T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+    with tempfile.TemporaryDirectory() as tmp:
+        root = _jpeg_folder(Path(tmp), args.images)
+        variants = {
+            'float32 (normalised in workers)': (DataLoader(ImageFolder(str(root), float_tf), batch_size=args.batch_size,
+                                                           num_workers=args.workers, pin_memory=device.type == 'cuda'),
+                                                lambda x: x),
+            'uint8 (normalised on the device)': (DataLoader(ImageFolder(str(root), imagenet_train_transform(0.4)),
+                                                            batch_size=args.batch_size, num_workers=args.workers,
+                                                            pin_memory=device.type == 'cuda', collate_fn=uint8_collate),
+                                                 DeviceNormalize(IMAGENET_MEAN, IMAGENET_STD)),
+        }
+        rates = {k: [] for k in variants}
+        for r in range(args.rounds):
+            for name, (loader, finish) in variants.items():
+                t0 = time.perf_counter()
+                n = 0
+                for x, _ in loader:
+                    x = finish(x.to(device, non_blocking=True))
+                    n += len(x)
+                if device.type == 'cuda':
+                    torch.cuda.synchronize()
+                rates[name].append(n / (time.perf_counter() - t0))
+                print(f'round {r}: {name:<34} {rates[name][-1]:8.1f} img/s', flush=True)
+    med = {k: statistics.median(v) for k, v in rates.items()}
+    first = next(iter(med.values()))
+    print(f'\nloader alone: {args.images} JPEGs 500x375, batch {args.batch_size}, {args.workers} workers, to {device}; '
+          f'median of {args.rounds} rounds (bytes per image: float32 602 KB, uint8 150 KB)')
+    for k, v in med.items():
+        print(f'{k:<36}{v:10.1f} img/s{v / first:8.2f}x')
+    if args.json:
+        Path(args.json).write_text(json.dumps(dict(args=vars(args), rates=rates, median=med), indent=2))
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--model', default='relativenas_cifar10', help='registered zoo model')
@@ -62,7 +129,12 @@ def main(argv=None) -> int:
     p.add_argument('--rounds', type=int, default=3)
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     p.add_argument('--json', help='also write the results here')
+    p.add_argument('--loader', action='store_true', help='measure the ImageNet input pipeline instead (see above)')
+    p.add_argument('--workers', type=int, default=2, help='--loader: DataLoader workers')
+    p.add_argument('--images', type=int, default=512, help='--loader: JPEGs to read per round')
     args = p.parse_args(argv)
+    if args.loader:
+        return loader_throughput(args)
 
     device = torch.device(args.device)
     base = timm.create_model(args.model, auxiliary=True, drop_path_rate=0.2).to(device)

@@ -61,3 +61,28 @@ def test_demo(capsys, tmp_path):
 def test_help(sub):
     r = subprocess.run([sys.executable, '-m', 'relnas_zoo', sub, '--help'], capture_output=True, text=True)
     assert r.returncode == 0 and 'usage' in r.stdout
+
+
+@pytest.mark.parametrize('name', ['RelativeNAS', 'DARTS_V1', 'DARTS_V2'])
+def test_cell_drawing_layout_is_readable(name, tmp_path):
+    """Left to right by depth, no edge through another node's box, no label on a node or another label."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    from relnas_zoo.genotypes import resolve_genotype
+    from relnas_zoo.plot import draw_cell, plot_genotype
+    g = resolve_genotype(name)
+    fig, axes = plt.subplots(2, 1, figsize=(10, 10))
+    for ax, (edges, concat) in zip(axes, (g.cell(False), g.cell(True))):
+        geo = draw_cell(ax, edges, concat, name)
+        pos = geo['positions']
+        for c in geo['curves']:
+            assert pos[c['src']][0] < pos[c['dst']][0], c        # every edge runs left to right
+            assert not c['crossed'], (c['op'], c['src'], c['dst'], c['crossed'])
+        assert len(geo['labels']) == len(edges)
+        assert all(l['overlaps'] == 0 for l in geo['labels']), geo['labels']
+        xs = {n: p[0] for n, p in pos.items()}
+        assert xs[0] == xs[1] == min(xs.values()) and xs['out'] == max(xs.values())
+    plt.close(fig)
+    plot_genotype(g, tmp_path / 'cells.png')
+    assert (tmp_path / 'cells.png').stat().st_size > 10_000

@@ -63,11 +63,39 @@ def test_default_cfg_consistency(name):
         model.reset_classifier(0, '')
         out = model(x)
         assert out.ndim == 4 and out.shape[-2:] == tuple(cfg['pool_size'])
-        model.reset_classifier(17)
+        model.reset_classifier(17)              # timm: global_pool=None keeps the current pooling (none)
+        assert model.global_pool.pool_type == ''
+        model.reset_classifier(17, 'avg')
         assert model.get_classifier().out_features == 17 and model(x).shape == (1, 17)
     sd = model.state_dict()
     assert cfg['classifier'] + '.weight' in sd
     assert cfg['first_conv'] + '.weight' in sd
+
+
+def test_meta_device_then_to_empty_and_load():
+    """timm's factory arguments: device='meta' allocates nothing; to_empty + load_state_dict gives the model."""
+    ref = timm.create_model('relativenas_cifar10').eval()
+    meta = timm.create_model('relativenas_cifar10', device='meta')
+    assert all(t.device.type == 'meta' for t in [*meta.parameters(), *meta.buffers()])
+    model = meta.to_empty(device='cpu')
+    model.load_state_dict(ref.state_dict())
+    model.eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), ref(x))
+    half = timm.create_model('relativenas_cifar10', dtype=torch.float64)
+    assert all(p.dtype == torch.float64 for p in half.parameters())
+    with pytest.raises(TypeError):
+        timm.create_model('relativenas_cifar10', not_a_model_arg=1)
+
+
+def test_features_only_model_scripts():
+    model = timm.create_model('relativenas', features_only=True, out_indices=(1, 2, 3)).eval()
+    scripted = torch.jit.script(model)
+    x = torch.randn(1, 3, 96, 96)
+    with torch.no_grad():
+        for a, b in zip(scripted(x), model(x)):
+            torch.testing.assert_close(a, b)
 
 
 @pytest.mark.parametrize('name', ['relativenas', 'relativenas_cifar10'])
