@@ -467,3 +467,122 @@ def test_gradient_accumulation_keeps_the_recipe(tmp_path):
     r = subprocess.run(_train_cmd('train_cifar.py', '--data', str(data), '--out', str(tmp_path / 'bad'),
                                   *_sets(CIFAR_TINY + ['accum_steps=3'])), capture_output=True, text=True, env=_env())
     assert r.returncode == 2 and 'accum_steps' in r.stderr
+
+
+# ------------------------------------------------------------------------------------------ LMDB at scale
+def _rss_mb() -> float:
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2 ** 20
+
+
+def test_builder_memory_stays_bounded_with_a_slow_writer(tmp_path, monkeypatch):
+    """Readers faster than the writer must not pile finished images up in the parent."""
+    import threading
+    import relnas_zoo.data.imagenet_lmdb as mod
+    rng = np.random.default_rng(0)
+    root = tmp_path / 'train' / 'n00000001'
+    root.mkdir(parents=True)
+    blob = None
+    for i in range(120):   # ~600 KB each: 72 MB in all
+        if blob is None:
+            buf = io.BytesIO()
+            Image.fromarray(rng.integers(0, 256, (480, 480, 3), dtype=np.uint8)).save(buf, 'JPEG', quality=100)
+            blob = buf.getvalue()
+        (root / f'{i:04d}.JPEG').write_bytes(blob)
+    real = mod.pack_record
+
+    def slow(*args):           # a slow disk: 25 ms per record on the writer's side
+        time.sleep(0.025)
+        return real(*args)
+
+    monkeypatch.setattr(mod, 'pack_record', slow)
+    source = scan_class_folders(tmp_path / 'train')
+    base, peak, done = _rss_mb(), [0.0], threading.Event()
+
+    def watch():
+        while not done.is_set():
+            peak[0] = max(peak[0], _rss_mb())
+            time.sleep(0.01)
+
+    t = threading.Thread(target=watch)
+    t.start()
+    try:
+        meta = build_lmdb(source, tmp_path / 'lmdb', 'train', workers=2, commit_every=4, progress=False)
+    finally:
+        done.set()
+        t.join()
+    assert meta['num_records'] == 120
+    growth = peak[0] - base
+    print(f"builder RSS growth {growth:.1f} MB")
+    assert growth < 40, f'builder RSS grew by {growth:.0f} MB for {120 * len(blob) / 2 ** 20:.0f} MB of images'
+
+
+def test_same_lmdb_opened_twice_in_one_process(imagenet, tmp_path):
+    out = tmp_path / 'lmdb'
+    build_lmdb(scan_class_folders(imagenet / 'train'), out, 'train', workers=1, progress=False)
+    a, b = ImageNetLMDB(out), ImageNetLMDB(out)            # LMDB alone: "already open"
+    assert a.raw(0) == b.raw(0)
+    assert verify_lmdb(out, full=True, progress=False)['checked'] == 12   # while both are open
+    assert a.raw(3) == b.raw(3)
+    a.close()
+    assert b.raw(5)[0] == a.raw(5)[0]                      # reopens on the next read
+
+
+def test_map_full_grows_and_non_utf8_names_survive(imagenet, tmp_path):
+    import shutil
+    root = tmp_path / 'train'
+    shutil.copytree(imagenet / 'train', root)
+    odd = os.fsencode(root / WNIDS[0]) + b'/caf\xe9_latin1.JPEG'     # not UTF-8
+    with open(odd, 'wb') as f:
+        f.write((root / WNIDS[0] / f'{WNIDS[0]}_0.JPEG').read_bytes())
+    source = scan_class_folders(root)
+    out = tmp_path / 'lmdb'
+    meta = build_lmdb(source, out, 'train', workers=1, commit_every=5, map_size=1 << 15, progress=False)
+    assert meta['complete'] and meta['num_records'] == 13
+    ds = ImageNetLMDB(out)
+    names = [os.fsencode(ds.raw(i)[1]) for i in range(13)]
+    assert odd[len(os.fsencode(root)) + 1:] in names
+    assert verify_lmdb(out, full=True, compare_root=root, progress=False)['checked'] == 13
+    with pytest.raises(BuildError, match='--map-size-gb'):
+        build_lmdb(source, tmp_path / 'huge', 'train', workers=1, map_size=1 << 62, progress=False)
+
+
+def test_labels_without_reading_the_images(imagenet, tmp_path):
+    out = tmp_path / 'lmdb'
+    build_lmdb(scan_class_folders(imagenet / 'train'), out, 'train', workers=1, commit_every=5, progress=False)
+    ds = ImageNetLMDB(out)
+    expected = [ds.raw(i)[0] for i in range(len(ds))]
+    ds.raw = None   # any record read would fail now
+    assert ds.targets == expected and sorted(expected) == sorted([0, 1, 2] * 4)
+
+
+def test_val_from_the_devkit_ground_truth(imagenet, tmp_path):
+    """ILSVRC2012_validation_ground_truth.txt holds devkit ids (not sorted order), mapped by meta.mat."""
+    import shutil
+    from scipy.io import savemat
+    classes = sorted(WNIDS)
+    devkit_ids = {WNIDS[0]: 1, WNIDS[1]: 3, WNIDS[2]: 2}         # deliberately not the sorted order
+    synsets = np.zeros(3, dtype=[('ILSVRC2012_ID', 'O'), ('WNID', 'O'), ('words', 'O'), ('gloss', 'O'),
+                                 ('num_children', 'O')])
+    for i, wnid in enumerate(WNIDS):
+        synsets[i] = (devkit_ids[wnid], wnid, f'class {i}', '', 0)
+    savemat(tmp_path / 'meta.mat', {'synsets': synsets})
+    val = tmp_path / 'val'
+    val.mkdir()
+    for k in range(6):    # the devkit numbers images from 1
+        shutil.copy(imagenet / 'val' / f'ILSVRC2012_val_{k:08d}.JPEG', val / f'ILSVRC2012_val_{k + 1:08d}.JPEG')
+    truth = [devkit_ids[w] for w in WNIDS * 2]                   # image k + 1 is of class (WNIDS * 2)[k]
+    (tmp_path / 'gt.txt').write_text(''.join(f'{t}\n' for t in truth))
+    source = scan_flat_with_labels(val, tmp_path / 'gt.txt', classes, devkit_meta=tmp_path / 'meta.mat')
+    for name, label in source.items:
+        k = int(Path(name).stem.split('_')[-1]) - 1
+        assert classes[label] == (WNIDS * 2)[k]
+    tool = str(ROOT / 'tools/imagenet_to_lmdb.py')
+    shutil.copytree(imagenet / 'train', tmp_path / 'train')
+    r = subprocess.run([sys.executable, tool, '--root', str(tmp_path), '--split', 'val', '--out', str(tmp_path / 'v'),
+                        '--val-labels', str(tmp_path / 'gt.txt'), '--devkit-meta', str(tmp_path / 'meta.mat'),
+                        '--num-classes', '3', '--workers', '1', '--no-progress'], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    (val / 'ILSVRC2012_val_00000003.JPEG').unlink()               # an incomplete copy is refused
+    with pytest.raises(BuildError, match='missing'):
+        scan_flat_with_labels(val, tmp_path / 'gt.txt', classes, devkit_meta=tmp_path / 'meta.mat')

@@ -5,6 +5,10 @@ Layouts read:
   train:  ROOT/train/<wnid>/*.JPEG
   val:    ROOT/val/<wnid>/*.JPEG                     (class folders), or
           ROOT/val/*.JPEG + --val-labels FILE        (LOC_val_solution.csv, or "<filename> <wnid|index>" lines)
+          ROOT/val/*.JPEG + --val-labels ILSVRC2012_validation_ground_truth.txt --devkit-meta meta.mat
+                                                     (the devkit: ILSVRC ids in the devkit's order, mapped
+                                                     to wnids through meta.mat)
+A flat val folder must hold exactly the labelled images (a missing or unlabelled file is an error).
 Class indices are the positions of the wnids in the sorted list of ROOT/train's class folders (val uses
 the same list), stored in the database. Original JPEG bytes are kept unless --resize is given.
 An interrupted build (Ctrl-C, crash, kill) resumes when the same command is run again.
@@ -34,6 +38,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--out', help='output LMDB directory (created; an unfinished build there is resumed)')
     p.add_argument('--val-labels', help='ground truth for a flat val folder: LOC_val_solution.csv or '
                                         '"<filename> <wnid or sorted-wnid index>" lines')
+    p.add_argument('--devkit-meta', metavar='META_MAT',
+                   help='with --val-labels ILSVRC2012_validation_ground_truth.txt: the devkit\'s data/meta.mat')
     p.add_argument('--workers', type=int, default=4, help='processes reading and checking images (default 4)')
     p.add_argument('--commit-every', type=int, default=1000,
                    help='records per LMDB transaction; an interruption loses at most this many (default 1000)')
@@ -75,7 +81,7 @@ def main(argv=None) -> int:
         elif args.val_labels:
             if train_classes is None:
                 raise BuildError(f'{root / "train"} is needed for the class list (sorted wnids)')
-            source = scan_flat_with_labels(root / 'val', args.val_labels, train_classes)
+            source = scan_flat_with_labels(root / 'val', args.val_labels, train_classes, devkit_meta=args.devkit_meta)
         else:
             source = scan_class_folders(root / 'val', classes=train_classes)
         meta = build_lmdb(source, args.out, args.split, workers=args.workers, commit_every=args.commit_every,

@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
-from .lmdb_format import META_KEY, meta_bytes, pack_record, read_meta, record_key, unpack_record
+from .lmdb_format import (LABELS_PREFIX, META_KEY, labels_key, meta_bytes, pack_labels, pack_record, read_meta,
+                          record_key, unpack_labels, unpack_record)
 
-__all__ = ['ImageSource', 'scan_class_folders', 'scan_flat_with_labels', 'build_lmdb', 'verify_lmdb',
+__all__ = ['ImageSource', 'scan_class_folders', 'scan_flat_with_labels', 'read_devkit_labels', 'build_lmdb',
+           'verify_lmdb', 'open_readonly', 'close_readonly',
            'ImageNetLMDB', 'BuildError', 'IMAGE_EXTENSIONS']
 
 log = logging.getLogger('relnas_zoo.lmdb')
@@ -43,8 +45,34 @@ class ImageSource:
     def fingerprint(self) -> str:
         h = hashlib.sha1()
         for path, label in self.items:
-            h.update(f'{path}\t{label}\n'.encode())
+            h.update(os.fsencode(path) + f'\t{label}\n'.encode())
         return h.hexdigest()
+
+
+# One read-only environment per (database, process): LMDB refuses to open the same database twice in a
+# process ("already open"), and a handle must never be used across a fork (DataLoader workers open their own).
+_READERS: Dict[Tuple[str, int], object] = {}
+
+
+def open_readonly(path: PathLike, readahead: bool = True):
+    """This process's read-only, lock-free environment for the LMDB at ``path`` (opened once)."""
+    import lmdb
+    key = (os.path.realpath(path), os.getpid())
+    env = _READERS.get(key)
+    if env is None:
+        for stale in [k for k in _READERS if k[1] != key[1]]:
+            _READERS.pop(stale)  # inherited through a fork: never touch it here
+        env = lmdb.open(str(path), readonly=True, lock=False, readahead=readahead, meminit=False, subdir=True,
+                        max_readers=2048)
+        _READERS[key] = env
+    return env
+
+
+def close_readonly(path: PathLike) -> None:
+    """Close this process's read-only environment for ``path``, if open (e.g. before writing to it)."""
+    env = _READERS.pop((os.path.realpath(path), os.getpid()), None)
+    if env is not None:
+        env.close()
 
 
 def _images_in(folder: Path) -> List[str]:
@@ -106,12 +134,39 @@ def _read_label_file(path: Path) -> Dict[str, str]:
     return labels
 
 
-def scan_flat_with_labels(root: PathLike, label_file: PathLike, classes: Sequence[str]) -> ImageSource:
-    """A flat folder of images with a ground-truth file (wnids, or indices into sorted wnids)."""
+def read_devkit_labels(ground_truth: PathLike, meta_mat: PathLike) -> Dict[str, str]:
+    """filename stem -> wnid from the ILSVRC2012 devkit: ``ILSVRC2012_validation_ground_truth.txt`` holds one
+    ILSVRC2012_ID (1..1000, the devkit's own order, not sorted wnids) per image in file order, and
+    ``meta.mat`` maps those ids to wnids."""
+    try:
+        from scipy.io import loadmat
+    except ImportError as e:
+        raise BuildError('reading meta.mat needs scipy: pip install scipy') from e
+    synsets = loadmat(str(meta_mat), squeeze_me=True)['synsets']
+    id_to_wnid = {int(s['ILSVRC2012_ID']): str(s['WNID']) for s in synsets if int(s['num_children']) == 0}
+    labels = {}
+    for n, line in enumerate(Path(ground_truth).read_text().split(), 1):
+        ilsvrc_id = int(line)
+        if ilsvrc_id not in id_to_wnid:
+            raise BuildError(f'{ground_truth}:{n}: ILSVRC2012_ID {ilsvrc_id} is not a leaf synset of {meta_mat}')
+        labels[f'ILSVRC2012_val_{n:08d}'] = id_to_wnid[ilsvrc_id]
+    return labels
+
+
+def scan_flat_with_labels(root: PathLike, label_file: PathLike, classes: Sequence[str],
+                          devkit_meta: Optional[PathLike] = None) -> ImageSource:
+    """A flat folder of images with a ground-truth file: LOC_val_solution.csv, "<filename> <wnid|index>"
+    lines, or the devkit's ground-truth file with ``devkit_meta`` (its meta.mat). The folder must hold
+    exactly the labelled files: a missing or an unlabelled image is an error."""
     root, label_file = Path(root), Path(label_file)
     if not label_file.is_file():
         raise BuildError(f'label file {label_file} does not exist')
-    labels = _read_label_file(label_file)
+    if devkit_meta is not None:
+        if not Path(devkit_meta).is_file():
+            raise BuildError(f'devkit meta file {devkit_meta} does not exist')
+        labels = read_devkit_labels(label_file, devkit_meta)
+    else:
+        labels = _read_label_file(label_file)
     index = {c: i for i, c in enumerate(classes)}
     items = []
     for name in _images_in(root):
@@ -130,6 +185,11 @@ def scan_flat_with_labels(root: PathLike, label_file: PathLike, classes: Sequenc
         items.append((name, label))
     if not items:
         raise BuildError(f'{root} holds no images')
+    present = {n for n, _ in items} | {Path(n).stem for n, _ in items}
+    missing = sorted(k for k in labels if k not in present)
+    if missing:
+        raise BuildError(f'{root}: {len(missing)} labelled image(s) of {label_file} are missing, e.g. {missing[:3]} '
+                         f'(an incomplete copy of the validation set)')
     return ImageSource(root, items, list(classes))
 
 
@@ -138,7 +198,7 @@ def _load_image(task: Tuple[str, str, int]) -> Tuple[Optional[bytes], Optional[s
     from PIL import Image
     path, _, resize = task
     try:
-        data = Path(path).read_bytes()
+        data = Path(os.fsdecode(path)).read_bytes()
         with Image.open(io.BytesIO(data)) as img:
             img.load()
             if resize and min(img.size) > resize:
@@ -169,10 +229,17 @@ def build_lmdb(source: ImageSource, out: PathLike, split: str, workers: int = 4,
         raise BuildError(f"on_error={on_error!r}: choose 'skip' or 'fail'")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    close_readonly(out)  # a reader of this database in this process would make LMDB refuse to open it
     # workers start before the environment opens: a forked child must not inherit an LMDB handle
     ctx = mp.get_context('fork' if 'fork' in mp.get_all_start_methods() else 'spawn')
     pool = ctx.Pool(workers) if workers > 1 else None
-    env = lmdb.open(str(out), map_size=map_size, subdir=True, readonly=False, meminit=False, map_async=False)
+    try:
+        env = lmdb.open(str(out), map_size=map_size, subdir=True, readonly=False, meminit=False, map_async=False)
+    except lmdb.Error as e:
+        if pool:
+            pool.terminate()
+        raise BuildError(f'cannot open {out} with a map size of {map_size / 2 ** 30:.0f} GiB ({e}); the map size is '
+                         f'address space, not disk: lower --map-size-gb (or raise ulimit -v)') from e
     settings = dict(split=split, classes=source.classes, fingerprint=source.fingerprint(),
                     num_sources=len(source.items), resize=resize, source_root=str(source.root))
     with env.begin() as txn:
@@ -195,16 +262,42 @@ def build_lmdb(source: ImageSource, out: PathLike, split: str, workers: int = 4,
         log.info('resuming %s at source %d of %d (%d records)', out, meta['next_source'], len(source.items),
                  meta['num_records'])
     else:
-        meta = dict(settings, format='relnas_zoo-imagenet-lmdb', version=1, num_records=0, next_source=0,
+        meta = dict(settings, format='relnas_zoo-imagenet-lmdb', version=2, num_records=0, next_source=0,
                     skipped=[], complete=False)
     start = meta['next_source']
     end = len(source.items) if stop_after is None else min(len(source.items), start + stop_after)
-    tasks = [(str(source.root / p), p, resize) for p, _ in source.items[start:end]]
-    results: Iterator = pool.imap(_load_image, tasks, chunksize=8) if pool else map(_load_image, tasks)
+    tasks = [(os.path.join(os.fsencode(source.root), os.fsencode(p)), p, resize) for p, _ in source.items[start:end]]
+    results = _bounded_map(pool, tasks, window=max(16, 8 * workers))
     bar = tqdm(total=len(source.items), initial=start, desc=f'{split} -> {out.name}', unit='img',
                disable=not progress, dynamic_ncols=True)
-    txn = env.begin(write=True)
-    pending = 0
+    batch: List[Tuple[bytes, bytes]] = []   # records of the open transaction (redone if the map fills)
+    batch_labels: List[int] = []
+    batch_first = meta['num_records']
+
+    def commit() -> None:
+        nonlocal batch, batch_labels, batch_first
+        writes = list(batch)
+        if batch_labels:
+            writes.append((labels_key(batch_first), pack_labels(batch_labels)))
+        writes.append((META_KEY, meta_bytes(meta)))
+        while True:
+            txn = env.begin(write=True)
+            try:
+                for k, v in writes:
+                    txn.put(k, v)
+                txn.commit()
+                break
+            except lmdb.MapFullError:
+                txn.abort()
+                size = env.info()['map_size'] * 2
+                log.info('LMDB map full: growing it to %.1f GiB and redoing the last %d records', size / 2 ** 30,
+                         len(batch))
+                env.set_mapsize(size)
+            except BaseException:
+                txn.abort()
+                raise
+        batch, batch_labels, batch_first = [], [], meta['num_records']
+
     try:
         for offset, (data, error) in enumerate(results):
             path, label = source.items[start + offset]
@@ -215,23 +308,16 @@ def build_lmdb(source: ImageSource, out: PathLike, split: str, workers: int = 4,
                 log.warning('%s; skipped', msg)
                 meta['skipped'].append(path)
             else:
-                txn.put(record_key(meta['num_records']), pack_record(label, path, data))
+                batch.append((record_key(meta['num_records']), pack_record(label, path, data)))
+                batch_labels.append(label)
                 meta['num_records'] += 1
             meta['next_source'] = start + offset + 1
-            pending += 1
             bar.update(1)
-            if pending >= commit_every:
-                txn.put(META_KEY, meta_bytes(meta))
-                txn.commit()
-                txn = env.begin(write=True)
-                pending = 0
+            if (offset + 1) % commit_every == 0:
+                commit()
         meta['complete'] = meta['next_source'] == len(source.items)
-        txn.put(META_KEY, meta_bytes(meta))
-        txn.commit()
-    except BaseException:
-        txn.abort()  # the records since the last commit are redone on resume
-        raise
-    finally:
+        commit()
+    finally:  # an interruption loses only the records since the last commit; they are redone on resume
         bar.close()
         if pool:
             pool.terminate()
@@ -240,41 +326,85 @@ def build_lmdb(source: ImageSource, out: PathLike, split: str, workers: int = 4,
     return meta
 
 
+def _bounded_map(pool, tasks: Sequence, window: int) -> Iterator:
+    """``map(_load_image, tasks)`` in order, with at most ``window`` tasks in flight.
+
+    ``Pool.imap`` has no back-pressure: when the writer is slower than the readers (a slow disk), finished
+    images pile up in the parent without bound. Here a new task is submitted only when one is taken.
+    """
+    if pool is None:
+        yield from map(_load_image, tasks)
+        return
+    from collections import deque
+    pending: deque = deque()
+    it = iter(tasks)
+    for task in it:
+        pending.append(pool.apply_async(_load_image, (task,)))
+        if len(pending) >= window:
+            break
+    while pending:
+        result = pending.popleft().get()
+        nxt = next(it, None)
+        if nxt is not None:
+            pending.append(pool.apply_async(_load_image, (nxt,)))
+        yield result
+
+
 def verify_lmdb(path: PathLike, full: bool = False, sample: int = 200, compare_root: Optional[PathLike] = None,
                 progress: bool = True) -> Dict:
     """Check counts and that records decode (a sample, or all with ``full``); with ``compare_root``, that
     the stored bytes equal the source files. Raises BuildError on the first problem."""
-    import lmdb
     from PIL import Image
     from tqdm import tqdm
 
-    env = lmdb.open(str(path), readonly=True, lock=False, readahead=False, subdir=True)
-    try:
-        with env.begin() as txn:
-            meta = read_meta(txn)
-            n = meta['num_records']
-            keys = env.stat()['entries'] - 1
-            if keys != n:
-                raise BuildError(f'{path}: {keys} records stored but the metadata says {n}')
-            if not meta['complete']:
-                raise BuildError(f'{path}: the build is incomplete ({meta["next_source"]} of {meta["num_sources"]} '
-                                 f'source files); run the builder again to resume it')
-            step = 1 if full or n <= sample else max(1, n // sample)
-            for i in tqdm(range(0, n, step), desc='verify', unit='img', disable=not progress):
-                raw = txn.get(record_key(i))
-                if raw is None:
-                    raise BuildError(f'{path}: record {i} is missing')
-                label, rel, data = unpack_record(raw)
-                if not 0 <= label < len(meta['classes']):
-                    raise BuildError(f'{path}: record {i} ({rel}) has label {label} outside 0..{len(meta["classes"]) - 1}')
-                with Image.open(io.BytesIO(data)) as img:
-                    img.load()
-                if compare_root is not None and not meta['resize']:
-                    if Path(compare_root, rel).read_bytes() != data:
-                        raise BuildError(f'{path}: record {i} differs from {Path(compare_root, rel)}')
-        return dict(meta, checked=len(range(0, n, step)))
-    finally:
-        env.close()
+    env = open_readonly(path)
+    with env.begin() as txn:
+        meta = read_meta(txn)
+        n = meta['num_records']
+        label_keys = sum(1 for _ in _prefixed(txn, LABELS_PREFIX))
+        keys = env.stat()['entries'] - 1 - label_keys
+        if keys != n:
+            raise BuildError(f'{path}: {keys} records stored but the metadata says {n}')
+        if not meta['complete']:
+            raise BuildError(f'{path}: the build is incomplete ({meta["next_source"]} of {meta["num_sources"]} '
+                             f'source files); run the builder again to resume it')
+        step = 1 if full or n <= sample else max(1, n // sample)
+        for i in tqdm(range(0, n, step), desc='verify', unit='img', disable=not progress):
+            raw = txn.get(record_key(i))
+            if raw is None:
+                raise BuildError(f'{path}: record {i} is missing')
+            label, rel, data = unpack_record(raw)
+            if not 0 <= label < len(meta['classes']):
+                raise BuildError(f'{path}: record {i} ({rel}) has label {label} outside 0..{len(meta["classes"]) - 1}')
+            with Image.open(io.BytesIO(data)) as img:
+                img.load()
+            if compare_root is not None and not meta['resize']:
+                if Path(compare_root, rel).read_bytes() != data:
+                    raise BuildError(f'{path}: record {i} differs from {Path(compare_root, rel)}')
+        if label_keys:
+            stored = _read_labels(txn)
+            if len(stored) != n:
+                raise BuildError(f'{path}: {len(stored)} stored labels for {n} records')
+            for i in range(0, n, step):
+                if stored[i] != unpack_record(txn.get(record_key(i)))[0]:
+                    raise BuildError(f'{path}: the stored label of record {i} differs from the record\'s')
+    return dict(meta, checked=len(range(0, n, step)))
+
+
+def _prefixed(txn, prefix: bytes) -> Iterator[Tuple[bytes, bytes]]:
+    cursor = txn.cursor()
+    if not cursor.set_range(prefix):
+        return
+    for key, value in cursor:
+        if not bytes(key).startswith(prefix):
+            break
+        yield bytes(key), value
+
+
+def _read_labels(txn):
+    import numpy as np
+    chunks = [unpack_labels(v) for _, v in _prefixed(txn, LABELS_PREFIX)]
+    return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64)
 
 
 class ImageNetLMDB:
@@ -295,10 +425,8 @@ class ImageNetLMDB:
         if not Path(self.path, 'data.mdb').is_file():
             raise BuildError(f'{self.path} is not an LMDB directory (no data.mdb); build it with '
                              f'tools/imagenet_to_lmdb.py')
-        env = lmdb.open(self.path, readonly=True, lock=False, readahead=False, subdir=True)
-        with env.begin() as txn:
+        with open_readonly(self.path, readahead).begin() as txn:
             self.meta = read_meta(txn)
-        env.close()
         if not self.meta['complete'] and not allow_incomplete:
             raise BuildError(f'{self.path}: the build is incomplete; run the builder again to resume it')
         self.classes: List[str] = self.meta['classes']
@@ -313,17 +441,13 @@ class ImageNetLMDB:
         return state
 
     def _txn(self):
-        if self._env is None:
-            import lmdb
-            self._env = lmdb.open(self.path, readonly=True, lock=False, readahead=self.readahead, meminit=False,
-                                  subdir=True, max_readers=2048)
-        return self._env.begin(buffers=True)
+        # the process's one environment for this database (a fork gets its own: the key holds the pid)
+        return open_readonly(self.path, self.readahead).begin(buffers=True)
 
     def close(self) -> None:
-        """Release this process's LMDB handle (it reopens on the next read)."""
-        if self._env is not None:
-            self._env.close()
-            self._env = None
+        """Release this process's LMDB handle, shared by every reader of this database in the process
+        (it reopens on the next read)."""
+        close_readonly(self.path)
 
     def raw(self, index: int) -> Tuple[int, str, bytes]:
         if not 0 <= index < len(self):
@@ -339,4 +463,11 @@ class ImageNetLMDB:
 
     @property
     def targets(self) -> List[int]:
+        """Every record's label, from the label keys written at build time (no image is read); a database
+        built before those existed falls back to reading every record."""
+        with self._txn() as txn:
+            labels = _read_labels(txn)
+        if len(labels) == len(self):
+            return labels.tolist()
+        log.warning('%s has no stored label index (built by an older version): reading every record', self.path)
         return [self.raw(i)[0] for i in range(len(self))]
