@@ -9,6 +9,7 @@ import timm
 from PIL import Image
 
 import relnas_zoo
+from mm_helpers import env as mm_env
 from mm_helpers import loader_opts
 from mm_helpers import run as _run
 
@@ -79,8 +80,13 @@ def test_ssdlite_voc_train_validate_resume_and_test(setup):
     assert 'resumed epoch: 1' in log.lower() or 'Auto resumed from the latest checkpoint' in log
     assert (work / 'epoch_2.pth').exists()
     log = _run([sys.executable, str(ROOT / 'tools/test.py'), CONFIG, str(work / 'epoch_2.pth'), '--work-dir',
-                str(tmp / 'test'), *_opts(voc, weights)])
+                str(tmp / 'test'), '--out', str(tmp / 'preds.pkl'), '--show-dir', 'vis', *_opts(voc, weights)])
     assert re.search(r"'pascal_voc/mAP': \d", log)
+    assert (tmp / 'preds.pkl').stat().st_size > 0                                  # --out dumped predictions
+    assert list((tmp / 'test').rglob('vis/*.jpg')) or list((tmp / 'test').rglob('vis/*.png'))   # --show-dir
+    log = _run([sys.executable, str(ROOT / 'tools/train.py'), CONFIG, '--work-dir', str(tmp / 'scaled'),
+                '--auto-scale-lr', *_opts(voc, weights)])
+    assert 'LR has been automatically scaled' in log or 'LR is set based on batch size' in log, log[-3000:]
 
 
 def test_ssdlite_voc_dist_train_two_processes(setup):
@@ -91,3 +97,6 @@ def test_ssdlite_voc_dist_train_two_processes(setup):
     assert re.search(r'pascal_voc/mAP: \d', log)
     assert 'Distributed training: True' in log and "type='MMDistributedDataParallel'" in log
     assert (work / 'epoch_1.pth').exists()
+    log = _run(['bash', str(ROOT / 'tools/dist_test.sh'), CONFIG, str(work / 'epoch_1.pth'), '2', '--work-dir',
+                str(tmp / 'dist_test'), *_opts(voc, weights)], cwd=ROOT, env=dict(mm_env(), PORT='29561'))
+    assert re.search(r"'pascal_voc/mAP': \d", log) and 'Distributed' in log

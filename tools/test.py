@@ -20,6 +20,11 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('config', help='config file, e.g. transfer/ssdlite_voc.py')
     p.add_argument('checkpoint', help='checkpoint written by tools/train.py')
+    p.add_argument('--out', help='also dump the raw predictions to this pickle file (mmengine DumpResults)')
+    p.add_argument('--show-dir', help='write visualised predictions into this folder (relative to the work dir)')
+    p.add_argument('--tta', action='store_true',
+                   help='test-time augmentation from the config\'s tta_model / tta_pipeline (BiSeNet: the paper\'s '
+                        'multi-scale + flip protocol)')
     add_runner_arguments(p)
     return p.parse_args(argv)
 
@@ -30,6 +35,27 @@ def main(argv=None) -> int:
 
     cfg = load_run_config(args)
     cfg.load_from = args.checkpoint
+    if args.tta:
+        if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
+            print(f'error: --tta needs tta_model and tta_pipeline in {args.config}', file=sys.stderr)
+            return 2
+        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+        cfg.tta_model.module = cfg.model
+        cfg.model = cfg.tta_model
+    if args.show_dir:
+        vis = cfg.default_hooks.get('visualization')
+        if vis is None:
+            print(f'error: --show-dir needs a visualization hook in {args.config}', file=sys.stderr)
+            return 2
+        vis.draw = True
+        key = 'test_out_dir' if vis.type in ('DetVisualizationHook', 'SegVisualizationHook') else 'out_dir'
+        vis[key] = args.show_dir
+    if args.out:
+        if not args.out.endswith(('.pkl', '.pickle')):
+            print('error: --out must be a .pkl file', file=sys.stderr)
+            return 2
+        evaluator = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
+        cfg.test_evaluator = [*evaluator, dict(type='DumpResults', out_file_path=args.out)]
     runner = build_runner(cfg)
     with allow_mmengine_checkpoints():
         metrics = runner.test()

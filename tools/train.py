@@ -21,6 +21,9 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('config', help='config file, e.g. transfer/ssdlite_voc.py')
     p.add_argument('--amp', action='store_true', help='mixed precision (AmpOptimWrapper, dynamic loss scale)')
+    p.add_argument('--auto-scale-lr', action='store_true',
+                   help='scale the learning rate linearly by (GPUs x batch per GPU) / auto_scale_lr.base_batch_size '
+                        'of the config (the recipe\'s total batch), for runs on another number of GPUs')
     p.add_argument('--resume', nargs='?', type=str, const='auto',
                    help='resume from this checkpoint, or with no value from the latest one in the work dir')
     add_runner_arguments(p)
@@ -35,6 +38,12 @@ def main(argv=None) -> int:
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.loss_scale = 'dynamic'
+    if args.auto_scale_lr:
+        if 'auto_scale_lr' not in cfg or 'base_batch_size' not in cfg.auto_scale_lr:
+            print(f'error: --auto-scale-lr needs auto_scale_lr = dict(base_batch_size=N) in {args.config}',
+                  file=sys.stderr)
+            return 2
+        cfg.auto_scale_lr.enable = True
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume:

@@ -6,13 +6,21 @@
 # The context path reads the backbone's four levels (strides 4, 8, 16, 32: 46, 184, 368, 736 channels).
 # mmseg's BiSeNetV1 ties its channel arguments together: context_channels[1] and [2] are the stride-16 and
 # -32 channels (368, 736), and its fusion module takes context_channels[1] = spatial_channels[-1] +
-# context_channels[0] channels, so context_channels[0] = 368 - 128 = 240 (the heads read 240 channels).
+# context_channels[0] channels. The authors' attention-refinement modules and context heads have 128
+# channels, so context_channels[0] = 128 and the slack goes to the spatial path: spatial_channels[-1] =
+# 368 - 128 = 240 (6.93 M parameters; paper 6.94 M).
+# Training as the authors': OHEM cross-entropy (threshold 0.7, at least 65,536 kept pixels per image) on the
+# main and both auxiliary outputs, 1000-iteration linear warm-up from 1e-5, 10x learning rate on the fusion
+# module and the heads, no weight decay on BN and biases. Testing as the paper: 1024x1024 sliding windows
+# over the 2048x1024 frame (stride 854: three windows); multi-scale + flip (scales 0.5-1.75) with
+# tools/test.py --tta.
 custom_imports = dict(imports=['relnas_zoo.mm'], allow_failed_imports=False)
 default_scope = 'mmseg'
 
 data_root = 'data/cityscapes/'
 crop_size = (1024, 1024)
 norm_cfg = dict(type='SyncBN', requires_grad=True)  # plain BN on one process or CPU DDP (tools/train.py)
+ohem = dict(type='OHEMPixelSampler', thresh=0.7, min_kept=65536)
 data_preprocessor = dict(type='SegDataPreProcessor', mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
                          bgr_to_rgb=True, pad_val=0, seg_pad_val=255, size=crop_size)
 model = dict(
@@ -21,31 +29,31 @@ model = dict(
     backbone=dict(
         type='BiSeNetV1',
         in_channels=3,
-        context_channels=(240, 368, 736),
-        spatial_channels=(64, 64, 64, 128),
+        context_channels=(128, 368, 736),
+        spatial_channels=(64, 64, 64, 240),
         out_indices=(0, 1, 2),
         out_channels=256,
         backbone_cfg=dict(
             type='RelativeNASBackbone', genotype='RelativeNAS', C=46, layers=14, out_indices=(0, 1, 2, 3),
-            norm_eval=False,
+            norm_eval=False, norm_cfg=norm_cfg,  # synchronised BN in the backbone too (4 images per GPU)
             init_cfg=dict(type='Pretrained', checkpoint='checkpoints/relativenas_imagenet.pth')),
         norm_cfg=norm_cfg,
         align_corners=False,
         init_cfg=None),
     decode_head=dict(
         type='FCNHead', in_channels=256, in_index=0, channels=256, num_convs=1, concat_input=False,
-        dropout_ratio=0.1, num_classes=19, norm_cfg=norm_cfg, align_corners=False,
+        dropout_ratio=0.1, num_classes=19, norm_cfg=norm_cfg, align_corners=False, sampler=ohem,
         loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
     auxiliary_head=[
-        dict(type='FCNHead', in_channels=240, channels=64, num_convs=1, num_classes=19, in_index=1,
-             norm_cfg=norm_cfg, concat_input=False, align_corners=False,
+        dict(type='FCNHead', in_channels=128, channels=64, num_convs=1, num_classes=19, in_index=1,
+             norm_cfg=norm_cfg, concat_input=False, align_corners=False, sampler=ohem,
              loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
-        dict(type='FCNHead', in_channels=240, channels=64, num_convs=1, num_classes=19, in_index=2,
-             norm_cfg=norm_cfg, concat_input=False, align_corners=False,
+        dict(type='FCNHead', in_channels=128, channels=64, num_convs=1, num_classes=19, in_index=2,
+             norm_cfg=norm_cfg, concat_input=False, align_corners=False, sampler=ohem,
              loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
     ],
     train_cfg=dict(),
-    test_cfg=dict(mode='whole'))
+    test_cfg=dict(mode='slide', crop_size=crop_size, stride=(854, 854)))
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
@@ -74,13 +82,29 @@ val_dataloader = dict(
     dataset=dict(type='CityscapesDataset', data_root=data_root,
                  data_prefix=dict(img_path='leftImg8bit/val', seg_map_path='gtFine/val'), pipeline=test_pipeline))
 test_dataloader = val_dataloader
+# multi-scale + flip testing (the paper's second protocol): tools/test.py CONFIG CKPT --tta
+tta_model = dict(type='SegTTAModel')
+tta_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=None),
+    dict(type='TestTimeAug', transforms=[
+        [dict(type='Resize', scale_factor=r, keep_ratio=True) for r in (0.5, 0.75, 1.0, 1.25, 1.5, 1.75)],
+        [dict(type='RandomFlip', prob=0., direction='horizontal'),
+         dict(type='RandomFlip', prob=1., direction='horizontal')],
+        [dict(type='LoadAnnotations')], [dict(type='PackSegInputs')]])]
 val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
 test_evaluator = val_evaluator
 
 max_iters = 80000
-optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=5e-4),
-                     clip_grad=None)
-param_scheduler = [dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters, by_epoch=False)]
+optim_wrapper = dict(
+    type='OptimWrapper', optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=5e-4), clip_grad=None,
+    paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0,
+                       custom_keys={'backbone.ffm': dict(lr_mult=10.0), 'decode_head': dict(lr_mult=10.0),
+                                    'auxiliary_head': dict(lr_mult=10.0)}))
+warmup_iters = 1000
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=warmup_iters),  # 1e-5 -> 1e-2
+    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=warmup_iters, end=max_iters, by_epoch=False),
+]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=8000)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')

@@ -24,3 +24,5 @@ for _package in ('mmdet', 'mmseg', 'mmpose', 'mmpretrain'):
 
 if 'mmdet' in registered_in:
     from .detection import SSDLiteExtraLevels, SSDLiteHead  # noqa: F401  (register with mmdet)
+if 'mmpose' in registered_in:
+    from .pose import ClippedNormalBBoxTransform  # noqa: F401  (register with mmpose)

@@ -30,6 +30,11 @@ class RelativeNASBackbone(RelativeNASNet, BaseModule):
         norm_eval: keep BatchNorm layers in eval mode while training (frozen statistics).
         drop_path_rate: drop-path on the cell edges.
         with_cp: gradient checkpointing per cell (saves memory, costs a recomputation).
+        norm_cfg: ``dict(type='BN')`` (default) or ``dict(type='SyncBN')``: synchronise BN statistics over
+            the GPUs of a run (at 4-8 images per GPU, per-GPU statistics differ from a single GPU's 32);
+            ``requires_grad=False`` freezes the BN affine parameters.
+        prune_unused: skip cell inputs the genotype never reads (default); ``False`` builds and runs the
+            authors' dead preprocess layers too (to reproduce their parameter and FLOP counts).
         init_cfg: e.g. ``dict(type='Pretrained', checkpoint='relativenas_imagenet.pth')``.
         device, dtype: where and in which dtype to create the weights (``'meta'`` allocates nothing).
     """
@@ -46,14 +51,17 @@ class RelativeNASBackbone(RelativeNASNet, BaseModule):
             norm_eval: bool = False,
             drop_path_rate: float = 0.,
             with_cp: bool = False,
+            norm_cfg: Optional[dict] = None,
+            prune_unused: bool = True,
             init_cfg: Optional[dict] = None,
             device=None,
             dtype=None,
     ):
         RelativeNASNet.__init__(self, genotype=genotype, C=C, layers=layers, num_classes=0, in_chans=in_channels,
                                 stem_type=stem_type, drop_path_rate=drop_path_rate, global_pool='',
-                                device=device, dtype=dtype)
+                                prune_unused=prune_unused, device=device, dtype=dtype)
         self.init_cfg = init_cfg
+        self._apply_norm_cfg(norm_cfg or dict(type='BN'))
         n_levels = len(self.feature_info)
         out_indices = tuple(out_indices)
         if not out_indices or any(not 0 <= i < n_levels for i in out_indices) or list(out_indices) != sorted(set(out_indices)):
@@ -67,6 +75,18 @@ class RelativeNASBackbone(RelativeNASNet, BaseModule):
         self.prune_intermediate_layers(list(out_indices))  # drop cells after the last level asked for
         self.set_grad_checkpointing(with_cp)
         self._freeze_stages()
+
+    def _apply_norm_cfg(self, norm_cfg: dict) -> None:
+        kind = norm_cfg.get('type', 'BN')
+        if kind in ('SyncBN', 'MMSyncBN'):
+            for name, child in list(self.named_children()):  # in place: keeps this module's identity
+                setattr(self, name, nn.SyncBatchNorm.convert_sync_batchnorm(child))
+        elif kind not in ('BN', 'BN2d'):
+            raise ValueError(f"norm_cfg type {kind!r}: RelativeNASBackbone supports 'BN' and 'SyncBN'")
+        if not norm_cfg.get('requires_grad', True):
+            for m in self.modules():
+                if isinstance(m, _BatchNorm):
+                    m.requires_grad_(False)
 
     @property
     def out_channels(self) -> Tuple[int, ...]:
