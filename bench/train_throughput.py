@@ -109,15 +109,21 @@ def loader_throughput(args) -> int:
                     torch.cuda.synchronize()
                 rates[name].append(n / (time.perf_counter() - t0))
                 print(f'round {r}: {name:<34} {rates[name][-1]:8.1f} img/s', flush=True)
+    _summary(args, rates, f'loader alone: {args.images} JPEGs 500x375, batch {args.batch_size}, {args.workers} '
+                          f'workers, to {device}; median of {args.rounds} rounds (bytes per image: float32 602 KB, '
+                          f'uint8 150 KB)', width=36)
+    return 0
+
+
+def _summary(args, rates, title: str, width: int) -> None:
+    """Medians as images/s and as ratios to the first variant; --json writes the raw rounds too."""
     med = {k: statistics.median(v) for k, v in rates.items()}
     first = next(iter(med.values()))
-    print(f'\nloader alone: {args.images} JPEGs 500x375, batch {args.batch_size}, {args.workers} workers, to {device}; '
-          f'median of {args.rounds} rounds (bytes per image: float32 602 KB, uint8 150 KB)')
+    print(f'\n{title}')
     for k, v in med.items():
-        print(f'{k:<36}{v:10.1f} img/s{v / first:8.2f}x')
+        print(f'{k:<{width}}{v:10.1f} img/s{v / first:8.2f}x')
     if args.json:
         Path(args.json).write_text(json.dumps(dict(args=vars(args), rates=rates, median=med), indent=2))
-    return 0
 
 
 def main(argv=None) -> int:
@@ -153,13 +159,9 @@ def main(argv=None) -> int:
         for name, (amp, cl) in VARIANTS.items():
             rates[name].append(run_steps(models[name], x, y, amp, cl, args.steps))
             print(f'round {r}: {name:<20} {rates[name][-1]:8.1f} img/s', flush=True)
-    med = {k: statistics.median(v) for k, v in rates.items()}
-    print(f'\n{args.model}, batch {args.batch_size} at {size}x{size}, {device}, torch {torch.__version__}, '
-          f'{torch.get_num_threads()} threads; median of {args.rounds} rounds of {args.steps} steps')
-    for k, v in med.items():
-        print(f"{k:<20}{v:10.1f} img/s{v / med['fp32']:8.2f}x")
-    if args.json:
-        Path(args.json).write_text(json.dumps(dict(args=vars(args), rates=rates, median=med), indent=2))
+    _summary(args, rates, f'{args.model}, batch {args.batch_size} at {size}x{size}, {device}, torch '
+                          f'{torch.__version__}, {torch.get_num_threads()} threads; median of {args.rounds} rounds '
+                          f'of {args.steps} steps', width=20)
     return 0
 
 

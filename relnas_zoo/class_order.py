@@ -14,7 +14,7 @@ from typing import List, Mapping, MutableMapping, Sequence, Union
 import numpy as np
 import torch
 
-__all__ = ['read_class_order', 'write_class_order', 'rows_for', 'permute_classifier_rows', 'recover_rows',
+__all__ = ['read_class_order', 'write_class_order', 'rows_for', 'permute_classifier_rows', 'reorder_model', 'recover_rows',
            'order_from_rows', 'near_chance', 'CLASSIFIER_KEYS']
 
 PathLike = Union[str, os.PathLike]
@@ -57,6 +57,13 @@ def permute_classifier_rows(state: MutableMapping[str, torch.Tensor], rows: Sequ
             if t.shape[0] != len(index):
                 raise ValueError(f'{prefix + key} has {t.shape[0]} rows, the class order {len(index)}')
             state[prefix + key] = t.index_select(0, index.to(t.device)).clone()
+
+
+def reorder_model(model: torch.nn.Module, rows: Sequence[int]) -> None:
+    """:func:`permute_classifier_rows` on a model's own weights (through its load path)."""
+    state = model.state_dict()
+    permute_classifier_rows(state, rows)
+    model.load_state_dict(state)
 
 
 def recover_rows(confusion: np.ndarray) -> List[int]:

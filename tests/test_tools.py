@@ -206,6 +206,20 @@ def _sets(items):
     return [a for it in items for a in ('--set', it)]
 
 
+def _kill_after_first_epoch(cmd, run, epochs=3):
+    """Start a 3-epoch run, SIGKILL its whole process group once last.pth holds a finished epoch."""
+    proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if (run / 'last.pth').exists() and torch.load(run / 'last.pth', weights_only=True)['epoch'] >= 1:
+            break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert torch.load(run / 'last.pth', weights_only=True)['epoch'] < epochs, 'the run finished before it was killed'
+
+
 def test_cifar_ddp_training_kill_resume_and_validate(tmp_path):
     data = write_cifar(tmp_path / 'cifar', per_batch=16)
     args = ['--config', str(ROOT / 'configs/train/cifar10.yaml'), '--data', str(data), *_sets(CIFAR_TINY + ['epochs=3'])]
@@ -227,17 +241,7 @@ def test_cifar_ddp_training_kill_resume_and_validate(tmp_path):
     assert 'cutout' in saved and 'color_jitter' not in saved and 'workers' not in saved  # only what applies
 
     run = tmp_path / 'killed'
-    proc = subprocess.Popen(_train_cmd('train_cifar.py', '--out', str(run), *args, nproc=2, port=29532),
-                            env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        if (run / 'last.pth').exists() and torch.load(run / 'last.pth', weights_only=True)['epoch'] >= 1:
-            break
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    done = torch.load(run / 'last.pth', weights_only=True)['epoch']
-    assert done < 3, 'the run finished before it was killed'
+    _kill_after_first_epoch(_train_cmd('train_cifar.py', '--out', str(run), *args, nproc=2, port=29532), run)
     r = subprocess.run(_train_cmd('train_cifar.py', '--out', str(run), '--resume', nproc=2, port=29533),
                        capture_output=True, text=True, env=_env(), timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -414,17 +418,8 @@ def test_imagenet_kill_resume_with_workers_is_exact(imagenet, tmp_path, nproc):
                                   port=port), capture_output=True, text=True, env=_env(), timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     run = tmp_path / 'killed'
-    proc = subprocess.Popen(_train_cmd('train_imagenet.py', '--data', str(lm), '--out', str(run), *sets, nproc=nproc,
-                                       port=port and port + 1), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        if (run / 'last.pth').exists() and torch.load(run / 'last.pth', weights_only=True)['epoch'] >= 1:
-            break
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert torch.load(run / 'last.pth', weights_only=True)['epoch'] < 3, 'the run finished before it was killed'
+    _kill_after_first_epoch(_train_cmd('train_imagenet.py', '--data', str(lm), '--out', str(run), *sets, nproc=nproc,
+                                       port=port and port + 1), run)
     r = subprocess.run(_train_cmd('train_imagenet.py', '--out', str(run), '--resume', nproc=nproc,
                                   port=port and port + 2),
                        capture_output=True, text=True, env=_env(), timeout=600)

@@ -24,7 +24,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from relnas_zoo.class_order import permute_classifier_rows, read_class_order, rows_for  # noqa: E402
+from relnas_zoo.class_order import read_class_order, reorder_model, rows_for  # noqa: E402
 from relnas_zoo.networks import RelativeNASNet  # noqa: E402
 from relnas_zoo.variants import VARIANTS  # noqa: E402
 from relnas_zoo.weights import FORMAT, CheckpointMismatchError, load_checkpoint_file, save_checkpoint  # noqa: E402
@@ -84,9 +84,7 @@ def main(argv=None) -> int:
         except (OSError, ValueError) as e:
             print(f'error: --class-order: {e}', file=sys.stderr)
             return 1
-        state = model.state_dict()
-        permute_classifier_rows(state, rows)
-        model.load_state_dict(state)
+        reorder_model(model, rows)
         print(f'classifier rows permuted from {args.class_order} to sorted order '
               f'({sum(j != k for j, k in enumerate(rows))} of {len(rows)} moved)')
     save_checkpoint(model, args.dst)

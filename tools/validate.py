@@ -31,8 +31,8 @@ import torch  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
 import relnas_zoo  # noqa: E402,F401
-from relnas_zoo.class_order import (near_chance, order_from_rows, permute_classifier_rows, read_class_order,  # noqa: E402
-                                    recover_rows, rows_for, write_class_order)
+from relnas_zoo.class_order import (near_chance, order_from_rows, read_class_order, recover_rows,  # noqa: E402
+                                    reorder_model, rows_for, write_class_order)
 from relnas_zoo.data import DatasetError, TensorBatches, load_cifar  # noqa: E402
 from relnas_zoo.train.data import (IMAGENET_MEAN, IMAGENET_STD, DeviceNormalize, ShardSampler,  # noqa: E402
                                    imagenet_dataset, imagenet_eval_transform, uint8_collate)
@@ -144,9 +144,7 @@ def main(argv=None) -> int:
         except (OSError, ValueError) as e:
             print(f'error: --class-order: {e}', file=sys.stderr)
             return 2
-        state = model.state_dict()
-        permute_classifier_rows(state, rows)
-        model.load_state_dict(state)
+        reorder_model(model, rows)
         record['class_order'] = args.class_order
     confusion = None
     if args.recover_class_order:
@@ -157,9 +155,7 @@ def main(argv=None) -> int:
         _report(args, res, ' (sorted class order)' if args.recover_class_order else '')
     if args.recover_class_order:
         rows = recover_rows(confusion.cpu().numpy())
-        state = model.state_dict()
-        permute_classifier_rows(state, rows)
-        model.load_state_dict(state)
+        reorder_model(model, rows)
         after = evaluate(model, data, dist.device, args.amp, progress=dist.main)
         if dist.main:
             write_class_order(args.recover_class_order, order_from_rows(data.classes, rows))
