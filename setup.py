@@ -37,7 +37,10 @@ setup(
             'onnxscript>=0.2',
             'onnxruntime>=1.18',
             'scikit-learn>=1.3',
+            'scipy>=1.10',
         ],
+        # tools/validate.py --recover-class-order and the ImageNet devkit's meta.mat need scipy
+        'tools': ['scipy>=1.10'],
         # 'mm': the OpenMMLab stack (mmengine/mmcv/mmdet/mmseg/mmpose); see the transfer issue.
     },
     entry_points={'console_scripts': ['relnas-zoo=relnas_zoo.cli:main']},

@@ -68,7 +68,10 @@ def reorder_model(model: torch.nn.Module, rows: Sequence[int]) -> None:
 
 def recover_rows(confusion: np.ndarray) -> List[int]:
     """The output for each label that maximises agreement (Hungarian matching on label x output counts)."""
-    from scipy.optimize import linear_sum_assignment
+    try:
+        from scipy.optimize import linear_sum_assignment
+    except ImportError as e:
+        raise ImportError('recovering a class order needs scipy: pip install "relnas_zoo[tools]"') from e
     labels, outputs = linear_sum_assignment(np.asarray(confusion, dtype=np.float64), maximize=True)
     rows = [0] * confusion.shape[0]
     for j, k in zip(labels, outputs):
