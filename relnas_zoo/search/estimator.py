@@ -115,12 +115,12 @@ def evaluate_candidate(genotype: Genotype, omega: WeightSet, net_args: dict, tra
     # Construction initialises from, and drop-path draws from, the global generator: both run
     # inside a fork so that a library caller's random state is left as it was.
     with torch.random.fork_rng(devices=[device] if device.type == 'cuda' else []):
-        torch.manual_seed(seed)
         model = RelativeNASNet(genotype=genotype, drop_path_rate=settings.drop_path, **PROXY_NET_ARGS,
                                **net_args).to(device)
         if settings.channels_last:
             model = model.to(memory_format=torch.channels_last)
         omega.load_into(model)  # overwrites every initial value: construction randomness does not matter
+        torch.manual_seed(seed)  # after construction: the drop-path stream does not depend on the network size
         train_loss, train_acc = train_one_epoch(model, train, settings, gen)
     val_loss, val_acc = validate(model, val, settings.amp, val_gen)
     if not math.isfinite(train_loss):
