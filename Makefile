@@ -44,7 +44,8 @@ demo: $(STAMP)
 	rm -rf $(DEMO_RUN)
 	$(PY) search/run.py --config configs/search/demo.yaml --out $(DEMO_RUN)
 	$(PY) -m relnas_zoo info relativenas_cifar10 --genotype $(DEMO_RUN)/genotype.json
-	@echo "search outputs in $(DEMO_RUN)/: genotype.json, population.json, evaluations.jsonl, losses.png, cells.png"
+	@echo "search outputs in $(DEMO_RUN)/: genotype.json, population.json, evaluations.jsonl, generations.jsonl, losses.png, diversity.png, cells.png"
+	$(PY) search/run.py --summary $(DEMO_RUN)
 
 bench: $(STAMP)
 	$(PY) bench/inference_latency.py
