@@ -17,7 +17,7 @@ setup(
         # Tested with torch 2.14.1 / torchvision 0.29.1 (the Makefile installs exactly those).
         'torch>=2.4',
         'torchvision>=0.19',
-        'timm>=1.0.20,<1.1',
+        'timm>=1.0.29,<1.1',      # device=/dtype= factory arguments (create_classifier, get_device_dtype)
         'numpy>=1.24',
         'tqdm>=4.60',
         'pyyaml>=6.0',
