@@ -41,6 +41,8 @@ setup(
         ],
         # tools/validate.py --recover-class-order and the ImageNet devkit's meta.mat need scipy
         'tools': ['scipy>=1.10'],
+        # relnas-zoo export: ONNX export checked in ONNX Runtime
+        'deploy': ['onnx>=1.16', 'onnxscript>=0.2', 'onnxruntime>=1.18'],
         # 'mm': the OpenMMLab stack (mmengine/mmcv/mmdet/mmseg/mmpose); see the transfer issue.
     },
     entry_points={'console_scripts': ['relnas-zoo=relnas_zoo.cli:main']},

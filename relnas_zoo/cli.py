@@ -118,6 +118,40 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """Build a registered model (with weights, if given), export it to ONNX and check the file."""
+    import timm
+    from .export import ExportError, FeatureOutputs, export_onnx
+    from .weights import CheckpointMismatchError, load_checkpoint_file
+    kwargs = _model_kwargs(args)
+    ckpt = None
+    if args.checkpoint:
+        ckpt = load_checkpoint_file(args.checkpoint)
+        if isinstance(ckpt.get('arch'), dict):
+            kwargs.update({k: ckpt['arch'][k] for k in ('genotype', 'C', 'layers', 'num_classes')
+                           if k not in kwargs})
+    model = timm.create_model(args.model, **kwargs)
+    if ckpt is not None:
+        try:
+            model.load_state_dict(ckpt)
+        except CheckpointMismatchError as e:
+            print(f'error: {e}', file=sys.stderr)
+            return 2
+    if args.features:
+        model = FeatureOutputs(model, args.out_indices)
+    size = _input_size(args, args.model) or timm.models.get_pretrained_cfg(args.model).input_size
+    try:
+        rep = export_onnx(model, args.onnx, size, fold_bn=not args.no_fold_bn, tolerance=args.tolerance,
+                          opset=args.opset)
+    except ExportError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+    print(f"wrote {rep.path}: outputs {', '.join(rep.outputs)}, dynamic batch, BN "
+          f"{'folded' if rep.folded_bn else 'kept'}; ONNX Runtime vs PyTorch on a batch of {rep.checked_batch}: "
+          f"max abs diff {rep.max_abs_diff:.2e}")
+    return 0
+
+
 def cmd_search_summary(args: argparse.Namespace) -> int:
     from .search.summary import summarize
     try:
@@ -155,6 +189,25 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser('demo', help='build every registered model and print the figures table')
     demo.add_argument('--plot', metavar='PNG', help='also draw the RelativeNAS cells to this file')
     demo.set_defaults(func=cmd_demo)
+
+    exp = sub.add_parser('export', help='export a model (or its backbone) to ONNX, checked in ONNX Runtime')
+    exp.add_argument('model', help=f'registered model name: {", ".join(VARIANTS)}')
+    exp.add_argument('--onnx', required=True, help='output .onnx file (written only if it reproduces the model)')
+    exp.add_argument('--checkpoint', help='weights: our format or the authors\' (default: random initial weights)')
+    exp.add_argument('--genotype', help='genotype name or JSON file replacing the model\'s own')
+    exp.add_argument('--C', type=int, help='initial channels override')
+    exp.add_argument('--layers', type=int, help='number of cells override')
+    exp.add_argument('--num-classes', type=int, dest='num_classes', help='classifier outputs override')
+    exp.add_argument('--features', action='store_true', help='export the backbone: feature levels, no head')
+    exp.add_argument('--out-indices', type=int, nargs='+', default=[1, 2, 3],
+                     help='with --features: levels to output (0: stem; 1-3: strides 8, 16, 32 for ImageNet)')
+    exp.add_argument('--input-size', type=int, nargs=2, metavar=('H', 'W'),
+                     help='image size to export with (default: the model\'s own)')
+    exp.add_argument('--no-fold-bn', action='store_true', help='keep BatchNorm layers (default: folded)')
+    exp.add_argument('--tolerance', type=float, default=1e-4,
+                     help='largest allowed |ONNX Runtime - PyTorch| on the check batch (default 1e-4)')
+    exp.add_argument('--opset', type=int, help='ONNX opset (default: the exporter\'s)')
+    exp.set_defaults(func=cmd_export)
 
     summ = sub.add_parser('search-summary', help='where a running or finished search stands (from its folder)')
     summ.add_argument('run_dir', help='the search\'s --out directory')
