@@ -1,12 +1,17 @@
 #!/usr/bin/env python
 """CPU inference latency of the ImageNet RelativeNAS network, as ratios to eager, measured in one run.
 
-Variants: eager (NCHW), channels_last, torch.compile, BN folded into the convs (relnas_zoo.deploy), and
-BN folded + channels_last. Each is timed on the same inputs, interleaved round by round so drift in
-machine load hits all variants alike; the median of the rounds is reported.
+Variants: eager (NCHW), channels_last, torch.compile, BN folded into the convs (relnas_zoo.deploy),
+BN folded + channels_last, and the ONNX export (`relnas-zoo export`: BN folded) in ONNX Runtime's CPU
+provider with as many threads as torch. Each is timed on the same inputs, interleaved round by round so
+drift in machine load hits all variants alike; the median of the rounds is reported. With --baselines the
+mobile networks of the paper's tables (timm's mobilenetv2_100 and mnasnet_100, torchvision's
+shufflenet_v2_x1_0) and DARTS are timed beside RelativeNAS in eager PyTorch and in ONNX Runtime, with
+their mult-adds.
 
     python bench/inference_latency.py                      # batch 1 and 32, 224x224
     python bench/inference_latency.py --batch-sizes 1 --rounds 10 --json out.json
+    python bench/inference_latency.py --no-compile --baselines --batch-sizes 1 8
 """
 from __future__ import annotations
 
@@ -38,11 +43,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--warmup', type=int, default=2, help='untimed calls per variant before timing')
     p.add_argument('--threads', type=int, default=0, help='torch threads (0: leave the default)')
     p.add_argument('--no-compile', action='store_true', help='skip torch.compile (it takes minutes to compile)')
+    p.add_argument('--no-onnx', action='store_true', help='skip the ONNX Runtime variant')
+    p.add_argument('--baselines', action='store_true',
+                   help='also time the paper\'s mobile baselines and DARTS (eager and ONNX Runtime)')
     p.add_argument('--json', help='also write the results to this JSON file')
     return p.parse_args(argv)
 
 
-def build_variants(model: torch.nn.Module, use_compile: bool) -> Dict[str, tuple]:
+def build_variants(model: torch.nn.Module, use_compile: bool, use_onnx: bool, size) -> Dict[str, tuple]:
     """name -> (callable, memory format of its input)."""
     folded = fold_batchnorm(model)
     variants = {
@@ -53,7 +61,37 @@ def build_variants(model: torch.nn.Module, use_compile: bool) -> Dict[str, tuple
     }
     if use_compile:
         variants['torch.compile'] = (torch.compile(model), torch.contiguous_format)
+    if use_onnx:
+        variants['onnxruntime'] = (onnx_runner(model, size), torch.contiguous_format)
     return variants
+
+
+def onnx_runner(model: torch.nn.Module, size) -> Callable:
+    """The model exported by relnas_zoo.export (BN folded, checked) in an ONNX Runtime CPU session."""
+    import tempfile
+    import onnxruntime as ort
+    from relnas_zoo.export import export_onnx
+    path = Path(tempfile.mkdtemp()) / 'model.onnx'
+    export_onnx(model, path, size, tolerance=1e-3)
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = torch.get_num_threads()
+    sess = ort.InferenceSession(str(path), opts, providers=['CPUExecutionProvider'])
+    return lambda x: torch.from_numpy(sess.run(None, {'image': x.numpy()})[0])
+
+
+def baseline_models() -> Dict[str, torch.nn.Module]:
+    import torchvision
+    return {'relativenas': timm.create_model('relativenas'), 'darts_v2': timm.create_model('darts_v2'),
+            'mobilenetv2_100': timm.create_model('mobilenetv2_100'), 'mnasnet_100': timm.create_model('mnasnet_100'),
+            'shufflenet_v2_x1_0': torchvision.models.shufflenet_v2_x1_0()}
+
+
+def mult_adds(model: torch.nn.Module, size) -> int:
+    from torch.utils.flop_counter import FlopCounterMode
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        model(torch.zeros(1, *size))
+    return counter.get_total_flops() // 2
 
 
 def _cl(model: torch.nn.Module) -> torch.nn.Module:
@@ -75,13 +113,7 @@ def time_variants(variants: Dict[str, tuple], x: torch.Tensor, rounds: int, warm
             err = (out - reference).abs().max().item()
             if err > 1e-3:
                 raise RuntimeError(f'{name} differs from eager by {err:.3g}')
-    times: Dict[str, List[float]] = {name: [] for name in variants}
-    for _ in range(rounds):
-        for name, (fn, fmt) in variants.items():
-            t0 = time.perf_counter()
-            fn(inputs[fmt])
-            times[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(ts) for name, ts in times.items()}
+    return _time_interleaved(variants, x, rounds)
 
 
 def main(argv=None) -> int:
@@ -90,7 +122,7 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     model = timm.create_model(args.model).eval()
     size = model.pretrained_cfg['input_size']
-    variants = build_variants(model, not args.no_compile)
+    variants = build_variants(model, not args.no_compile, not args.no_onnx, size)
     results = dict(model=args.model, input_size=list(size), torch=torch.__version__,
                    threads=torch.get_num_threads(), cpu=platform.processor() or platform.machine(), batches={})
     for bs in args.batch_sizes:
@@ -105,9 +137,48 @@ def main(argv=None) -> int:
         row = ''.join(f"{results['batches'][bs][name]['ms']:>12.1f}{results['batches'][bs][name]['speedup']:>9.2f}"
                       for bs in args.batch_sizes)
         print(f'{name:<26}{row}')
+    if args.baselines:
+        results['baselines'] = run_baselines(args, size)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + '\n')
     return 0
+
+
+def run_baselines(args, size) -> Dict[str, dict]:
+    """Every baseline in eager PyTorch (NCHW) and ONNX Runtime, interleaved, with its mult-adds."""
+    models = {name: m.eval() for name, m in baseline_models().items()}
+    variants = {}
+    for name, m in models.items():
+        variants[f'{name} eager'] = (m, torch.contiguous_format)
+        variants[f'{name} onnxruntime'] = (onnx_runner(m, size), torch.contiguous_format)
+    out: Dict[str, dict] = {name: dict(mult_adds=mult_adds(m, size)) for name, m in models.items()}
+    for bs in args.batch_sizes:
+        x = torch.randn(bs, *size)
+        for name, m in models.items():  # per model: ONNX Runtime must agree with its own eager outputs
+            time_variants({k: v for k, v in variants.items() if k.startswith(name + ' ')}, x, 1, 1)
+        med = _time_interleaved(variants, x, args.rounds)
+        for name in models:
+            out[name][bs] = dict(eager_ms=1e3 * med[f'{name} eager'], onnxruntime_ms=1e3 * med[f'{name} onnxruntime'])
+    print(f"\nmobile baselines, {'x'.join(map(str, size))}, {torch.get_num_threads()} threads, median of "
+          f"{args.rounds} interleaved rounds; ms per image")
+    print(f"{'model':<22}{'mult-adds':>12}" + ''.join(f'{f"bs={bs} eager":>14}{f"bs={bs} ORT":>12}'
+                                                       for bs in args.batch_sizes))
+    for name, r in out.items():
+        row = ''.join(f"{r[bs]['eager_ms'] / bs:>14.2f}{r[bs]['onnxruntime_ms'] / bs:>12.2f}" for bs in args.batch_sizes)
+        print(f"{name:<22}{r['mult_adds'] / 1e6:>10.1f} M{row}")
+    return out
+
+
+@torch.inference_mode()
+def _time_interleaved(variants: Dict[str, tuple], x: torch.Tensor, rounds: int) -> Dict[str, float]:
+    times: Dict[str, List[float]] = {name: [] for name in variants}
+    for _ in range(rounds):
+        for name, (fn, fmt) in variants.items():
+            xi = x.contiguous(memory_format=fmt)
+            t0 = time.perf_counter()
+            fn(xi)
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 if __name__ == '__main__':
