@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import List, Mapping, MutableMapping, Sequence, Union
+from typing import List, MutableMapping, Sequence, Union
 
 import numpy as np
 import torch

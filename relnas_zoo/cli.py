@@ -122,21 +122,15 @@ def cmd_export(args: argparse.Namespace) -> int:
     """Build a registered model (with weights, if given), export it to ONNX and check the file."""
     import timm
     from .export import ExportError, FeatureOutputs, export_onnx
-    from .weights import CheckpointMismatchError, load_checkpoint_file
-    kwargs = _model_kwargs(args)
-    ckpt = None
+    from .weights import CheckpointMismatchError, create_model_for_checkpoint, load_checkpoint_file
     if args.checkpoint:
-        ckpt = load_checkpoint_file(args.checkpoint)
-        if isinstance(ckpt.get('arch'), dict):
-            kwargs.update({k: ckpt['arch'][k] for k in ('genotype', 'C', 'layers', 'num_classes')
-                           if k not in kwargs})
-    model = timm.create_model(args.model, **kwargs)
-    if ckpt is not None:
         try:
-            model.load_state_dict(ckpt)
+            model = create_model_for_checkpoint(args.model, load_checkpoint_file(args.checkpoint), **_model_kwargs(args))
         except CheckpointMismatchError as e:
             print(f'error: {e}', file=sys.stderr)
             return 2
+    else:
+        model = timm.create_model(args.model, **_model_kwargs(args))
     if args.features:
         model = FeatureOutputs(model, args.out_indices)
     size = _input_size(args, args.model) or timm.models.get_pretrained_cfg(args.model).input_size

@@ -71,7 +71,8 @@ def export_onnx(model: nn.Module, path: Union[str, os.PathLike], input_size: Seq
     if fold_bn:
         model = fold_batchnorm(model)
     example = torch.randn(1, *input_size)
-    n_out = len(reference(example)) if isinstance(reference(example), (tuple, list)) else 1
+    out = reference(example)
+    n_out = len(out) if isinstance(out, (tuple, list)) else 1
     outputs = ['logits'] if n_out == 1 else [f'feature{i}' for i in range(n_out)]
     tmp = f'{os.fspath(path)}.tmp'
     try:

@@ -98,7 +98,6 @@ def draw_cell(ax, edges: Sequence[Edge], concat: Sequence[int], title: str) -> D
     used_bends: Dict[Tuple[Any, Any], List[float]] = {}
     curves = []
     for src, dst, op in wanted:
-        others = [b for n, b in boxes.items() if n not in (src, dst)]
         best = None
         for bend in _BENDS:
             if bend in used_bends.get((src, dst), []):

@@ -22,7 +22,7 @@ from .variants import VARIANTS
 
 __all__ = [
     'FORMAT', 'CheckpointMismatchError', 'load_checkpoint_file', 'save_checkpoint', 'prepare_state_dict',
-    'checkpoint_filter_fn', 'describe_checkpoint', 'arch_of', 'model_from_checkpoint',
+    'checkpoint_filter_fn', 'describe_checkpoint', 'arch_of', 'model_from_checkpoint', 'create_model_for_checkpoint',
 ]
 
 FORMAT = 'relnas_zoo'
@@ -154,6 +154,20 @@ def describe_checkpoint(checkpoint: Mapping[str, Any]) -> str:
             return f'It looks like a checkpoint for {_arch_text(dict(arch, genotype=genotype.name))}.'
     return (f'It looks like a {stem_type}-layout network with C={C}, {layers} cells and {num_classes} classes '
             f'whose genotype is none of the published ones; pass genotype=<its genotype .json>.')
+
+
+def create_model_for_checkpoint(model_name: str, checkpoint: Mapping[str, Any], **overrides: Any) -> RelativeNASNet:
+    """``timm.create_model(model_name)`` with the architecture ``checkpoint`` records (our format; explicit
+    ``overrides`` win per key), its weights loaded. Raises CheckpointMismatchError when they do not fit."""
+    import timm
+    kwargs = dict(overrides)
+    arch = checkpoint.get('arch')
+    if isinstance(arch, dict):
+        for key in ('genotype', 'C', 'layers', 'num_classes'):
+            kwargs.setdefault(key, arch[key])
+    model = timm.create_model(model_name, **kwargs)
+    model.load_state_dict(checkpoint)
+    return model
 
 
 def model_from_checkpoint(path: PathLike, **overrides: Any) -> RelativeNASNet:

@@ -258,12 +258,16 @@ def test_cifar_ddp_training_kill_resume_and_validate(tmp_path):
     assert rec['loss'] == pytest.approx(vals[-1]['loss'], rel=1e-6)   # BN statistics synced: the saved weights
 
 
-def test_imagenet_training_on_lmdb_and_validate(imagenet, tmp_path):
-    lm = tmp_path / 'lmdb'
+def _imagenet_lmdbs(imagenet, lm):
     classes = scan_class_folders(imagenet / 'train').classes
     build_lmdb(scan_class_folders(imagenet / 'train'), lm / 'train', 'train', workers=1, progress=False)
     build_lmdb(scan_flat_with_labels(imagenet / 'val', imagenet / 'LOC_val_solution.csv', classes), lm / 'val', 'val',
                workers=1, progress=False)
+    return lm
+
+
+def test_imagenet_training_on_lmdb_and_validate(imagenet, tmp_path):
+    lm = _imagenet_lmdbs(imagenet, tmp_path / 'lmdb')
     out = tmp_path / 'in'
     sets = ['C=4', 'layers=3', 'warmup_epochs=0', 'batch_size=4', 'eval_batch_size=4', 'epochs=1', 'workers=2', 'amp=none',
             'channels_last=false', 'tensorboard=false', 'ema_decay=0.9']
@@ -394,14 +398,6 @@ def test_class_order_recovered_and_converted(colour_classes, tmp_path):
     assert r.returncode == 0, r.stderr
     rec, _ = _validate('--checkpoint', tmp_path / 'fixed.pth', '--data', root / 'val')
     assert rec['top1'] == 100.0
-
-
-def _imagenet_lmdbs(imagenet, lm):
-    classes = scan_class_folders(imagenet / 'train').classes
-    build_lmdb(scan_class_folders(imagenet / 'train'), lm / 'train', 'train', workers=1, progress=False)
-    build_lmdb(scan_flat_with_labels(imagenet / 'val', imagenet / 'LOC_val_solution.csv', classes), lm / 'val', 'val',
-               workers=1, progress=False)
-    return lm
 
 
 @pytest.mark.parametrize('nproc', [None, 2], ids=['1proc', '2proc'])

@@ -101,12 +101,17 @@ def _cfg(name):
     return Config.fromfile(str(ROOT / 'transfer' / name))
 
 
-def _params(config):
+def _build(config):
+    """The model of transfer/<config> as tools/transfer_report.py builds it (no weights)."""
     import sys
     from mm_helpers import ROOT
     sys.path.insert(0, str(ROOT / 'tools'))
     from transfer_report import build_model
-    return sum(p.numel() for p in build_model(f'transfer/{config}').parameters())
+    return build_model(f'transfer/{config}')
+
+
+def _params(config):
+    return sum(p.numel() for p in _build(config).parameters())
 
 
 def test_bisenet_setup_is_the_papers():
@@ -133,11 +138,7 @@ def test_bisenet_setup_is_the_papers():
 
 def test_bisenet_fusion_module_gets_ten_times_the_learning_rate():
     """The paramwise keys match real parameter names of the built model."""
-    import sys
-    from mm_helpers import ROOT
-    sys.path.insert(0, str(ROOT / 'tools'))
-    from transfer_report import build_model
-    names = [n for n, _ in build_model('transfer/bisenet_cityscapes.py').named_parameters()]
+    names = [n for n, _ in _build('bisenet_cityscapes.py').named_parameters()]
     assert any(n.startswith('backbone.ffm.') for n in names)
     assert any(n.startswith('decode_head.') for n in names) and any(n.startswith('auxiliary_head.') for n in names)
 
@@ -168,10 +169,6 @@ def test_ssdlite_setup_is_the_authors():
     assert tuple(cfg.model.neck.expand_ratios) == (0.2, 0.25, 0.5, 0.25)
     for ds in cfg.train_dataloader.dataset.datasets:
         assert 'bbox_min_size' not in ds.filter_cfg                  # small objects are trained
-    import sys
-    from mm_helpers import ROOT
-    sys.path.insert(0, str(ROOT / 'tools'))
-    from transfer_report import build_model
-    neck = build_model('transfer/ssdlite_voc.py').neck
+    neck = _build('ssdlite_voc.py').neck
     hidden = [layer.depthwise_conv.conv.in_channels for layer in neck.extra_layers]
     assert hidden == [147, 128, 128, 64]

@@ -75,14 +75,14 @@ def build_model(config: str, dead_weights: bool = False):
 
 
 def _forward(model, x, aux: bool) -> None:
+    import torch
     if not aux:
         model._forward(x)  # network only: no pre/post-processing, NMS or flip test
         return
     feats = model.extract_feat(x)  # train-mode graph: the decode head and every auxiliary head
     model.decode_head.forward(feats)
-    heads = model.auxiliary_head if isinstance(model.auxiliary_head, (list, tuple)) or hasattr(
-        model.auxiliary_head, '__iter__') else [model.auxiliary_head]
-    for head in heads:
+    heads = model.auxiliary_head
+    for head in (heads if isinstance(heads, torch.nn.ModuleList) else [heads]):
         head.forward(feats)
 
 

@@ -26,7 +26,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import timm  # noqa: E402
 import torch  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
@@ -39,7 +38,7 @@ from relnas_zoo.train.data import (IMAGENET_MEAN, IMAGENET_STD, DeviceNormalize,
 from relnas_zoo.train.distributed import init_distributed  # noqa: E402
 from relnas_zoo.train.trainer import evaluate  # noqa: E402
 from relnas_zoo.variants import VARIANTS  # noqa: E402
-from relnas_zoo.weights import CheckpointMismatchError, load_checkpoint_file  # noqa: E402
+from relnas_zoo.weights import CheckpointMismatchError, create_model_for_checkpoint, load_checkpoint_file  # noqa: E402
 
 
 class _ImageNetEval:
@@ -113,14 +112,8 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 2
     ckpt = load_checkpoint_file(args.checkpoint)
-    kwargs = {}
-    if args.genotype:
-        kwargs['genotype'] = args.genotype
-    elif isinstance(ckpt.get('arch'), dict):
-        kwargs.update({k: ckpt['arch'][k] for k in ('genotype', 'C', 'layers', 'num_classes')})
-    model = timm.create_model(args.model, **kwargs)
     try:
-        model.load_state_dict(ckpt)
+        model = create_model_for_checkpoint(args.model, ckpt, **({'genotype': args.genotype} if args.genotype else {}))
     except CheckpointMismatchError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
@@ -155,17 +148,17 @@ def main(argv=None) -> int:
         _report(args, res, ' (sorted class order)' if args.recover_class_order else '')
     if args.recover_class_order:
         rows = recover_rows(confusion.cpu().numpy())
+        moved = sum(j != k for j, k in enumerate(rows))
         reorder_model(model, rows)
         after = evaluate(model, data, dist.device, args.amp, progress=dist.main)
         if dist.main:
             write_class_order(args.recover_class_order, order_from_rows(data.classes, rows))
-            moved = sum(j != k for j, k in enumerate(rows))
             _report(args, after, ' (recovered class order)')
             if not args.json:
                 print(f'recovered order: {moved} of {len(rows)} outputs are not in sorted position; top-1 '
                       f'{res["top1"]:.2f}% -> {after["top1"]:.2f}%; order written to {args.recover_class_order} '
                       f'(tools/convert_checkpoint.py --class-order {args.recover_class_order} makes a sorted copy)')
-        record.update(recovered_order=args.recover_class_order, moved_outputs=sum(j != k for j, k in enumerate(rows)),
+        record.update(recovered_order=args.recover_class_order, moved_outputs=moved,
                       top1_before=res['top1'], top1_after=after['top1'], top5_after=after['top5'])
         res = after
     if dist.main:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
+import numpy as np
+
 from .lmdb_format import (LABELS_PREFIX, META_KEY, labels_key, meta_bytes, pack_labels, pack_record, read_meta,
                           record_key, unpack_labels, unpack_record)
 
@@ -361,8 +363,8 @@ def verify_lmdb(path: PathLike, full: bool = False, sample: int = 200, compare_r
     with env.begin() as txn:
         meta = read_meta(txn)
         n = meta['num_records']
-        label_keys = sum(1 for _ in _prefixed(txn, LABELS_PREFIX))
-        keys = env.stat()['entries'] - 1 - label_keys
+        label_chunks = _label_chunks(txn)
+        keys = env.stat()['entries'] - 1 - len(label_chunks)
         if keys != n:
             raise BuildError(f'{path}: {keys} records stored but the metadata says {n}')
         if not meta['complete']:
@@ -381,8 +383,8 @@ def verify_lmdb(path: PathLike, full: bool = False, sample: int = 200, compare_r
             if compare_root is not None and not meta['resize']:
                 if Path(compare_root, rel).read_bytes() != data:
                     raise BuildError(f'{path}: record {i} differs from {Path(compare_root, rel)}')
-        if label_keys:
-            stored = _read_labels(txn)
+        if label_chunks:
+            stored = np.concatenate(label_chunks)
             if len(stored) != n:
                 raise BuildError(f'{path}: {len(stored)} stored labels for {n} records')
             for i in range(0, n, step):
@@ -401,9 +403,13 @@ def _prefixed(txn, prefix: bytes) -> Iterator[Tuple[bytes, bytes]]:
         yield bytes(key), value
 
 
+def _label_chunks(txn) -> List:
+    """The label arrays stored with each committed batch of records, in record order."""
+    return [unpack_labels(v) for _, v in _prefixed(txn, LABELS_PREFIX)]
+
+
 def _read_labels(txn):
-    import numpy as np
-    chunks = [unpack_labels(v) for _, v in _prefixed(txn, LABELS_PREFIX)]
+    chunks = _label_chunks(txn)
     return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64)
 
 
@@ -416,7 +422,6 @@ class ImageNetLMDB:
 
     def __init__(self, path: PathLike, transform: Optional[Callable] = None, allow_incomplete: bool = False,
                  readahead: bool = True):
-        import lmdb
         self.path = str(path)
         self.transform = transform
         # OS readahead on the map: a record (~110 KB) spans ~27 pages; without readahead each faults
@@ -430,15 +435,9 @@ class ImageNetLMDB:
         if not self.meta['complete'] and not allow_incomplete:
             raise BuildError(f'{self.path}: the build is incomplete; run the builder again to resume it')
         self.classes: List[str] = self.meta['classes']
-        self._env = None
 
     def __len__(self) -> int:
         return self.meta['num_records']
-
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        state['_env'] = None  # an LMDB handle must not cross a fork/spawn
-        return state
 
     def _txn(self):
         # the process's one environment for this database (a fork gets its own: the key holds the pid)

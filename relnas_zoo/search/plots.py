@@ -30,15 +30,14 @@ def plot_loss_trajectories(history: Sequence[Sequence[Optional[float]]], out: Un
     plt.close(fig)
 
 
-def plot_diversity(generation_log: Union[str, os.PathLike], out: Union[str, os.PathLike]) -> None:
-    """Diversity of the population per generation (mean scaled distance, distinct genotypes)."""
+def plot_diversity(gens: Sequence[dict], out: Union[str, os.PathLike]) -> None:
+    """Diversity of the population per generation (mean scaled distance, distinct genotypes), from the
+    records of generations.jsonl."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    from .summary import read_generations
-    gens = read_generations(os.path.dirname(os.fspath(generation_log)) or '.')
     if not gens:
         return
     x = [g['generation'] + 1 for g in gens]

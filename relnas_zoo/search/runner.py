@@ -45,12 +45,12 @@ import yaml
 
 from ..data import DatasetError, ImageArrays, TensorBatches, load_cifar, load_digits, split_indices
 from ..encoding import bounds, decode
-from ..genotypes import save_genotype
+from ..genotypes import Genotype, save_genotype
 from ..timm_models import CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD
 from .config import ConfigError, SearchConfig
 from .estimator import CandidateResult, TrainSettings, evaluate_candidate
 from .optimizer import SlowFastOptimizer, decide
-from .summary import diversity
+from .summary import GENERATION_LOG, diversity, read_generations
 from .weight_set import WeightSet
 
 __all__ = ['run_search', 'SearchResult', 'candidate_seed']
@@ -58,7 +58,6 @@ __all__ = ['run_search', 'SearchResult', 'candidate_seed']
 log = logging.getLogger('relnas_zoo.search')
 CHECKPOINT = 'checkpoint.pt'
 EVAL_LOG = 'evaluations.jsonl'
-GENERATION_LOG = 'generations.jsonl'
 # 1: Omega keyed by genotype slot (one weight shared by every input node of a slot); 2: keyed by edge
 CHECKPOINT_VERSION = 2
 
@@ -373,19 +372,17 @@ class _Run:
         except ImportError as e:
             log.warning('skipping plots: %s', e)
             return
+        gens = read_generations(self.out)
         plot_loss_trajectories(self.history, self.out / 'losses.png')
-        plot_diversity(self.out / GENERATION_LOG, self.out / 'diversity.png')
+        plot_diversity(gens, self.out / 'diversity.png')
         if genotype is None:
-            last = self.history[-1]
-            finite = [(v, k) for k, v in enumerate(last) if v is not None and math.isfinite(v)]
-            if not finite:
+            if not gens:
                 return
-            best = min(finite)[1]
-            # the vectors have moved since; the line of generations.jsonl holds what was evaluated
-            line = json.loads((self.out / GENERATION_LOG).read_text().splitlines()[-1])
-            from ..genotypes import Genotype
-            genotype = Genotype.from_dict(line['individuals'][best]['genotype'])
-            title = f'best of generation {len(self.history) - 1} (val loss {min(finite)[0]:.3f})'
+            line = gens[-1]  # the vectors have moved since; the generation's line holds what was evaluated
+            if line['best_individual'] is None:
+                return
+            genotype = Genotype.from_dict(line['individuals'][line['best_individual']]['genotype'])
+            title = f'best of generation {line["generation"]} (val loss {line["best_val_loss"]:.3f})'
         plot_genotype(genotype, self.out / 'cells.png', title=title)
 
     def write_outputs(self) -> SearchResult:

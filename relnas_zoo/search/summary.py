@@ -13,7 +13,9 @@ from typing import Any, Dict, List, Sequence, Union
 
 import numpy as np
 
-__all__ = ['diversity', 'read_generations', 'summarize']
+__all__ = ['GENERATION_LOG', 'diversity', 'read_generations', 'summarize']
+
+GENERATION_LOG = 'generations.jsonl'  # one line per completed generation of a search run
 
 
 def diversity(population: np.ndarray, lower: Sequence[float], upper: Sequence[float]) -> Dict[str, float]:
@@ -34,7 +36,7 @@ def diversity(population: np.ndarray, lower: Sequence[float], upper: Sequence[fl
 
 def read_generations(run_dir: Union[str, os.PathLike]) -> List[Dict[str, Any]]:
     """The lines of ``generations.jsonl`` (a partly written last line, from a kill, is skipped)."""
-    path = Path(run_dir) / 'generations.jsonl'
+    path = Path(run_dir) / GENERATION_LOG
     out = []
     if path.exists():
         for line in path.read_text().splitlines():

@@ -32,7 +32,7 @@ from torch import nn
 from ..networks import AuxOutput, RelativeNASNet
 from ..weights import arch_of, save_checkpoint
 from .config import ConfigError, TrainConfig
-from .data import build_loaders
+from .data import build_loaders, micro_batch_size
 from .distributed import DistInfo, all_reduce_sum, barrier, init_distributed
 
 __all__ = ['train', 'evaluate', 'AuxForward', 'build_model', 'LAST', 'BEST', 'FINAL']
@@ -210,7 +210,7 @@ def train(cfg: TrainConfig, out_dir: os.PathLike, resume: bool = False, progress
         if cfg.accum_steps > 1:
             log.info('gradient accumulation: %d micro-batches of %d images per process and step (global batch %d); '
                      'BN statistics are per micro-batch', cfg.accum_steps,
-                     cfg.batch_size // (dist.world * cfg.accum_steps), cfg.batch_size)
+                     micro_batch_size(cfg.batch_size, dist.world, cfg.accum_steps), cfg.batch_size)
 
     net: nn.Module = AuxForward(model)
     if cfg.compile:
@@ -288,6 +288,7 @@ def train(cfg: TrainConfig, out_dir: os.PathLike, resume: bool = False, progress
             if improved:
                 best = dict(top1=top['top1'], top5=top['top5'], epoch=epoch, source=source)
             last_epoch = epoch == cfg.epochs - 1
+            final = evals['model']  # the run's result once the last epoch is done
             if dist.main:
                 if improved:
                     best_model = model if source == 'model' else ema.module
@@ -295,7 +296,6 @@ def train(cfg: TrainConfig, out_dir: os.PathLike, resume: bool = False, progress
                         top1=top['top1'], top5=top['top5'], epoch=epoch, train_config=cfg.to_dict(),
                         note='selected on the test set (highest test top-1 over the epochs): not a test result'))
                 if last_epoch:  # before last.pth: a run whose last.pth says "done" has its result file
-                    final = evals['model']
                     save_checkpoint(model, out / FINAL, extra=dict(
                         top1=final['top1'], top5=final['top5'], epoch=epoch, train_config=cfg.to_dict(),
                         note='the final epoch: the run\'s result, as the paper reports'))
@@ -308,14 +308,12 @@ def train(cfg: TrainConfig, out_dir: os.PathLike, resume: bool = False, progress
                          '%.0f img/s', epoch, train_rec['loss'], train_rec['top1'], evals['model']['top1'],
                          evals['model']['top5'], evals['model']['images'], train_rec['images_per_s'])
             if last_epoch:
-                final = evals['model']
                 logger.write(dict(split='result', epoch=epoch, top1=final['top1'], top5=final['top5'],
                                   top1_error=100 - final['top1'], top5_error=100 - final['top5'],
                                   images=final['images'], precision='fp32' if cfg.eval_amp == 'none' else cfg.eval_amp,
                                   note='final epoch; best_on_test.pth is selected on the test set'), epoch)
             barrier()
-            result = dict(epoch=epoch, train=train_rec, val=evals['model'], best=best,
-                          final=dict(epoch=epoch, **evals['model']))
+            result = dict(epoch=epoch, train=train_rec, val=final, best=best, final=dict(epoch=epoch, **final))
     finally:
         logger.close()
     return result
