@@ -2,8 +2,9 @@
 """CPU inference latency of the ImageNet RelativeNAS network, as ratios to eager, measured in one run.
 
 Variants: eager (NCHW), channels_last, torch.compile, BN folded into the convs (relnas_zoo.deploy),
-BN folded + channels_last, and the ONNX export (`relnas-zoo export`: BN folded) in ONNX Runtime's CPU
-provider with as many threads as torch. Each is timed on the same inputs, interleaved round by round so
+BN folded + channels_last, and the ONNX export (`relnas-zoo export`: BN folded, cell states padded to a
+multiple of 8 channels) in ONNX Runtime's CPU provider with as many threads as torch, plus the same
+export without the channel padding. The timing code is relnas_zoo.benchmark (what `relnas-zoo bench` uses). Each is timed on the same inputs, interleaved round by round so
 drift in machine load hits all variants alike; the median of the rounds is reported. With --baselines the
 mobile networks of the paper's tables (timm's mobilenetv2_100 and mnasnet_100, torchvision's
 shufflenet_v2_x1_0) and DARTS are timed beside RelativeNAS in eager PyTorch and in ONNX Runtime, with
@@ -16,14 +17,11 @@ their mult-adds.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import platform
-import statistics
 import sys
-import time
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Dict
 
 import torch
 
@@ -32,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import timm  # noqa: E402
 
 import relnas_zoo  # noqa: E402,F401
-from relnas_zoo.deploy import fold_batchnorm  # noqa: E402
+from relnas_zoo import benchmark  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -43,7 +41,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--warmup', type=int, default=2, help='untimed calls per variant before timing')
     p.add_argument('--threads', type=int, default=0, help='torch threads (0: leave the default)')
     p.add_argument('--no-compile', action='store_true', help='skip torch.compile (it takes minutes to compile)')
-    p.add_argument('--no-onnx', action='store_true', help='skip the ONNX Runtime variant')
+    p.add_argument('--no-onnx', action='store_true', help='skip the ONNX Runtime variants')
     p.add_argument('--baselines', action='store_true',
                    help='also time the paper\'s mobile baselines and DARTS (eager and ONNX Runtime)')
     p.add_argument('--json', help='also write the results to this JSON file')
@@ -51,32 +49,13 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def build_variants(model: torch.nn.Module, use_compile: bool, use_onnx: bool, size) -> Dict[str, tuple]:
-    """name -> (callable, memory format of its input)."""
-    folded = fold_batchnorm(model)
-    variants = {
-        'eager': (model, torch.contiguous_format),
-        'channels_last': (_cl(model), torch.channels_last),
-        'bn_folded': (folded, torch.contiguous_format),
-        'bn_folded+channels_last': (_cl(folded), torch.channels_last),
-    }
-    if use_compile:
-        variants['torch.compile'] = (torch.compile(model), torch.contiguous_format)
+    names = ['eager', 'channels_last', 'bn_folded', 'bn_folded_cl'] + (['compile'] if use_compile else [])
+    variants = benchmark.build_runtimes(model, names, size)
     if use_onnx:
-        variants['onnxruntime'] = (onnx_runner(model, size), torch.contiguous_format)
+        variants['onnxruntime, unpadded'] = benchmark.build_runtimes(model, ['onnxruntime'], size, channel_multiple=0)[
+            'onnxruntime']
+        variants['onnxruntime'] = benchmark.build_runtimes(model, ['onnxruntime'], size)['onnxruntime']
     return variants
-
-
-def onnx_runner(model: torch.nn.Module, size) -> Callable:
-    """The model exported by relnas_zoo.export (BN folded, checked) in an ONNX Runtime CPU session."""
-    import tempfile
-    import onnxruntime as ort
-    from relnas_zoo.export import export_onnx
-    path = Path(tempfile.mkdtemp()) / 'model.onnx'
-    export_onnx(model, path, size, tolerance=1e-3)
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = torch.get_num_threads()
-    sess = ort.InferenceSession(str(path), opts, providers=['CPUExecutionProvider'])
-    return lambda x: torch.from_numpy(sess.run(None, {'image': x.numpy()})[0])
 
 
 def baseline_models() -> Dict[str, torch.nn.Module]:
@@ -84,36 +63,6 @@ def baseline_models() -> Dict[str, torch.nn.Module]:
     return {'relativenas': timm.create_model('relativenas'), 'darts_v2': timm.create_model('darts_v2'),
             'mobilenetv2_100': timm.create_model('mobilenetv2_100'), 'mnasnet_100': timm.create_model('mnasnet_100'),
             'shufflenet_v2_x1_0': torchvision.models.shufflenet_v2_x1_0()}
-
-
-def mult_adds(model: torch.nn.Module, size) -> int:
-    from torch.utils.flop_counter import FlopCounterMode
-    counter = FlopCounterMode(display=False)
-    with torch.no_grad(), counter:
-        model(torch.zeros(1, *size))
-    return counter.get_total_flops() // 2
-
-
-def _cl(model: torch.nn.Module) -> torch.nn.Module:
-    return copy.deepcopy(model).to(memory_format=torch.channels_last)
-
-
-@torch.inference_mode()
-def time_variants(variants: Dict[str, tuple], x: torch.Tensor, rounds: int, warmup: int) -> Dict[str, float]:
-    inputs = {fmt: x.contiguous(memory_format=fmt) for _, fmt in variants.values()}
-    reference = None
-    for name, (fn, fmt) in variants.items():
-        t0 = time.perf_counter()
-        for _ in range(warmup):
-            out = fn(inputs[fmt])
-        print(f'  warm-up {name}: {time.perf_counter() - t0:.1f}s', flush=True)
-        if reference is None:
-            reference = out
-        else:
-            err = (out - reference).abs().max().item()
-            if err > 1e-3:
-                raise RuntimeError(f'{name} differs from eager by {err:.3g}')
-    return _time_interleaved(variants, x, rounds)
 
 
 def main(argv=None) -> int:
@@ -128,7 +77,9 @@ def main(argv=None) -> int:
     for bs in args.batch_sizes:
         print(f'batch {bs}:', flush=True)
         x = torch.randn(bs, *size)
-        med = time_variants(variants, x, args.rounds, args.warmup)
+        for name, sec in benchmark.check_outputs(model, variants, x, warmup=args.warmup).items():
+            print(f'  warm-up {name}: {sec:.1f}s', flush=True)
+        med = benchmark.time_interleaved(variants, x, args.rounds)
         results['batches'][bs] = {n: dict(ms=1e3 * t, speedup=med['eager'] / t) for n, t in med.items()}
     print(f"\n{args.model} at {'x'.join(map(str, size))}, torch {torch.__version__}, "
           f"{results['threads']} threads; median of {args.rounds} rounds")
@@ -149,14 +100,14 @@ def run_baselines(args, size) -> Dict[str, dict]:
     models = {name: m.eval() for name, m in baseline_models().items()}
     variants = {}
     for name, m in models.items():
-        variants[f'{name} eager'] = (m, torch.contiguous_format)
-        variants[f'{name} onnxruntime'] = (onnx_runner(m, size), torch.contiguous_format)
-    out: Dict[str, dict] = {name: dict(mult_adds=mult_adds(m, size)) for name, m in models.items()}
+        runners = benchmark.build_runtimes(m, ['eager', 'onnxruntime'], size)
+        variants[f'{name} eager'], variants[f'{name} onnxruntime'] = runners['eager'], runners['onnxruntime']
+    out: Dict[str, dict] = {name: dict(mult_adds=benchmark.mult_adds(m, size)) for name, m in models.items()}
     for bs in args.batch_sizes:
         x = torch.randn(bs, *size)
         for name, m in models.items():  # per model: ONNX Runtime must agree with its own eager outputs
-            time_variants({k: v for k, v in variants.items() if k.startswith(name + ' ')}, x, 1, 1)
-        med = _time_interleaved(variants, x, args.rounds)
+            benchmark.check_outputs(m, {k: v for k, v in variants.items() if k.startswith(name + ' ')}, x)
+        med = benchmark.time_interleaved(variants, x, args.rounds)
         for name in models:
             out[name][bs] = dict(eager_ms=1e3 * med[f'{name} eager'], onnxruntime_ms=1e3 * med[f'{name} onnxruntime'])
     print(f"\nmobile baselines, {'x'.join(map(str, size))}, {torch.get_num_threads()} threads, median of "
@@ -167,18 +118,6 @@ def run_baselines(args, size) -> Dict[str, dict]:
         row = ''.join(f"{r[bs]['eager_ms'] / bs:>14.2f}{r[bs]['onnxruntime_ms'] / bs:>12.2f}" for bs in args.batch_sizes)
         print(f"{name:<22}{r['mult_adds'] / 1e6:>10.1f} M{row}")
     return out
-
-
-@torch.inference_mode()
-def _time_interleaved(variants: Dict[str, tuple], x: torch.Tensor, rounds: int) -> Dict[str, float]:
-    times: Dict[str, List[float]] = {name: [] for name in variants}
-    for _ in range(rounds):
-        for name, (fn, fmt) in variants.items():
-            xi = x.contiguous(memory_format=fmt)
-            t0 = time.perf_counter()
-            fn(xi)
-            times[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 if __name__ == '__main__':

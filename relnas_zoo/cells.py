@@ -4,6 +4,10 @@ A cell only builds what its output depends on: an input node that no live edge r
 preprocess layer, and an intermediate node outside the concat that no live node reads gets no ops.
 ``prune_unused=False`` builds and runs them anyway, as the authors' code does (their published counts
 include those dead weights).
+
+The ReLU that starts every conv op (and the strided skip) is applied once per state, not once per op
+that reads it (``relu_input=False`` in ``relnas_zoo.ops``): same outputs and gradients, one saved
+activation per state in training and one ReLU per state in an exported graph.
 """
 from typing import List, Sequence, Tuple
 
@@ -11,7 +15,7 @@ import torch
 from torch import nn
 
 from .genotypes import NUM_INPUT_NODES, Edge
-from .ops import FactorizedReduce, ReLUConvBN, ScheduledDropPath, build_op, is_identity_op
+from .ops import FactorizedReduce, ReLUConvBN, ScheduledDropPath, build_op, is_identity_op, reads_activated_input
 
 __all__ = ['Node', 'Cell', 'live_states']
 
@@ -33,19 +37,27 @@ def live_states(edges: Sequence[Edge], concat: Sequence[int]) -> List[bool]:
 
 
 class Node(nn.Module):
-    """An intermediate node: the sum of two ops, each applied to an earlier state."""
+    """An intermediate node: the sum of two ops, each applied to an earlier state.
 
-    def __init__(self, op1: nn.Module, in1: int, op2: nn.Module, in2: int, drop_path_rate: float = 0., device=None):
+    ``act1``/``act2``: the op reads the activated (ReLU'd) state rather than the state itself.
+    """
+
+    def __init__(self, op1: nn.Module, in1: int, op2: nn.Module, in2: int, drop_path_rate: float = 0.,
+                 act1: bool = False, act2: bool = False, device=None):
         super().__init__()
         self.in1 = in1
         self.in2 = in2
+        self.act1 = act1
+        self.act2 = act2
         self.op1 = op1
         self.op2 = op2
         self.drop1 = nn.Identity() if is_identity_op(op1) else ScheduledDropPath(drop_path_rate, device=device)
         self.drop2 = nn.Identity() if is_identity_op(op2) else ScheduledDropPath(drop_path_rate, device=device)
 
-    def forward(self, states: List[torch.Tensor]) -> torch.Tensor:
-        return self.drop1(self.op1(states[self.in1])) + self.drop2(self.op2(states[self.in2]))
+    def forward(self, states: List[torch.Tensor], activated: List[torch.Tensor]) -> torch.Tensor:
+        x1 = activated[self.in1] if self.act1 else states[self.in1]
+        x2 = activated[self.in2] if self.act2 else states[self.in2]
+        return self.drop1(self.op1(x1)) + self.drop2(self.op2(x2))
 
 
 class Cell(nn.Module):
@@ -96,6 +108,7 @@ class Cell(nn.Module):
 
         # Position of every live state in the runtime state list; dead nodes get none.
         position = {0: 0, 1: 1}
+        activated = set()
         self.nodes = nn.ModuleDict()
         for k in range(len(edges) // 2):
             state = NUM_INPUT_NODES + k
@@ -104,19 +117,27 @@ class Cell(nn.Module):
             built = []
             for name, src in (edges[2 * k], edges[2 * k + 1]):
                 stride = 2 if reduction and src < NUM_INPUT_NODES else 1
-                built.append((build_op(name, channels, stride, **dd), position[src]))
-            (op1, in1), (op2, in2) = built
+                act = reads_activated_input(name, stride)
+                if act:
+                    activated.add(position[src])
+                built.append((build_op(name, channels, stride, relu_input=not act, **dd), position[src], act))
+            (op1, in1, act1), (op2, in2, act2) = built
             if share_duplicate_edges and edges[2 * k] == edges[2 * k + 1]:
                 op2 = op1
-            self.nodes[str(k)] = Node(op1, in1, op2, in2, drop_path_rate, device=device)
+            self.nodes[str(k)] = Node(op1, in1, op2, in2, drop_path_rate, act1, act2, device=device)
             position[state] = len(position)
         self.concat: List[int] = [position[c] for c in concat]
+        # Per runtime state: does some op read its activation (computed once in forward)?
+        self.activate: List[bool] = [i in activated for i in range(len(position))]
         self.out_channels = len(concat) * channels
 
     def forward(self, s0: torch.Tensor, s1: torch.Tensor) -> torch.Tensor:
         states = [self.preprocess0(s0), self.preprocess1(s1)]
+        activated = [torch.relu(s) if self.activate[i] else s for i, s in enumerate(states)]
         for node in self.nodes.values():
-            states.append(node(states))
+            out = node(states, activated)
+            activated.append(torch.relu(out) if self.activate[len(states)] else out)
+            states.append(out)
         return torch.cat([states[i] for i in self.concat], dim=1)
 
 

@@ -136,13 +136,67 @@ def cmd_export(args: argparse.Namespace) -> int:
     size = _input_size(args, args.model) or timm.models.get_pretrained_cfg(args.model).input_size
     try:
         rep = export_onnx(model, args.onnx, size, fold_bn=not args.no_fold_bn, tolerance=args.tolerance,
-                          opset=args.opset)
+                          opset=args.opset, channel_multiple=0 if args.no_fold_bn else args.channel_multiple)
     except ExportError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
+    padding = f', states padded to x{rep.channel_multiple} channels' if rep.channel_multiple else ''
     print(f"wrote {rep.path}: outputs {', '.join(rep.outputs)}, dynamic batch, BN "
-          f"{'folded' if rep.folded_bn else 'kept'}; ONNX Runtime vs PyTorch on a batch of {rep.checked_batch}: "
+          f"{'folded' if rep.folded_bn else 'kept'}{padding}; ONNX Runtime vs PyTorch on a batch of {rep.checked_batch}: "
           f"max abs diff {rep.max_abs_diff:.2e}")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Latency of one model under the chosen runtimes on this machine, side by side in one run."""
+    from pathlib import Path
+
+    import timm
+    import torch
+
+    from . import benchmark
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if 'onnxruntime' in args.runtime or args.profile:
+        from .export import ExportError, _require_onnx
+        try:
+            _require_onnx()
+        except ExportError as e:
+            print(f'error: {e}', file=sys.stderr)
+            return 2
+    model = timm.create_model(args.model, **_model_kwargs(args)).eval()
+    size = tuple(_input_size(args, args.model) or timm.models.get_pretrained_cfg(args.model).input_size)
+    runners = benchmark.build_runtimes(model, args.runtime, size, channel_multiple=args.channel_multiple)
+    threads = torch.get_num_threads()
+    print(f'{args.model} at {size[1]}x{size[2]}: {benchmark.mult_adds(model, size) / 1e6:.1f} M mult-adds/image; '
+          f'{threads} threads; median of {args.rounds} interleaved rounds after {args.warmup} warm-up calls')
+    rows = []
+    for bs in args.batch_size:
+        x = torch.randn(bs, *size)
+        benchmark.check_outputs(model, runners, x, warmup=args.warmup)
+        med = benchmark.time_interleaved(runners, x, args.rounds)
+        base = med.get('eager')
+        for name, sec in med.items():
+            rows.append(dict(runtime=name, batch_size=bs, ms=1e3 * sec, ms_per_image=1e3 * sec / bs,
+                             images_per_s=bs / sec, x_eager=base / sec if base else None))
+    print(f"{'runtime':<14}{'batch':>6}{'ms':>10}{'ms/img':>9}{'img/s':>9}{'x eager':>9}")
+    for r in rows:
+        speed = f"{r['x_eager']:>9.2f}" if r['x_eager'] else f"{'-':>9}"
+        print(f"{r['runtime']:<14}{r['batch_size']:>6}{r['ms']:>10.2f}{r['ms_per_image']:>9.2f}"
+              f"{r['images_per_s']:>9.1f}{speed}")
+    record = dict(model=args.model, input_size=list(size), threads=threads, rounds=args.rounds, results=rows)
+    if args.profile:
+        prof = benchmark.onnx_op_profile(model, size, args.batch_size[0], channel_multiple=args.channel_multiple)
+        record['onnx_profile'] = prof
+        total = sum(prof['ms_per_op_type'].values())
+        print(f"\nONNX Runtime, batch {args.batch_size[0]}: exported graph {prof['exported_op_count']} ops "
+              f"({', '.join(f'{k} {v}' for k, v in prof['exported_ops'].items())}); "
+              f"after ONNX Runtime's fusions {prof['optimized_op_count']}")
+        print(f"{'op type':<20}{'nodes':>7}{'ms/run':>9}{'share':>8}")
+        for op, ms in prof['ms_per_op_type'].items():
+            print(f"{op:<20}{prof['nodes_per_op_type'][op]:>7}{ms:>9.2f}{100 * ms / total:>7.1f}%")
+    if args.json:
+        Path(args.json).write_text(json.dumps(record, indent=2) + '\n')
     return 0
 
 
@@ -197,11 +251,38 @@ def build_parser() -> argparse.ArgumentParser:
                      help='with --features: levels to output (0: stem; 1-3: strides 8, 16, 32 for ImageNet)')
     exp.add_argument('--input-size', type=int, nargs=2, metavar=('H', 'W'),
                      help='image size to export with (default: the model\'s own)')
-    exp.add_argument('--no-fold-bn', action='store_true', help='keep BatchNorm layers (default: folded)')
+    exp.add_argument('--no-fold-bn', action='store_true',
+                     help='keep BatchNorm layers (default: folded); also turns channel padding off')
+    exp.add_argument('--channel-multiple', type=int, default=8,
+                     help='zero-pad every cell state to a multiple of this many channels: same outputs, '
+                          'faster CPU kernels (default 8; 0: keep the widths as built)')
     exp.add_argument('--tolerance', type=float, default=1e-4,
                      help='largest allowed |ONNX Runtime - PyTorch| on the check batch (default 1e-4)')
     exp.add_argument('--opset', type=int, help='ONNX opset (default: the exporter\'s)')
     exp.set_defaults(func=cmd_export)
+
+    bench = sub.add_parser('bench', help='inference latency of a model on this machine (PyTorch and ONNX Runtime)')
+    bench.add_argument('model', help=f'a zoo model ({", ".join(VARIANTS)}) or any timm model name, '
+                                     f'e.g. mobilenetv2_100 for a baseline')
+    bench.add_argument('--runtime', nargs='+', default=['eager', 'onnxruntime'], metavar='R',
+                       help='runtimes to time side by side: eager, channels_last, bn_folded, bn_folded_cl, '
+                            'compile, onnxruntime (default: eager onnxruntime; ratios are to eager)')
+    bench.add_argument('--batch-size', type=int, nargs='+', default=[1], help='batch sizes (default: 1)')
+    bench.add_argument('--rounds', type=int, default=20, help='timed rounds, median reported (default 20)')
+    bench.add_argument('--warmup', type=int, default=3, help='untimed calls per runtime first (default 3)')
+    bench.add_argument('--threads', type=int, default=0, help='torch and ONNX Runtime threads (0: torch\'s default)')
+    bench.add_argument('--genotype', help='genotype name or JSON file replacing the model\'s own')
+    bench.add_argument('--C', type=int, help='initial channels override')
+    bench.add_argument('--layers', type=int, help='number of cells override')
+    bench.add_argument('--num-classes', type=int, dest='num_classes', help='classifier outputs override')
+    bench.add_argument('--input-size', type=int, nargs=2, metavar=('H', 'W'),
+                       help='image size (default: the model\'s own)')
+    bench.add_argument('--channel-multiple', type=int, default=8,
+                       help='onnxruntime: pad cell states to a multiple of this many channels (default 8; 0: off)')
+    bench.add_argument('--profile', action='store_true',
+                       help='also profile ONNX Runtime per op type at the first batch size (needs the deploy extra)')
+    bench.add_argument('--json', help='also write the results to this JSON file')
+    bench.set_defaults(func=cmd_bench)
 
     summ = sub.add_parser('search-summary', help='where a running or finished search stands (from its folder)')
     summ.add_argument('run_dir', help='the search\'s --out directory')

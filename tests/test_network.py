@@ -7,6 +7,7 @@ from torch import nn
 
 from relnas_zoo import RELATIVENAS, RelativeNASNet
 from relnas_zoo.cells import Cell, live_states
+from relnas_zoo.genotypes import Genotype
 from relnas_zoo.ops import FactorizedReduce, SepConv, build_op
 
 
@@ -81,10 +82,58 @@ def test_factorized_reduce_even_and_odd(size):
     x = torch.randn(2, 4, size, size)
     y = fr(x)
     assert y.shape == (2, 6, (size + 1) // 2, (size + 1) // 2)
-    if size % 2 == 0:  # the authors' unpadded formula
+    F = torch.nn.functional
+
+    def reference(x):  # the authors' formulation: a stride-2 conv over the input padded and shifted
         r = torch.relu(x)
-        ref = fr.bn(torch.cat([fr.conv_1(r), fr.conv_2(r[:, :, 1:, 1:])], dim=1))
-        torch.testing.assert_close(y, ref)
+        shifted = F.pad(r, (0, 1, 0, 1))[:, :, 1:, 1:]
+        return fr.bn(torch.cat([fr.conv_1(r), F.conv2d(shifted, fr.conv_2.weight, stride=2)], dim=1))
+    torch.testing.assert_close(y, reference(x))
+    x2 = torch.randn(1, 4, size, size + 1)  # one odd and one even side
+    torch.testing.assert_close(fr(x2), reference(x2))
+
+
+def _relu_per_op(model):
+    """A copy where every op applies its own leading ReLU (the authors' layout) instead of the cell."""
+    import copy
+    model = copy.deepcopy(model)
+    for cell in model.cells:
+        cell.activate = [False] * len(cell.activate)
+        for node in cell.nodes.values():
+            for op in (node.op1, node.op2):
+                if isinstance(op, FactorizedReduce):
+                    op.relu = nn.ReLU()
+                elif hasattr(op, 'op') and isinstance(op.op[0], nn.Identity):
+                    op.op[0] = nn.ReLU()
+            node.act1 = node.act2 = False
+    return model
+
+
+def test_one_relu_per_state_equals_one_relu_per_op():
+    # a reduction cell whose input 1 feeds a strided skip, a sep conv and a dil conv
+    g = Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('dil_conv_3x3', 0), ('sep_conv_5x5', 1),
+                         ('skip_connect', 2), ('sep_conv_3x3', 2), ('dil_conv_5x5', 3), ('max_pool_3x3', 4)],
+                 normal_concat=[2, 3, 4, 5],
+                 reduce=[('skip_connect', 1), ('sep_conv_3x3', 1), ('dil_conv_3x3', 1), ('max_pool_3x3', 0),
+                         ('sep_conv_5x5', 2), ('skip_connect', 0), ('sep_conv_3x3', 3), ('avg_pool_3x3', 2)],
+                 reduce_concat=[2, 3, 4, 5])
+    shared = small(genotype=g)
+    per_op = _relu_per_op(shared)
+    reduce_cell = next(c for c in shared.cells if c.reduction)
+    assert reduce_cell.activate[1] and isinstance(reduce_cell.nodes['0'].op1.relu, nn.Identity)
+    x = torch.randn(2, 3, 16, 16)
+    ya, yb = shared(x), per_op(x)
+    torch.testing.assert_close(ya, yb, rtol=0, atol=0)
+    ya.square().sum().backward()
+    yb.square().sum().backward()
+    grads = dict(per_op.named_parameters())
+    for name, p in shared.named_parameters():
+        torch.testing.assert_close(p.grad, grads[name].grad, rtol=1e-5, atol=1e-6, msg=name)
+    # the traced graph holds one ReLU per activated state, not one per reading op
+    relus = lambda m: sum(n.target in (torch.relu, torch.nn.functional.relu) or (  # noqa: E731
+        n.op == 'call_module' and isinstance(m.get_submodule(n.target), nn.ReLU))
+        for n in torch.fx.symbolic_trace(m).graph.nodes)
+    assert relus(shared) < relus(per_op)
 
 
 def test_drop_path_is_per_sample_and_skips_identity_edges():
