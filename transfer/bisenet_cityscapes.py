@@ -3,12 +3,10 @@
 # {0.75, 1, 1.25, 1.5, 1.75, 2.0}, flip, colour jitter, 1024x1024 crops, mIoU (single scale).
 #   tools/dist_train.sh transfer/bisenet_cityscapes.py 4 --cfg-options \
 #       model.backbone.backbone_cfg.init_cfg.checkpoint=WEIGHTS
-# The context path reads the backbone's four levels (strides 4, 8, 16, 32: 46, 184, 368, 736 channels).
-# mmseg's BiSeNetV1 ties its channel arguments together: context_channels[1] and [2] are the stride-16 and
-# -32 channels (368, 736), and its fusion module takes context_channels[1] = spatial_channels[-1] +
-# context_channels[0] channels. The authors' attention-refinement modules and context heads have 128
-# channels, so context_channels[0] = 128 and the slack goes to the spatial path: spatial_channels[-1] =
-# 368 - 128 = 240 (6.93 M parameters; paper 6.94 M).
+# The context path reads the backbone's four levels (strides 4, 8, 16, 32: 46, 184, 368, 736 channels) and
+# uses the last two: context_channels = (128, stride-16 width, stride-32 width). BiSeNetV1Paper is mmseg's
+# BiSeNetV1 with the fusion module of the paper and the authors' code (128 spatial + 128 context channels in,
+# attention bottleneck), which mmseg's own wiring cannot express (relnas_zoo/mm/segmentation.py).
 # Training as the authors': OHEM cross-entropy (threshold 0.7, at least 65,536 kept pixels per image) on the
 # main and both auxiliary outputs, 1000-iteration linear warm-up from 1e-5, 10x learning rate on the fusion
 # module and the heads, no weight decay on BN and biases. Testing as the paper: 1024x1024 sliding windows
@@ -27,10 +25,10 @@ model = dict(
     type='EncoderDecoder',
     data_preprocessor=data_preprocessor,
     backbone=dict(
-        type='BiSeNetV1',
+        type='BiSeNetV1Paper',
         in_channels=3,
         context_channels=(128, 368, 736),
-        spatial_channels=(64, 64, 64, 240),
+        spatial_channels=(64, 64, 64, 128),
         out_indices=(0, 1, 2),
         out_channels=256,
         backbone_cfg=dict(

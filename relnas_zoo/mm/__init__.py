@@ -1,4 +1,5 @@
-"""OpenMMLab integration; importing it registers ``RelativeNASBackbone`` with every installed registry.
+"""OpenMMLab integration; importing it registers ``RelativeNASBackbone`` and ``FeatureExtractorBackbone`` (the
+paper's baseline networks, or any timm model) with every installed registry.
 
 Use in a config: ``custom_imports = dict(imports=['relnas_zoo.mm'], allow_failed_imports=False)`` and
 ``backbone=dict(type='RelativeNASBackbone', out_indices=(1, 2, 3), init_cfg=dict(type='Pretrained',
@@ -9,20 +10,25 @@ import importlib
 from mmengine.registry import MODELS as MMENGINE_MODELS
 
 from .backbone import RelativeNASBackbone
+from .feature_backbone import FeatureExtractorBackbone
 
-__all__ = ['RelativeNASBackbone', 'registered_in']
+__all__ = ['RelativeNASBackbone', 'FeatureExtractorBackbone', 'registered_in']
 
 registered_in = ['mmengine']
-MMENGINE_MODELS.register_module(module=RelativeNASBackbone, force=True)
+for _backbone in (RelativeNASBackbone, FeatureExtractorBackbone):
+    MMENGINE_MODELS.register_module(module=_backbone, force=True)
 for _package in ('mmdet', 'mmseg', 'mmpose', 'mmpretrain'):
     try:
         _registry = importlib.import_module(f'{_package}.registry').MODELS
     except ImportError:
         continue
-    _registry.register_module(module=RelativeNASBackbone, force=True)
+    for _backbone in (RelativeNASBackbone, FeatureExtractorBackbone):
+        _registry.register_module(module=_backbone, force=True)
     registered_in.append(_package)
 
 if 'mmdet' in registered_in:
     from .detection import SSDLiteExtraLevels, SSDLiteHead  # noqa: F401  (register with mmdet)
+if 'mmseg' in registered_in:
+    from .segmentation import BiSeNetV1Paper  # noqa: F401  (register with mmseg)
 if 'mmpose' in registered_in:
     from .pose import ClippedNormalBBoxTransform  # noqa: F401  (register with mmpose)
