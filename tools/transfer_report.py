@@ -13,8 +13,14 @@ Each row also follows the table's own protocol: Table 6 (BiSeNet) was counted at
 i.e. with both auxiliary heads. ``--with-dead-weights`` builds the backbone as the authors' code does,
 running the reduction cells' dead preprocess layers, which their figures include.
 
-    python tools/transfer_report.py                        # the three tables
+``--tables`` prints the paper's whole comparison: Tables 5, 6 and 7, every backbone (the configs in
+transfer/comparison/), counted by the authors' rule (their dead preprocess layers built, Conv2d/Linear only,
+BiSeNet at 1024x1024 with its auxiliary heads), next to the paper's figures, with each full model's CPU
+latency at its task's input size (batch 1, eager PyTorch, median of --rounds).
+
+    python tools/transfer_report.py                        # the RelativeNAS rows, both counting rules
     python tools/transfer_report.py --with-dead-weights    # the authors' network, to reproduce their figures
+    python tools/transfer_report.py --tables               # Tables 5-7: all six backbones, ours beside the paper's
     python tools/transfer_report.py --json report.json
 """
 from __future__ import annotations
@@ -47,6 +53,28 @@ NOTES = {
     'Table 7: SimpleBaseline, COCO': 'the paper\'s 564 M leaves out the three deconvolutions: the authors\' counter '
                                      'hooks only Conv2d and Linear (see the authors\' rule column)',
 }
+
+
+BACKBONES = ('shufflenetv2', 'mobilenetv2', 'nasnet', 'mnasnet', 'darts', 'relativenas')
+BACKBONE_NAMES = dict(shufflenetv2='ShuffleNet-V2 (1x)', mobilenetv2='MobileNet-V2 (1x)', nasnet='NASNet-A Mobile',
+                      mnasnet='MnasNet 1.0', darts='DARTS', relativenas='RelativeNAS')
+# table -> config pattern, input (C, H, W), FLOP unit, auxiliary heads counted, the paper's (params M, FLOPs)
+TABLES = {
+    'Table 5: SSDLite, PASCAL VOC': dict(
+        config='transfer/comparison/ssdlite_{}_voc.py', input=(3, 320, 320), unit='M', aux=False,
+        paper=dict(shufflenetv2=(2.17, 355.76), mobilenetv2=(3.30, 680.88), nasnet=(5.22, 1238.92),
+                   mnasnet=(4.18, 708.72), darts=(4.73, 1138.16), relativenas=(5.07, 1202.97))),
+    'Table 6: BiSeNet, Cityscapes': dict(
+        config='transfer/comparison/bisenet_{}_cityscapes.py', input=(3, 1024, 1024), unit='G', aux=True,
+        paper=dict(shufflenetv2=(4.10, 26.30), mobilenetv2=(5.24, 29.21), nasnet=(7.46, 36.51),
+                   mnasnet=(6.12, 29.50), darts=(6.64, 34.77), relativenas=(6.94, 35.35))),
+    'Table 7: SimpleBaseline, COCO': dict(
+        config='transfer/comparison/simplebaseline_{}_coco.py', input=(3, 256, 192), unit='M', aux=False,
+        paper=dict(shufflenetv2=(7.55, 154.37), mobilenetv2=(9.57, 306.80), nasnet=(10.66, 569.11),
+                   mnasnet=(10.45, 320.17), darts=(9.20, 531.77), relativenas=(9.43, 564.19))),
+}
+# Why a row differs from the paper by more than 3% (filled from what the report measures; see README)
+TABLE_NOTES: dict = {}
 
 
 def build_model(config: str, dead_weights: bool = False):
@@ -126,12 +154,79 @@ def report(dead_weights: bool = False):
     return rows
 
 
+def latency_ms(config: str, size, rounds: int) -> float:
+    """Median batch-1 latency of the full network (no pre/post-processing) in eager PyTorch on this CPU."""
+    import statistics
+    import time
+
+    import torch
+    model = build_model(config)
+    x = torch.randn(1, *size)
+    times = []
+    with torch.inference_mode():
+        model._forward(x)  # warm-up
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            model._forward(x)
+            times.append(time.perf_counter() - t0)
+    return 1e3 * statistics.median(times)
+
+
+def comparison(rounds: int = 3, tables=None, backbones=BACKBONES) -> list:
+    """Every row of Tables 5-7: the authors' counting rule, the paper's figures, the live network and latency."""
+    rows = []
+    for table, spec in TABLES.items():
+        if tables and table not in tables:
+            continue
+        scale = 1e6 if spec['unit'] == 'M' else 1e9
+        for b in backbones:
+            config = spec['config'].format(b)
+            authors = measure(config, spec['input'], spec['aux'], dead_weights=True)
+            live = measure(config, spec['input'], spec['aux'], dead_weights=False)
+            paper_params, paper_flops = spec['paper'][b]
+            params, flops = authors['params'] / 1e6, authors['authors_rule_mult_adds'] / scale
+            rows.append(dict(table=table, backbone=b, config=config, input=list(spec['input']), unit=spec['unit'],
+                             params_m=params, paper_params_m=paper_params, params_diff=params / paper_params - 1,
+                             flops=flops, paper_flops=paper_flops, flops_diff=flops / paper_flops - 1,
+                             live_params_m=live['params'] / 1e6, live_flops=live['mult_adds'] / scale,
+                             latency_ms=latency_ms(config, spec['input'], rounds) if rounds else None,
+                             note=TABLE_NOTES.get((table, b), '')))
+    return rows
+
+
+def print_tables(rows) -> None:
+    for table in dict.fromkeys(r['table'] for r in rows):
+        sub = [r for r in rows if r['table'] == table]
+        unit, size = sub[0]['unit'], 'x'.join(map(str, sub[0]['input'][1:]))
+        print(f"\n{table} ({size}; authors' counting rule)")
+        print(f"{'backbone':<20}{'params M':>9}{'paper':>7}{'diff':>7}{'FLOPs ' + unit:>10}{'paper':>9}{'diff':>7}"
+              f"{'live params':>12}{'live FLOPs':>11}{'CPU ms':>8}  note")
+        for r in sub:
+            lat = f"{r['latency_ms']:>8.0f}" if r['latency_ms'] is not None else f"{'-':>8}"
+            print(f"{BACKBONE_NAMES[r['backbone']]:<20}{r['params_m']:>9.2f}{r['paper_params_m']:>7.2f}"
+                  f"{100 * r['params_diff']:>+6.1f}%{r['flops']:>10.2f}{r['paper_flops']:>9.2f}{100 * r['flops_diff']:>+6.1f}%"
+                  f"{r['live_params_m']:>12.2f}{r['live_flops']:>11.2f}{lat}  {r['note']}")
+    print('\nAuthors\' rule: dead preprocess layers of the cell networks built, Conv2d/Linear only, BiSeNet in train '
+          'mode (auxiliary heads); FLOPs are mult-adds. Live: the network as relnas_zoo runs it (every op counted). '
+          'CPU ms: full network, batch 1, eager PyTorch, median.')
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--with-dead-weights', action='store_true',
                    help='count the backbone as the authors\' code builds it (dead preprocess layers included)')
+    p.add_argument('--tables', action='store_true',
+                   help='Tables 5-7: every backbone of the paper\'s comparison, ours beside the paper\'s figures')
+    p.add_argument('--rounds', type=int, default=3,
+                   help='with --tables: timed CPU forwards per model (median reported; 0 skips the latency column)')
     p.add_argument('--json', help='also write the results here')
     args = p.parse_args(argv)
+    if args.tables:
+        rows = comparison(args.rounds)
+        print_tables(rows)
+        if args.json:
+            Path(args.json).write_text(json.dumps(rows, indent=2))
+        return 0
     rows = report(args.with_dead_weights)
     print(f"{'model':<32}{'input':>10}{'params M':>10}{'paper':>7}{'FLOPs':>11}{'authors rule':>14}{'paper':>10}")
     for r in rows:
