@@ -36,6 +36,7 @@ setup(
             'onnx>=1.16',
             'onnxscript>=0.2',
             'onnxruntime>=1.18',
+            'pretrainedmodels>=0.7.4',
             'scikit-learn>=1.3',
             'scipy>=1.10',
         ],
@@ -43,6 +44,8 @@ setup(
         'tools': ['scipy>=1.10'],
         # relnas-zoo export: ONNX export checked in ONNX Runtime
         'deploy': ['onnx>=1.16', 'onnxscript>=0.2', 'onnxruntime>=1.18'],
+        # transfer/comparison: NASNet-A Mobile from Cadene's package, the implementation the authors used
+        'comparison': ['pretrainedmodels>=0.7.4'],
         # 'mm': the OpenMMLab stack (mmengine/mmcv/mmdet/mmseg/mmpose); see the transfer issue.
     },
     entry_points={'console_scripts': ['relnas-zoo=relnas_zoo.cli:main']},

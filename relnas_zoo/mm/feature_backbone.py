@@ -184,6 +184,9 @@ class FeatureExtractorBackbone(BaseModule):
         if wrong:
             raise ValueError(f'{self.checkpoint}: shapes differ from the {self.model_name} backbone for {wrong[:3]}')
         self.body.load_state_dict({k: state[k] for k in own}, strict=True)  # the classifier's keys are unused
+        from mmengine.logging import print_log
+        print_log(f'FeatureExtractorBackbone: loaded {len(own)} tensors of {self.model_name} from {self.checkpoint}',
+                  logger='current')
 
     def train(self, mode: bool = True) -> 'FeatureExtractorBackbone':
         super().train(mode)
