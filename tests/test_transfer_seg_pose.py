@@ -81,18 +81,20 @@ def test_transfer_report(tmp_path):
     assert all(r['backbone_params'] == 4_964_837 - 737_000 for r in rows.values())
     bisenet = rows['Table 6: BiSeNet, Cityscapes']
     assert bisenet['input'] == [3, 1024, 1024] and bisenet['aux']          # the authors' rule: train mode
-    assert rel(bisenet['params'] / 1e6, 6.94) < 0.01 and rel(bisenet['flops_in_unit'], 35.35) < 0.01
+    assert rel(bisenet['params'] / 1e6, 6.94) < 0.02 and rel(bisenet['flops_in_unit'], 35.35) < 0.02
     ssd, pose = rows['Table 5: SSDLite, VOC'], rows['Table 7: SimpleBaseline, COCO']
     assert rel(ssd['params'] / 1e6, 5.07) < 0.03
     assert pose['flops_in_unit'] > 3 * pose['authors_rule_in_unit']       # the deconvolutions dominate
     assert rel(pose['authors_rule_in_unit'], 564.19) < 0.05
-    # with the authors' dead preprocess layers, Tables 5 and 7 come out as printed
+    # with the authors' dead preprocess layers, Tables 5, 6 and 7 come out as printed
     run([sys.executable, str(ROOT / 'tools/transfer_report.py'), '--with-dead-weights', '--json',
          str(tmp_path / 'd.json')])
     dead = {r['table']: r for r in json.loads((tmp_path / 'd.json').read_text())}
     ssd, pose = dead['Table 5: SSDLite, VOC'], dead['Table 7: SimpleBaseline, COCO']
     assert rel(ssd['params'] / 1e6, 5.07) < 0.005 and rel(ssd['flops_in_unit'], 1202.97) < 0.005
     assert rel(pose['params'] / 1e6, 9.43) < 0.005 and rel(pose['authors_rule_in_unit'], 564.19) < 0.005
+    bisenet = dead['Table 6: BiSeNet, Cityscapes']
+    assert rel(bisenet['params'] / 1e6, 6.94) < 0.005 and rel(bisenet['flops_in_unit'], 35.35) < 0.005
 
 
 def _cfg(name):
@@ -117,7 +119,8 @@ def _params(config):
 def test_bisenet_setup_is_the_papers():
     cfg = _cfg('bisenet_cityscapes.py')
     bb = cfg.model.backbone
-    assert bb.context_channels == (128, 368, 736) and bb.spatial_channels == (64, 64, 64, 240)
+    assert bb.type == 'BiSeNetV1Paper'                    # the paper's fusion module (128 + 128 channels in)
+    assert bb.context_channels == (128, 368, 736) and bb.spatial_channels == (64, 64, 64, 128)
     assert [h.in_channels for h in cfg.model.auxiliary_head] == [128, 128]
     for head in [cfg.model.decode_head, *cfg.model.auxiliary_head]:
         assert head.sampler == dict(type='OHEMPixelSampler', thresh=0.7, min_kept=65536)
@@ -133,7 +136,7 @@ def test_bisenet_setup_is_the_papers():
     assert cfg.tta_model.type == 'SegTTAModel'
     assert bb.backbone_cfg.norm_cfg.type == 'SyncBN'
     n = _params('bisenet_cityscapes.py')
-    assert abs(n / 1e6 - 6.94) / 6.94 < 0.01, n          # paper Table 6: 6.94 M (was 9.07 M)
+    assert 6.80 < n / 1e6 < 6.94, n          # live network; 6.94 M (Table 6) with the authors' dead weights
 
 
 def test_bisenet_fusion_module_gets_ten_times_the_learning_rate():
