@@ -11,7 +11,6 @@ from __future__ import annotations
 import collections
 import copy
 import json
-import os
 import statistics
 import tempfile
 import time
@@ -35,16 +34,28 @@ def _channels_last(model: nn.Module) -> nn.Module:
     return copy.deepcopy(model).to(memory_format=torch.channels_last)
 
 
-def onnx_session(model: nn.Module, input_size: Sequence[int], channel_multiple: int = 8, threads: int = 0):
-    """``model`` exported by ``relnas_zoo.export`` (BN folded, checked) in an ONNX Runtime CPU session;
-    returns (session, path of the .onnx file)."""
+def onnx_session(model: nn.Module, input_size: Sequence[int], channel_multiple: int = 8, threads: int = 0,
+                 **options):
+    """``model`` exported by ``relnas_zoo.export`` (BN folded, checked) in an ONNX Runtime CPU session
+    (``options``: extra ``SessionOptions`` attributes); returns (session, ops per type in the exported file,
+    the optimised graph's ops per type if ``optimized_model_filepath`` is given)."""
+    import onnx
     import onnxruntime as ort
     from .export import export_onnx
-    path = Path(tempfile.mkdtemp(prefix='relnas_bench_')) / 'model.onnx'
-    export_onnx(model, path, input_size, tolerance=1e-3, channel_multiple=channel_multiple)
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads or torch.get_num_threads()
-    return ort.InferenceSession(str(path), opts, providers=['CPUExecutionProvider']), path
+    with tempfile.TemporaryDirectory(prefix='relnas_bench_') as tmp:  # the session keeps the model in memory
+        path = Path(tmp) / 'model.onnx'
+        export_onnx(model, path, input_size, tolerance=1e-3, channel_multiple=channel_multiple)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or torch.get_num_threads()
+        for key, value in options.items():
+            setattr(opts, key, value)
+        if 'optimized_model_filepath' in options:
+            opts.optimized_model_filepath = str(Path(tmp) / 'optimized.onnx')
+        session = ort.InferenceSession(str(path), opts, providers=['CPUExecutionProvider'])
+        exported = collections.Counter(n.op_type for n in onnx.load(str(path)).graph.node)
+        optimized = (collections.Counter(n.op_type for n in onnx.load(opts.optimized_model_filepath).graph.node)
+                     if 'optimized_model_filepath' in options else None)
+    return session, exported, optimized
 
 
 def _ort_runner(session) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -71,7 +82,7 @@ def build_runtimes(model: nn.Module, runtimes: Sequence[str], input_size: Sequen
         elif name == 'compile':
             out[name] = (torch.compile(model), torch.contiguous_format)
         else:
-            session, _ = onnx_session(model, input_size, channel_multiple)
+            session, _, _ = onnx_session(model, input_size, channel_multiple)
             out[name] = (_ort_runner(session), torch.contiguous_format)
     return out
 
@@ -120,31 +131,22 @@ def onnx_op_profile(model: nn.Module, input_size: Sequence[int], batch_size: int
                     channel_multiple: int = 8) -> dict:
     """Where ONNX Runtime spends the time: per op type of the graph it runs (after its own fusions and
     layout changes), mean ms per run, plus op counts of the exported and of the optimized graph."""
-    import onnx
-    import onnxruntime as ort
-    _, path = onnx_session(model, input_size, channel_multiple)
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = torch.get_num_threads()
-    opts.enable_profiling = True
-    opts.log_severity_level = 3  # no warning about saving an optimized graph (it is only counted)
-    opts.profile_file_prefix = str(path.with_suffix(''))
-    optimized = path.with_name('optimized.onnx')
-    opts.optimized_model_filepath = str(optimized)
-    session = ort.InferenceSession(str(path), opts, providers=['CPUExecutionProvider'])
-    x = torch.randn(batch_size, *input_size).numpy()
-    for _ in range(runs):
-        session.run(None, {'image': x})
-    trace = session.end_profiling()
+    with tempfile.TemporaryDirectory(prefix='relnas_profile_') as tmp:
+        # log level 3: no warning about saving an optimized graph (it is only counted)
+        session, exported, ran = onnx_session(model, input_size, channel_multiple, enable_profiling=True,
+                                              profile_file_prefix=str(Path(tmp) / 'profile'),
+                                              optimized_model_filepath='', log_severity_level=3)
+        x = torch.randn(batch_size, *input_size).numpy()
+        for _ in range(runs):
+            session.run(None, {'image': x})
+        with open(session.end_profiling()) as f:
+            trace = json.load(f)
     total: Dict[str, float] = collections.Counter()
     calls: Dict[str, int] = collections.Counter()
-    with open(trace) as f:
-        for event in json.load(f):
-            if event.get('cat') == 'Node' and event['name'].endswith('_kernel_time'):
-                total[event['args']['op_name']] += event['dur']
-                calls[event['args']['op_name']] += 1
-    os.remove(trace)
-    exported = collections.Counter(n.op_type for n in onnx.load(str(path)).graph.node)
-    ran = collections.Counter(n.op_type for n in onnx.load(str(optimized)).graph.node)
+    for event in trace:
+        if event.get('cat') == 'Node' and event['name'].endswith('_kernel_time'):
+            total[event['args']['op_name']] += event['dur']
+            calls[event['args']['op_name']] += 1
     return dict(ms_per_op_type={k: v / runs / 1e3 for k, v in total.most_common()},
                 nodes_per_op_type={k: calls[k] // runs for k in total},
                 exported_ops=dict(exported.most_common()), optimized_ops=dict(ran.most_common()),
