@@ -7,6 +7,7 @@ import sys
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
+from .benchmark import RUNTIMES
 from .complexity import Complexity, measure
 from .genotypes import PUBLISHED, GenotypeError, resolve_genotype
 from .variants import VARIANTS
@@ -264,9 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser('bench', help='inference latency of a model on this machine (PyTorch and ONNX Runtime)')
     bench.add_argument('model', help=f'a zoo model ({", ".join(VARIANTS)}) or any timm model name, '
                                      f'e.g. mobilenetv2_100 for a baseline')
-    bench.add_argument('--runtime', nargs='+', default=['eager', 'onnxruntime'], metavar='R',
-                       help='runtimes to time side by side: eager, channels_last, bn_folded, bn_folded_cl, '
-                            'compile, onnxruntime (default: eager onnxruntime; ratios are to eager)')
+    bench.add_argument('--runtime', nargs='+', default=['eager', 'onnxruntime'], choices=RUNTIMES, metavar='R',
+                       help=f'runtimes to time side by side: {", ".join(RUNTIMES)} (default: eager onnxruntime; '
+                            f'ratios are to eager)')
     bench.add_argument('--batch-size', type=int, nargs='+', default=[1], help='batch sizes (default: 1)')
     bench.add_argument('--rounds', type=int, default=20, help='timed rounds, median reported (default 20)')
     bench.add_argument('--warmup', type=int, default=3, help='untimed calls per runtime first (default 3)')
