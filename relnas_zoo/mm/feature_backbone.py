@@ -28,8 +28,7 @@ class ExtractorPreset:
     build: Callable[[], nn.Module]
     nodes: Tuple[str, str, str, str]
     channels: Tuple[int, int, int, int]
-    source: str
-    leaf_modules: Callable[[], List[type]] = lambda: []
+    leaf_modules: Callable[[], List[type]] = lambda: []  # modules fx must not trace into
 
 
 def _torchvision(name: str) -> Callable[[], nn.Module]:
@@ -57,14 +56,13 @@ def _nasnet_leaves() -> List[type]:
 
 PRESETS: Dict[str, ExtractorPreset] = {
     'mobilenet_v2': ExtractorPreset(_torchvision('mobilenet_v2'), ('features.3', 'features.6', 'features.13',
-                                                                   'features.18'), (24, 32, 96, 1280),
-                                    'torchvision'),
+                                                                   'features.18'), (24, 32, 96, 1280)),
     'mnasnet1_0': ExtractorPreset(_torchvision('mnasnet1_0'), ('layers.8', 'layers.9', 'layers.11', 'layers.16'),
-                                  (24, 40, 96, 1280), 'torchvision'),
+                                  (24, 40, 96, 1280)),
     'shufflenet_v2_x1_0': ExtractorPreset(_torchvision('shufflenet_v2_x1_0'), ('maxpool', 'stage2', 'stage3', 'conv5'),
-                                          (24, 116, 232, 1024), 'torchvision'),
+                                          (24, 116, 232, 1024)),
     'nasnetamobile': ExtractorPreset(_nasnet_mobile, ('cell_stem_0', 'cell_3', 'cell_9', 'cell_15'),
-                                     (44, 264, 528, 1056), 'pretrainedmodels', _nasnet_leaves),
+                                     (44, 264, 528, 1056), _nasnet_leaves),
 }
 
 
@@ -87,17 +85,26 @@ class _TimmLevels(nn.Module):
     def forward(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
         return {str(i): f for i, f in enumerate(self.model(x))}
 
-    def modules_in_order(self, levels: int) -> Tuple[List[Tuple[str, None]], List[int]]:
-        """Modules holding weights, in registration order (the execution order of timm's CNN trunks), and
-        the index of the last one of each level."""
-        owners = [(f'model.{n}', None) for n, m in self.model.named_modules()
-                  if n and (list(m.parameters(recurse=False)) or isinstance(m, _BatchNorm))]
-        ends = []
-        for module in self.model.feature_info.module_name()[:levels]:
-            prefixes = {f'model.{module}', f'model.{module.replace(".", "_")}'}
-            ends.append(max(j for j, (n, _) in enumerate(owners) if n in prefixes
-                            or any(n.startswith(p + '.') for p in prefixes)))
-        return owners, ends
+    def modules_in_order(self) -> List[str]:
+        """Modules holding weights, in registration order (the execution order of timm's CNN trunks)."""
+        return [f'model.{n}' for n, m in self.model.named_modules()
+                if n and (list(m.parameters(recurse=False)) or isinstance(m, _BatchNorm))]
+
+    def level_modules(self, levels: int) -> List[str]:
+        """The module (or its '_' spelling in timm's feature wrappers) that outputs each level."""
+        return [f'model.{m}' for m in self.model.feature_info.module_name()[:levels]]
+
+
+def _split_by_level(ordered: List[str], level_modules: Sequence[str]) -> List[List[str]]:
+    """``ordered`` module names cut after the last module inside each level's output module."""
+    def inside(name: str, node: str) -> bool:
+        return any(name == n or name.startswith(n + '.') for n in (node, node.replace('.', '_')))
+    stages, start = [], 0
+    for node in level_modules:
+        end = max(j for j, name in enumerate(ordered) if inside(name, node)) + 1
+        stages.append(ordered[start:end])
+        start = end
+    return stages
 
 
 class FeatureExtractorBackbone(BaseModule):
@@ -134,21 +141,19 @@ class FeatureExtractorBackbone(BaseModule):
             self.body = _TimmLevels(model[len('timm:'):], self.checkpoint)
             self.checkpoint = None  # timm has loaded it
             self._channels = self.body.channels
-            ordered, ends = self.body.modules_in_order(levels)
+            ordered, level_modules = self.body.modules_in_order(), self.body.level_modules(levels)
         elif model in PRESETS:
             from torchvision.models.feature_extraction import create_feature_extractor
             preset = PRESETS[model]
             self.body = create_feature_extractor(preset.build(), {preset.nodes[i]: str(i) for i in range(levels)},
                                                  tracer_kwargs=dict(leaf_modules=preset.leaf_modules()))
             self._channels = preset.channels
-            ordered = [(n.target, None) for n in self.body.graph.nodes if n.op == 'call_module']
-            ends = [max(j for j, (t, _) in enumerate(ordered) if t == node or t.startswith(node + '.'))
-                    for node in preset.nodes[:levels]]
+            ordered = [n.target for n in self.body.graph.nodes if n.op == 'call_module']  # execution order
+            level_modules = preset.nodes[:levels]
         else:
             raise ValueError(f'model={model!r}: choose a preset ({", ".join(PRESETS)}) or "timm:NAME"')
-        starts = [0] + [e + 1 for e in ends[:-1]]
         # module names (not objects: SyncBN conversion replaces modules) that each level's computation adds
-        self._stage_modules = [[name for name, _ in ordered[a:b + 1]] for a, b in zip(starts, ends)]
+        self._stage_modules = _split_by_level(ordered, level_modules)
         kind = (norm_cfg or {}).get('type', 'BN')
         if kind in ('SyncBN', 'MMSyncBN'):
             self.body = nn.SyncBatchNorm.convert_sync_batchnorm(self.body)
