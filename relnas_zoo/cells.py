@@ -20,6 +20,34 @@ from .ops import FactorizedReduce, ReLUConvBN, ScheduledDropPath, build_op, is_i
 __all__ = ['Node', 'Cell', 'live_states']
 
 
+class _ConcatDenseGrads(torch.autograd.Function):
+    """``torch.cat`` over channels whose backward hands every input a dense gradient.
+
+    Plain ``cat`` passes each input a channel slice of the output's gradient. In channels_last that slice
+    is strided, and it reaches the BatchNorm ending the op that produced the state (through the node's
+    sum, which passes gradients on unchanged), where CPU BN backward on a strided gradient runs about 12x
+    slower than on a dense one (15 ms vs 1.2 ms for 64x16x32x32). One copy per state is far cheaper.
+    """
+
+    @staticmethod
+    def forward(ctx, *states: torch.Tensor) -> torch.Tensor:
+        ctx.widths = [s.shape[1] for s in states]
+        cl = states[0].dim() == 4 and states[0].is_contiguous(memory_format=torch.channels_last)
+        ctx.memory_format = torch.channels_last if cl else torch.contiguous_format
+        return torch.cat(states, dim=1)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        return tuple(g.contiguous(memory_format=ctx.memory_format) for g in grad.split(ctx.widths, dim=1))
+
+
+@torch.jit.unused
+def _concat_dense_grads(states: List[torch.Tensor]) -> torch.Tensor:
+    if isinstance(states[0], torch.fx.Proxy):  # fx tracing (timm's feature extraction) records a plain cat
+        return torch.cat(states, dim=1)
+    return _ConcatDenseGrads.apply(*states)
+
+
 def live_states(edges: Sequence[Edge], concat: Sequence[int]) -> List[bool]:
     """For each state (2 inputs + intermediate nodes): does the cell output depend on it?"""
     n_states = NUM_INPUT_NODES + len(edges) // 2
@@ -138,7 +166,10 @@ class Cell(nn.Module):
             out = node(states, activated)
             activated.append(torch.relu(out) if self.activate[len(states)] else out)
             states.append(out)
-        return torch.cat([states[i] for i in self.concat], dim=1)
+        outputs = [states[i] for i in self.concat]
+        if not torch.jit.is_scripting() and torch.is_grad_enabled():
+            return _concat_dense_grads(outputs)
+        return torch.cat(outputs, dim=1)
 
 
 def unused_prefixes(edges: Sequence[Edge], concat: Sequence[int]) -> Tuple[str, ...]:

@@ -247,3 +247,31 @@ def test_compiled_model_does_not_recompile_when_the_drop_path_rate_changes():
     torch.manual_seed(0)
     b = m(x)
     torch.testing.assert_close(a, b)   # rate 0: drop-path is the identity (eager and compiled agree)
+
+
+def test_cell_concat_hands_every_state_a_dense_gradient(monkeypatch):
+    from relnas_zoo import cells
+    seen = []
+    states = []
+    for i in range(3):
+        s = torch.randn(2, 4, 8, 8).contiguous(memory_format=torch.channels_last).requires_grad_()
+        mid = s * 1.                                   # a non-leaf, as a node's output is
+        mid.register_hook(lambda g, i=i: seen.append((i, g)))
+        states.append(mid)
+    out = cells._concat_dense_grads(states)
+    g = torch.randn_like(out)
+    out.backward(g)
+    grads = [t for _, t in sorted(seen, key=lambda e: e[0])]
+    assert len(grads) == 3 and all(t.is_contiguous(memory_format=torch.channels_last) for t in grads)
+    torch.testing.assert_close(torch.cat(grads, 1), g, rtol=0, atol=0)
+    # a whole network: the same gradients as with a plain concat
+    torch.manual_seed(0)
+    model = small().to(memory_format=torch.channels_last)
+    x = torch.randn(4, 3, 16, 16).contiguous(memory_format=torch.channels_last)
+    model(x).square().sum().backward()
+    dense = {n: p.grad.clone() for n, p in model.named_parameters()}
+    model.zero_grad()
+    monkeypatch.setattr(cells, '_concat_dense_grads', lambda s: torch.cat(s, dim=1))
+    model(x).square().sum().backward()
+    for n, p in model.named_parameters():
+        torch.testing.assert_close(p.grad, dense[n], rtol=1e-4, atol=1e-5, msg=n)
