@@ -58,12 +58,46 @@ def _authors_candidate(genotype, omega, net_args):
     from relnas_zoo.search.weight_set import PROXY_NET_ARGS
 
     model = RelativeNASNet(genotype=genotype, prune_unused=False, **PROXY_NET_ARGS, **net_args)
+    _authors_cell_forward(model)
     reductions = reduction_layers(net_args['layers'])
     _add_unused_ops(model, genotype, omega, reductions)
     with torch.no_grad():  # the selected ops, stem, preprocess and classifier from Omega
         for k, v in _own_weights(model, genotype, net_args['layers']).items():
             v.copy_(omega.tensors[k])
     return model
+
+
+def _authors_cell_forward(model) -> None:
+    """The authors' cell arithmetic on the zoo's modules: every op applies its own leading ReLU (the zoo
+    applies it once per state), a plain concat, and the factorized reduction pads nothing and slices the
+    full-size input before a stride-2 conv (the zoo takes the odd grid directly). Same numbers."""
+    import types
+
+    import torch
+    import torch.nn.functional as F
+    from relnas_zoo.ops import FactorizedReduce
+
+    def fr_forward(fr, x):
+        x = torch.relu(x)
+        return fr.bn(torch.cat([fr.conv_1(x), F.conv2d(x[:, :, 1:, 1:], fr.conv_2.weight, stride=2)], dim=1))
+
+    def cell_forward(cell, s0, s1):
+        states = [cell.preprocess0(s0), cell.preprocess1(s1)]
+        for node in cell.nodes.values():
+            states.append(node(states, states))
+        return torch.cat([states[i] for i in cell.concat], dim=1)
+
+    for module in model.modules():
+        if isinstance(module, FactorizedReduce):  # preprocess layers and strided skips alike
+            module.forward = types.MethodType(fr_forward, module)
+    for cell in model.cells:
+        cell.forward = types.MethodType(cell_forward, cell)
+        cell.activate = [False] * len(cell.activate)
+        for node in cell.nodes.values():
+            node.act1 = node.act2 = False
+            for op in (node.op1, node.op2):
+                if hasattr(op, 'op') and isinstance(op.op[0], torch.nn.Identity):
+                    op.op[0] = torch.nn.ReLU(inplace=False)
 
 
 def _add_unused_ops(model, genotype, omega, reductions) -> None:

@@ -24,9 +24,10 @@ class _ConcatDenseGrads(torch.autograd.Function):
     """``torch.cat`` over channels whose backward hands every input a dense gradient.
 
     Plain ``cat`` passes each input a channel slice of the output's gradient. In channels_last that slice
-    is strided, and it reaches the BatchNorm ending the op that produced the state (through the node's
-    sum, which passes gradients on unchanged), where CPU BN backward on a strided gradient runs about 12x
-    slower than on a dense one (15 ms vs 1.2 ms for 64x16x32x32). One copy per state is far cheaper.
+    is strided, and without drop-path (whose multiply makes a dense gradient) it reaches the BatchNorm
+    ending the op that produced the state (the node's sum passes gradients on unchanged), where CPU BN
+    backward on a strided gradient runs about 12x slower than on a dense one (15 ms vs 1.2 ms for
+    64x16x32x32; a training step of a C=16 8-cell network 0.93 -> 0.69 s). One copy per state is cheaper.
     """
 
     @staticmethod
