@@ -159,9 +159,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     if 'onnxruntime' in args.runtime or args.profile:
-        from .export import ExportError, _require_onnx
+        from .export import ExportError, require_onnx
         try:
-            _require_onnx()
+            require_onnx()
         except ExportError as e:
             print(f'error: {e}', file=sys.stderr)
             return 2

@@ -18,7 +18,7 @@ from torch import nn
 from .deploy import fold_batchnorm, pad_channels
 from .networks import RelativeNASNet
 
-__all__ = ['ExportError', 'ExportReport', 'FeatureOutputs', 'export_onnx']
+__all__ = ['ExportError', 'ExportReport', 'FeatureOutputs', 'export_onnx', 'require_onnx']
 
 
 class ExportError(RuntimeError):
@@ -68,7 +68,8 @@ def _with_padded_channels(model: nn.Module, multiple: int) -> nn.Module:
     return model
 
 
-def _require_onnx():
+def require_onnx() -> None:
+    """Fail with the install command when the deploy extra (onnx, onnxscript, onnxruntime) is missing."""
     try:
         import onnx  # noqa: F401
         import onnxruntime  # noqa: F401
@@ -87,7 +88,7 @@ def export_onnx(model: nn.Module, path: Union[str, os.PathLike], input_size: Seq
     ``channel_multiple``: pad RelativeNAS cell states to this many channels (0 or 1: as built); needs
     ``fold_bn``. Other models are exported as given.
     """
-    _require_onnx()
+    require_onnx()
     import numpy as np
     import onnxruntime as ort
 
