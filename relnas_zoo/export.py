@@ -96,7 +96,8 @@ def export_onnx(model: nn.Module, path: Union[str, os.PathLike], input_size: Seq
     reference = model
     if channel_multiple > 1 and not fold_bn:
         raise ExportError('channel padding works on the BN-folded network: use fold_bn=True or channel_multiple=0')
-    if channel_multiple > 1:
+    padded = channel_multiple > 1 and isinstance(model, (RelativeNASNet, FeatureOutputs))
+    if padded:
         model = _with_padded_channels(model, channel_multiple)
     if fold_bn:
         model = fold_batchnorm(model)
@@ -124,4 +125,4 @@ def export_onnx(model: nn.Module, path: Union[str, os.PathLike], input_size: Seq
                           f'nothing was written to {path}')
     os.replace(tmp, path)
     return ExportReport(os.fspath(path), outputs, diff, len(check), fold_bn,
-                        channel_multiple if model is not reference else 0)
+                        channel_multiple if padded else 0)
