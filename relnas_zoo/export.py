@@ -85,8 +85,9 @@ def export_onnx(model: nn.Module, path: Union[str, os.PathLike], input_size: Seq
                 channel_multiple: int = 8) -> ExportReport:
     """Write ``model`` (eval mode) to ``path`` with a dynamic batch axis and check it in ONNX Runtime.
 
-    ``channel_multiple``: pad RelativeNAS cell states to this many channels (0 or 1: as built); needs
-    ``fold_bn``. Other models are exported as given.
+    ``channel_multiple``: pad RelativeNAS cell states to a multiple of this many channels (0 or 1: as
+    built); padding works on the BN-folded network, so ``fold_bn=False`` exports the widths as built.
+    Other models are exported as given.
     """
     require_onnx()
     import numpy as np
@@ -94,9 +95,7 @@ def export_onnx(model: nn.Module, path: Union[str, os.PathLike], input_size: Seq
 
     model = model.eval()
     reference = model
-    if channel_multiple > 1 and not fold_bn:
-        raise ExportError('channel padding works on the BN-folded network: use fold_bn=True or channel_multiple=0')
-    padded = channel_multiple > 1 and isinstance(model, (RelativeNASNet, FeatureOutputs))
+    padded = fold_bn and channel_multiple > 1 and isinstance(model, (RelativeNASNet, FeatureOutputs))
     if padded:
         model = _with_padded_channels(model, channel_multiple)
     if fold_bn:
