@@ -15,6 +15,15 @@ from .variants import VARIANTS
 __all__ = ['main']
 
 
+def _add_model_overrides(parser: argparse.ArgumentParser, input_size_help: str) -> None:
+    """The flags ``_model_kwargs`` and ``_input_size`` read."""
+    parser.add_argument('--genotype', help='genotype name or JSON file replacing the model\'s own')
+    parser.add_argument('--C', type=int, help='initial channels override')
+    parser.add_argument('--layers', type=int, help='number of cells override')
+    parser.add_argument('--num-classes', type=int, dest='num_classes', help='classifier outputs override')
+    parser.add_argument('--input-size', type=int, nargs=2, metavar=('H', 'W'), help=input_size_help)
+
+
 def _model_kwargs(args: argparse.Namespace) -> Dict[str, Any]:
     kwargs: Dict[str, Any] = {}
     if getattr(args, 'genotype', None):
@@ -217,12 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = sub.add_parser('info', help='parameters, mult-adds and feature levels of a registered model')
     info.add_argument('model', help=f'registered model name: {", ".join(VARIANTS)}')
-    info.add_argument('--genotype', help='genotype name or JSON file replacing the model\'s own')
-    info.add_argument('--C', type=int, help='initial channels override')
-    info.add_argument('--layers', type=int, help='number of cells override')
-    info.add_argument('--num-classes', type=int, dest='num_classes', help='classifier outputs override')
-    info.add_argument('--input-size', type=int, nargs=2, metavar=('H', 'W'),
-                      help='image size for the mult-add count (default: the model\'s own)')
+    _add_model_overrides(info, 'image size for the mult-add count (default: the model\'s own)')
     info.add_argument('--json', action='store_true', help='print one JSON record instead of a table')
     info.set_defaults(func=cmd_info)
 
@@ -243,15 +247,10 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument('model', help=f'registered model name: {", ".join(VARIANTS)}')
     exp.add_argument('--onnx', required=True, help='output .onnx file (written only if it reproduces the model)')
     exp.add_argument('--checkpoint', help='weights: our format or the authors\' (default: random initial weights)')
-    exp.add_argument('--genotype', help='genotype name or JSON file replacing the model\'s own')
-    exp.add_argument('--C', type=int, help='initial channels override')
-    exp.add_argument('--layers', type=int, help='number of cells override')
-    exp.add_argument('--num-classes', type=int, dest='num_classes', help='classifier outputs override')
+    _add_model_overrides(exp, 'image size to export with (default: the model\'s own)')
     exp.add_argument('--features', action='store_true', help='export the backbone: feature levels, no head')
     exp.add_argument('--out-indices', type=int, nargs='+', default=[1, 2, 3],
                      help='with --features: levels to output (0: stem; 1-3: strides 8, 16, 32 for ImageNet)')
-    exp.add_argument('--input-size', type=int, nargs=2, metavar=('H', 'W'),
-                     help='image size to export with (default: the model\'s own)')
     exp.add_argument('--no-fold-bn', action='store_true',
                      help='keep BatchNorm layers (default: folded); also turns channel padding off')
     exp.add_argument('--channel-multiple', type=int, default=8,
@@ -272,12 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument('--rounds', type=int, default=20, help='timed rounds, median reported (default 20)')
     bench.add_argument('--warmup', type=int, default=3, help='untimed calls per runtime first (default 3)')
     bench.add_argument('--threads', type=int, default=0, help='torch and ONNX Runtime threads (0: torch\'s default)')
-    bench.add_argument('--genotype', help='genotype name or JSON file replacing the model\'s own')
-    bench.add_argument('--C', type=int, help='initial channels override')
-    bench.add_argument('--layers', type=int, help='number of cells override')
-    bench.add_argument('--num-classes', type=int, dest='num_classes', help='classifier outputs override')
-    bench.add_argument('--input-size', type=int, nargs=2, metavar=('H', 'W'),
-                       help='image size (default: the model\'s own)')
+    _add_model_overrides(bench, 'image size (default: the model\'s own)')
     bench.add_argument('--channel-multiple', type=int, default=8,
                        help='onnxruntime: pad cell states to a multiple of this many channels (default 8; 0: off)')
     bench.add_argument('--profile', action='store_true',

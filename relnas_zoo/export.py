@@ -96,9 +96,9 @@ def export_onnx(model: nn.Module, path: Union[str, os.PathLike], input_size: Seq
     model = model.eval()
     reference = model
     padded = fold_bn and channel_multiple > 1 and isinstance(model, (RelativeNASNet, FeatureOutputs))
-    if padded:
+    if padded:  # pad_channels returns the network with BN already folded
         model = _with_padded_channels(model, channel_multiple)
-    if fold_bn:
+    elif fold_bn:
         model = fold_batchnorm(model)
     example = torch.randn(1, *input_size)
     out = reference(example)

@@ -114,11 +114,15 @@ def _forward(model, x, aux: bool) -> None:
 
 
 def measure(config: str, size, aux: bool = False, dead_weights: bool = False) -> dict:
+    return count(build_model(config, dead_weights), size, aux)
+
+
+def count(model, size, aux: bool = False) -> dict:
+    """Parameters and mult-adds (all layers, and the authors' Conv2d/Linear-only rule) of a built model."""
     import torch
     from torch import nn
     from torch.utils.flop_counter import FlopCounterMode
 
-    model = build_model(config, dead_weights)
     params = sum(p.numel() for p in model.parameters())
     deconv_inputs = []
     hooks = [m.register_forward_hook(lambda mod, inp, out: deconv_inputs.append((mod, inp[0].shape)))
@@ -153,13 +157,12 @@ def report(dead_weights: bool = False):
     return rows
 
 
-def latency_ms(config: str, size, rounds: int) -> float:
+def latency_ms(model, size, rounds: int) -> float:
     """Median batch-1 latency of the full network (no pre/post-processing) in eager PyTorch on this CPU."""
     import statistics
     import time
 
     import torch
-    model = build_model(config)
     x = torch.randn(1, *size)
     times = []
     with torch.inference_mode():
@@ -181,14 +184,15 @@ def comparison(rounds: int = 3, tables=None, backbones=BACKBONES) -> list:
         for b in backbones:
             config = spec['config'].format(b)
             authors = measure(config, spec['input'], spec['aux'], dead_weights=True)
-            live = measure(config, spec['input'], spec['aux'], dead_weights=False)
+            live_model = build_model(config)  # counted and timed
+            live = count(live_model, spec['input'], spec['aux'])
             paper_params, paper_flops = spec['paper'][b]
             params, flops = authors['params'] / 1e6, authors['authors_rule_mult_adds'] / scale
             rows.append(dict(table=table, backbone=b, config=config, input=list(spec['input']), unit=spec['unit'],
                              params_m=params, paper_params_m=paper_params, params_diff=params / paper_params - 1,
                              flops=flops, paper_flops=paper_flops, flops_diff=flops / paper_flops - 1,
                              live_params_m=live['params'] / 1e6, live_flops=live['mult_adds'] / scale,
-                             latency_ms=latency_ms(config, spec['input'], rounds) if rounds else None))
+                             latency_ms=latency_ms(live_model, spec['input'], rounds) if rounds else None))
     return rows
 
 

@@ -15,10 +15,37 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from ..genotypes import GenotypeLike
 from ..networks import RelativeNASNet
 
-__all__ = ['RelativeNASBackbone']
+__all__ = ['RelativeNASBackbone', 'StageFreezing']
 
 
-class RelativeNASBackbone(RelativeNASNet, BaseModule):
+class StageFreezing:
+    """``frozen_stages`` and ``norm_eval`` for a backbone that says which modules compute each level
+    (``_stage_modules``); shared by every backbone of this package."""
+
+    frozen_stages: int
+    norm_eval: bool
+
+    def _stage_modules(self, level: int) -> Sequence[nn.Module]:
+        raise NotImplementedError
+
+    def _freeze_stages(self) -> None:
+        for level in range(self.frozen_stages + 1):
+            for m in self._stage_modules(level):
+                m.eval()
+                for p in m.parameters():
+                    p.requires_grad = False
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, _BatchNorm):
+                    m.eval()
+        return self
+
+
+class RelativeNASBackbone(StageFreezing, RelativeNASNet, BaseModule):
     """Feature maps at the levels of ``feature_info`` (ImageNet layout: strides 4, 8, 16, 32).
 
     Args:
@@ -102,22 +129,6 @@ class RelativeNASBackbone(RelativeNASNet, BaseModule):
             return [self.stem] if hasattr(self, 'stem') else [self.stem0, self.stem1]
         first = 0 if level == 1 else self._level_cells[level - 2] + 1
         return list(self.cells[first:self._level_cells[level - 1] + 1])
-
-    def _freeze_stages(self) -> None:
-        for level in range(self.frozen_stages + 1):
-            for m in self._stage_modules(level):
-                m.eval()
-                for p in m.parameters():
-                    p.requires_grad = False
-
-    def train(self, mode: bool = True) -> 'RelativeNASBackbone':
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         return tuple(self.forward_intermediates(x, indices=list(self.out_indices), stop_early=True,

@@ -19,6 +19,8 @@ from mmengine.model import BaseModule
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from .backbone import StageFreezing
+
 __all__ = ['FeatureExtractorBackbone', 'PRESETS', 'ExtractorPreset']
 
 
@@ -107,7 +109,7 @@ def _split_by_level(ordered: List[str], level_modules: Sequence[str]) -> List[Li
     return stages
 
 
-class FeatureExtractorBackbone(BaseModule):
+class FeatureExtractorBackbone(StageFreezing, BaseModule):
     """Feature maps of an ImageNet classifier at strides 4, 8, 16, 32 (levels 0-3).
 
     Args:
@@ -153,7 +155,7 @@ class FeatureExtractorBackbone(BaseModule):
         else:
             raise ValueError(f'model={model!r}: choose a preset ({", ".join(PRESETS)}) or "timm:NAME"')
         # module names (not objects: SyncBN conversion replaces modules) that each level's computation adds
-        self._stage_modules = _split_by_level(ordered, level_modules)
+        self._stage_names = _split_by_level(ordered, level_modules)
         kind = (norm_cfg or {}).get('type', 'BN')
         if kind in ('SyncBN', 'MMSyncBN'):
             self.body = nn.SyncBatchNorm.convert_sync_batchnorm(self.body)
@@ -165,13 +167,8 @@ class FeatureExtractorBackbone(BaseModule):
     def out_channels(self) -> Tuple[int, ...]:
         return tuple(self._channels[i] for i in self.out_indices)
 
-    def _freeze_stages(self) -> None:
-        for level in range(self.frozen_stages + 1):
-            for name in self._stage_modules[level]:
-                m = self.body.get_submodule(name)
-                m.eval()
-                for p in m.parameters():
-                    p.requires_grad = False
+    def _stage_modules(self, level: int) -> List[nn.Module]:
+        return [self.body.get_submodule(name) for name in self._stage_names[level]]
 
     def init_weights(self) -> None:
         if self.checkpoint is None:
@@ -192,15 +189,6 @@ class FeatureExtractorBackbone(BaseModule):
         from mmengine.logging import print_log
         print_log(f'FeatureExtractorBackbone: loaded {len(own)} tensors of {self.model_name} from {self.checkpoint}',
                   logger='current')
-
-    def train(self, mode: bool = True) -> 'FeatureExtractorBackbone':
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         feats = self.body(x)
