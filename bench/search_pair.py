@@ -8,7 +8,9 @@ autograd on (the graph of the previous batch is still alive while the next one r
 Its Omega is exactly ours (one weight per (cell, node, input node, op)), so 'authors' and 'ours+nchw'
 do the same arithmetic up to the order of floating-point sums (the zoo shares each state's ReLU among the
 ops reading it; the reproduction keeps a ReLU per op), so their validation losses agree to about 1e-2. Ours: only the candidate's own ops, validation under inference mode,
-channels_last (the search default; 'ours+nchw' without it), optionally bf16 autocast.
+channels_last (the CPU default; 'ours+nchw' without it), optionally bf16 autocast; 'ours+graphs' is the
+CUDA default (NCHW, each candidate's full-batch steps replayed as CUDA graphs; the same as 'ours+nchw' on
+a CPU).
 
 Each variant runs in a fresh process (so peak RSS is its own), on the same data (seeded random
 CIFAR-shaped images), the same two architecture vectors and the same Omega; variants alternate over
@@ -16,6 +18,7 @@ CIFAR-shaped images), the same two architecture vectors and the same Omega; vari
 
     python bench/search_pair.py                       # 1024 + 1024 images, batch 64, C=16, 8 cells
     python bench/search_pair.py --images 256 --repeats 1
+    python bench/search_pair.py --device cuda --images 25000 --batch-size 256 --variants authors ours+nchw ours+graphs
 """
 from __future__ import annotations
 
@@ -31,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-VARIANTS = ('authors', 'ours+nchw', 'ours', 'ours+bf16')
+VARIANTS = ('authors', 'ours+nchw', 'ours', 'ours+bf16', 'ours+graphs')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -42,6 +45,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--layers', type=int, default=8, help='proxy network cells')
     p.add_argument('--repeats', type=int, default=3, help='rounds over all variants (medians reported)')
     p.add_argument('--variants', nargs='+', default=list(VARIANTS), choices=VARIANTS)
+    p.add_argument('--device', default='cpu', help="cpu or cuda (peak = the GPU allocator's high-water mark)")
     p.add_argument('--json', help='also write the results here')
     p.add_argument('--child', choices=VARIANTS, help=argparse.SUPPRESS)
     return p.parse_args(argv)
@@ -139,7 +143,7 @@ def _authors_evaluate(genotype, omega, net_args, train, val, settings, seed):
     from relnas_zoo.search.estimator import CandidateResult, train_one_epoch
 
     t0 = time.perf_counter()
-    model = _authors_candidate(genotype, omega, net_args)
+    model = _authors_candidate(genotype, omega, net_args).to(train.device)
     model.set_drop_path_rate(settings.drop_path)
     torch.manual_seed(seed)  # as ours: the same drop-path and data stream
     train_loss, train_acc = train_one_epoch(model, train, settings, torch.Generator().manual_seed(seed))
@@ -164,20 +168,29 @@ def child(args) -> dict:
     from relnas_zoo.search.estimator import TrainSettings, evaluate_candidate
 
     torch.set_num_threads(torch.get_num_threads())
+    device = torch.device(args.device)
+    cuda = device.type == 'cuda'
+    if cuda:
+        torch.backends.cudnn.benchmark = True  # as the search (and the authors) set it
     rng = np.random.default_rng(0)
     n = args.images
     images = rng.integers(0, 256, size=(2 * n, 32, 32, 3), dtype=np.uint8)
     labels = rng.integers(0, 10, size=2 * n)
     variant = args.child
+    channels_last = variant in ('ours', 'ours+bf16')
     common = dict(mean=(0.49, 0.48, 0.45), std=(0.25, 0.24, 0.26), batch_size=args.batch_size,
-                  channels_last=variant in ('ours', 'ours+bf16'))
+                  channels_last=channels_last, device=device)
     train = TensorBatches(images[:n], labels[:n], augment=True, cutout=16, **common)
     val = TensorBatches(images[n:], labels[n:], **common)
     net_args = dict(C=args.C, layers=args.layers, num_classes=10, stem_type='cifar')
-    omega = WeightSet.initial(0, **net_args)
+    omega = WeightSet.initial(0, device, **net_args)
     genotypes = [decode(random_vector(np.random.default_rng(s))) for s in (11, 12)]
     settings = TrainSettings(lr=0.1, drop_path=0.1, amp='bf16' if variant == 'ours+bf16' else 'none',
-                             channels_last=variant in ('ours', 'ours+bf16'))
+                             channels_last=channels_last, cuda_graphs=variant == 'ours+graphs')
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
     rss0 = _rss_bytes()
     t0 = time.perf_counter()
     results = []
@@ -188,10 +201,15 @@ def child(args) -> dict:
             results.append(evaluate_candidate(g, omega, net_args, train, val, settings, seed=k))
     out = decide(0, 1, results[0].val_loss, results[1].val_loss)
     omega.merge(results[out.fast].weights, results[out.slow].weights)
+    if cuda:
+        torch.cuda.synchronize()
     seconds = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return dict(variant=variant, seconds=seconds, peak_extra_mb=(peak - rss0) / 2 ** 20,
-                val_losses=[r.val_loss for r in results])
+    if cuda:
+        peak = torch.cuda.max_memory_allocated() - base
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - rss0
+    return dict(variant=variant, seconds=seconds, peak_extra_mb=peak / 2 ** 20,
+                candidate_seconds=[r.seconds for r in results], val_losses=[r.val_loss for r in results])
 
 
 def main(argv=None) -> int:
@@ -201,7 +219,7 @@ def main(argv=None) -> int:
         return 0
     runs = {v: [] for v in args.variants}
     base = [sys.executable, __file__, '--images', str(args.images), '--batch-size', str(args.batch_size),
-            '--C', str(args.C), '--layers', str(args.layers)]
+            '--C', str(args.C), '--layers', str(args.layers), '--device', args.device]
     for r in range(args.repeats):
         for v in args.variants:
             res = subprocess.run(base + ['--child', v], capture_output=True, text=True, check=True)
@@ -213,7 +231,7 @@ def main(argv=None) -> int:
                        peak_extra_mb=statistics.median(x['peak_extra_mb'] for x in rs)) for v, rs in runs.items()}
     ref = summary.get('authors')
     print(f'\none pair, {args.images} + {args.images} images, batch {args.batch_size}, C={args.C}, '
-          f'{args.layers} cells; median of {args.repeats}')
+          f'{args.layers} cells, {args.device}; median of {args.repeats}')
     print(f"{'variant':<22}{'s/pair':>9}{'speedup':>9}{'peak MB':>10}{'x memory':>10}")
     for v, s in summary.items():
         sp = ref['seconds'] / s['seconds'] if ref else float('nan')

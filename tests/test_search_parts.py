@@ -323,6 +323,11 @@ def test_tensor_batches_augmentation_is_seeded():
     assert [x.shape[0] for x, _ in e1] == [32, 32, 6]
     assert all(torch.equal(a[0], b[0]) for a, b in zip(e1, e2))
     assert not torch.equal(e1[0][0], e3[0][0])
+    # each sample's augmentation is drawn per epoch (one copy to the device), not per batch: the batch
+    # size does not change the epoch
+    tb70 = TensorBatches(d.images, d.labels, mean=(0.5,) * 3, std=(0.5,) * 3, batch_size=70, augment=True, cutout=8)
+    (x70, y70), = list(tb70.epoch(torch.Generator().manual_seed(1)))
+    assert torch.equal(torch.cat([x for x, _ in e1]), x70) and torch.equal(torch.cat([y for _, y in e1]), y70)
     plain = TensorBatches(d.images, d.labels, mean=(0.5,) * 3, std=(0.5,) * 3, batch_size=100)
     (x, y), = list(plain.epoch(shuffle=False))
     torch.testing.assert_close(x[0, 0], torch.from_numpy(d.images[0, :, :, 0]).float() / 127.5 - 1)
@@ -354,6 +359,7 @@ def test_config_files_and_overrides(tmp_path):
     (['lr_min=1'], 'lr_min=1.0: must lie in'),
     (['batch_size=big'], "batch_size='big': expected int"),
     (['bogus=1'], "unknown field 'bogus'"),
+    (['cuda_graphs=maybe'], "cuda_graphs='maybe'"),
     (['generations'], 'expected key=value'),
 ])
 def test_bad_config_values_name_the_field(overrides, msg):

@@ -50,32 +50,42 @@ class TensorBatches:
     def num_samples(self) -> int:
         return len(self.labels)
 
-    def _rand(self, generator: torch.Generator, *size: int, high: Optional[int] = None) -> torch.Tensor:
-        # draw on the generator's device, then move (a CPU generator drives a CUDA split too)
-        if high is None:
-            return torch.rand(*size, generator=generator, device=generator.device).to(self.device)
-        return torch.randint(high, size, generator=generator, device=generator.device).to(self.device)
+    def _draw_epoch(self, generator: Optional[torch.Generator], n: int) -> torch.Tensor:
+        """Every sample's crop offsets, flip and cutout centre for one epoch: (n, 5) on the device.
 
-    def _crop_flip(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        Drawn at once and moved in one copy: a blocking copy per batch from a CPU generator would make
+        the host wait for the GPU at every step (and a CPU generator drives a CUDA split too).
+        """
+        h, w = self.images.shape[-2:]
+        dev = generator.device if generator is not None else torch.device('cpu')
+        span = 2 * self.pad + 1
+        draws = torch.stack([
+            torch.randint(span, (n,), generator=generator, device=dev),       # crop row offset
+            torch.randint(span, (n,), generator=generator, device=dev),       # crop column offset
+            (torch.rand(n, generator=generator, device=dev) < 0.5).long(),    # horizontal flip
+            torch.randint(h, (n,), generator=generator, device=dev),          # cutout centre row
+            torch.randint(w, (n,), generator=generator, device=dev),          # cutout centre column
+        ], dim=1)
+        return draws.to(self.device)
+
+    def _crop_flip(self, x: torch.Tensor, draws: torch.Tensor) -> torch.Tensor:
         """Random crop of the zero-padded image and a horizontal flip (on raw pixel values)."""
         b, _, h, w = x.shape
         if self.pad:
             x = F.pad(x, (self.pad,) * 4)
-            oy = self._rand(g, b, high=2 * self.pad + 1)
-            ox = self._rand(g, b, high=2 * self.pad + 1)
-            rows = (oy[:, None] + torch.arange(h, device=self.device))[:, None, :, None]
-            cols = (ox[:, None] + torch.arange(w, device=self.device))[:, None, None, :]
+            rows = (draws[:, 0, None] + torch.arange(h, device=self.device))[:, None, :, None]
+            cols = (draws[:, 1, None] + torch.arange(w, device=self.device))[:, None, None, :]
             x = x[torch.arange(b, device=self.device)[:, None, None, None],
                   torch.arange(3, device=self.device)[None, :, None, None], rows, cols]
-        flip = self._rand(g, b) < 0.5
+        flip = draws[:, 2].bool()
         return torch.where(flip[:, None, None, None], x.flip(3), x)
 
-    def _cutout(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    def _cutout(self, x: torch.Tensor, draws: torch.Tensor) -> torch.Tensor:
         """Zero a ``cutout`` x ``cutout`` square (clipped at the border) around a random centre."""
-        b, _, h, w = x.shape
+        _, _, h, w = x.shape
         half = self.cutout // 2
-        cy = self._rand(g, b, high=h)[:, None, None]
-        cx = self._rand(g, b, high=w)[:, None, None]
+        cy = draws[:, 3, None, None]
+        cx = draws[:, 4, None, None]
         yy = torch.arange(h, device=self.device)[None, :, None]
         xx = torch.arange(w, device=self.device)[None, None, :]
         hole = (yy >= cy - half) & (yy < cy + half) & (xx >= cx - half) & (xx < cx + half)
@@ -106,12 +116,13 @@ class TensorBatches:
         if world > 1:
             order = order[rank::world]
         n = len(order)
+        draws = self._draw_epoch(generator, n) if self.augment else None
         for start in range(0, n, self.batch_size):
             idx = order[start:start + self.batch_size]
             x = self.images[idx].float()
             if self.augment:
-                x = self._crop_flip(x, generator)
+                x = self._crop_flip(x, draws[start:start + self.batch_size])
             x = (x - self.mean) / self.std
-            if self.augment and self.cutout:
-                x = self._cutout(x, generator)  # after normalising, as in the authors' (DARTS) pipeline
+            if self.augment and self.cutout:  # after normalising, as in the authors' (DARTS) pipeline
+                x = self._cutout(x, draws[start:start + self.batch_size])
             yield x.contiguous(memory_format=self.memory_format), self.labels[idx]

@@ -51,6 +51,9 @@ class SearchConfig:
     channels_last: Union[str, bool] = 'auto'  # auto: on for the CPU (2x faster, bench/search_pair.py),
                                         # off for CUDA (NCHW was 1.33x faster on an H100,
                                         # bench/search_generation.py); or true / false
+    cuda_graphs: bool = True            # on CUDA, record each candidate's training step and validation
+                                        # forward once and replay them (bench/search_generation.py);
+                                        # false: eager steps. Ignored on the CPU and with amp=fp16
     tensorboard: bool = True            # write TensorBoard scalars when tensorboard is installed
     plots: bool = True                  # loss-trajectory and cell plots (needs matplotlib)
 
@@ -83,6 +86,7 @@ class SearchConfig:
              'choose auto, cpu, cuda or cuda:N')
         need(self.amp in ('none', 'bf16', 'fp16'), 'amp', 'choose none, bf16 or fp16')
         need(self.channels_last in ('auto', True, False), 'channels_last', 'choose auto, true or false')
+        need(isinstance(self.cuda_graphs, bool), 'cuda_graphs', 'choose true or false')
         return self
 
     def use_channels_last(self, device_type: str) -> bool:

@@ -5,7 +5,7 @@ import contextlib
 import math
 import time
 from dataclasses import dataclass
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -13,9 +13,11 @@ import torch.nn.functional as F
 from ..data.tensor_batches import TensorBatches
 from ..genotypes import Genotype
 from ..networks import RelativeNASNet
+from .graphs import CapturedStep, run_on_side_stream
 from .weight_set import PROXY_NET_ARGS, WeightSet
 
-__all__ = ['TrainSettings', 'CandidateResult', 'evaluate_candidate', 'train_one_epoch', 'validate']
+__all__ = ['TrainSettings', 'CandidateResult', 'evaluate_candidate', 'train_one_epoch', 'validate',
+           'uses_cuda_graphs']
 
 
 @dataclass
@@ -27,6 +29,7 @@ class TrainSettings:
     drop_path: float = 0.0
     amp: str = 'none'            # 'none' | 'bf16' | 'fp16'
     channels_last: bool = False
+    cuda_graphs: bool = True     # replay each full-batch step as a CUDA graph (CUDA only; see graphs.py)
 
 
 @dataclass
@@ -43,57 +46,106 @@ class CandidateResult:
         return math.isfinite(self.val_loss)
 
 
-def _autocast(device: torch.device, amp: str):
+def _autocast(device: torch.device, amp: str, cache: bool = True):
     if amp == 'none':
         return contextlib.nullcontext()
     dtype = torch.bfloat16 if amp == 'bf16' else torch.float16
-    return torch.autocast(device_type=device.type, dtype=dtype)
+    # a graph must not keep autocast's per-forward weight copies (PyTorch's advice for graphs)
+    return torch.autocast(device_type=device.type, dtype=dtype, cache_enabled=cache)
+
+
+def uses_cuda_graphs(settings: TrainSettings, device: torch.device) -> bool:
+    """Graphs on CUDA unless switched off; fp16's loss scaling decides on the host at every step."""
+    return settings.cuda_graphs and device.type == 'cuda' and settings.amp != 'fp16'
+
+
+# eager steps before a candidate's step is recorded (PyTorch's recipe uses a few; one already creates
+# the momentum buffers and runs cuDNN's algorithm search, the others cost little)
+GRAPH_WARMUP_STEPS = 3
 
 
 def train_one_epoch(model: RelativeNASNet, batches: TensorBatches, settings: TrainSettings,
                     generator: torch.Generator) -> tuple:
     """One epoch of SGD from a fresh optimizer; returns (mean loss, accuracy)."""
     model.train()
+    device = batches.device
+    graphs = uses_cuda_graphs(settings, device)
     opt = torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=settings.momentum,
                           weight_decay=settings.weight_decay)
-    scaler = torch.amp.GradScaler(batches.device.type, enabled=settings.amp == 'fp16')
-    total = torch.zeros((), device=batches.device)
-    correct = torch.zeros((), device=batches.device, dtype=torch.long)
-    seen = 0
-    for x, y in batches.epoch(generator, shuffle=True):
-        with _autocast(batches.device, settings.amp):
+    scaler = torch.amp.GradScaler(device.type, enabled=settings.amp == 'fp16')
+    params = [p for p in model.parameters() if p.requires_grad]
+
+    def step(x: torch.Tensor, y: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        with _autocast(device, settings.amp, cache=not graphs):
             logits = model(x)
             loss = F.cross_entropy(logits, y)
         opt.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         if settings.grad_clip > 0:
             scaler.unscale_(opt)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
+            torch.nn.utils.clip_grad_norm_(params, settings.grad_clip)
         scaler.step(opt)
         scaler.update()
+        return loss.detach().float(), (logits.detach().argmax(1) == y).sum()
+
+    total = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    seen = eager_full = 0
+    captured: Optional[CapturedStep] = None
+    for x, y in batches.epoch(generator, shuffle=True):
+        full = len(y) == batches.batch_size
+        if graphs and full and captured is None and eager_full >= GRAPH_WARMUP_STEPS:
+            opt.zero_grad(set_to_none=True)  # the graph's backward allocates the gradients it replays into
+            captured = CapturedStep(step, (x, y))
+        if captured is not None and full:
+            loss, hits = captured(x, y)
+        elif graphs:
+            loss, hits = run_on_side_stream(step, x, y)
+            eager_full += full
+        else:
+            loss, hits = step(x, y)
         # accumulate on the device: no host sync per step
-        total += loss.detach().float() * len(y)
-        correct += (logits.detach().argmax(1) == y).sum()
+        total += loss * len(y)
+        correct += hits
         seen += len(y)
     return total.item() / max(seen, 1), correct.item() / max(seen, 1)
 
 
 @torch.inference_mode()
 def validate(model: RelativeNASNet, batches: TensorBatches, amp: str = 'none',
-             generator: Optional[torch.Generator] = None) -> tuple:
+             generator: Optional[torch.Generator] = None, cuda_graphs: bool = False) -> tuple:
     """Loss and accuracy without autograd (the authors kept the graph alive here: 2x peak memory).
 
     ``generator`` drives the augmentation of batches built with ``augment=True`` (the authors'
-    augmented validation); clean batches ignore it.
+    augmented validation); clean batches ignore it. ``cuda_graphs`` replays the forward of full
+    batches as a CUDA graph (on CUDA only; see :mod:`relnas_zoo.search.graphs`).
     """
     model.eval()
-    total = torch.zeros((), device=batches.device)
-    correct = torch.zeros((), device=batches.device, dtype=torch.long)
-    for x, y in batches.epoch(generator, shuffle=False):
-        with _autocast(batches.device, amp):
+    device = batches.device
+    graphs = cuda_graphs and device.type == 'cuda' and amp != 'fp16'
+
+    def forward(x: torch.Tensor, y: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        with _autocast(device, amp, cache=not graphs):
             logits = model(x)
-        total += F.cross_entropy(logits.float(), y, reduction='sum')
-        correct += (logits.argmax(1) == y).sum()
+        return F.cross_entropy(logits.float(), y, reduction='sum'), (logits.argmax(1) == y).sum()
+
+    total = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    captured: Optional[CapturedStep] = None
+    warmed = False
+    for x, y in batches.epoch(generator, shuffle=False):
+        full = len(y) == batches.batch_size
+        if graphs and full and warmed and captured is None:
+            captured = CapturedStep(forward, (x, y))
+        if captured is not None and full:
+            loss, hits = captured(x, y)
+        elif graphs:
+            loss, hits = run_on_side_stream(forward, x, y)
+            warmed = warmed or full
+        else:
+            loss, hits = forward(x, y)
+        total += loss
+        correct += hits
     n = batches.num_samples
     return total.item() / n, correct.item() / n
 
@@ -122,7 +174,7 @@ def evaluate_candidate(genotype: Genotype, omega: WeightSet, net_args: dict, tra
         omega.load_into(model)  # overwrites every initial value: construction randomness does not matter
         torch.manual_seed(seed)  # after construction: the drop-path stream does not depend on the network size
         train_loss, train_acc = train_one_epoch(model, train, settings, gen)
-    val_loss, val_acc = validate(model, val, settings.amp, val_gen)
+    val_loss, val_acc = validate(model, val, settings.amp, val_gen, cuda_graphs=settings.cuda_graphs)
     if not math.isfinite(train_loss):
         val_loss = float('nan')  # diverged in training: never let its weights into Omega
     weights = omega.extract(model) if write_back and math.isfinite(val_loss) else None

@@ -211,7 +211,7 @@ class _Run:
         c = self.cfg
         return TrainSettings(lr=c.lr_at(generation), momentum=c.momentum, weight_decay=c.weight_decay,
                              grad_clip=c.grad_clip, drop_path=c.drop_path_at(generation), amp=c.amp,
-                             channels_last=c.use_channels_last(self.device.type))
+                             channels_last=c.use_channels_last(self.device.type), cuda_graphs=c.cuda_graphs)
 
     def evaluate(self, individual: int, final: bool = False) -> CandidateResult:
         """One candidate; ``final``: the final ranking (last generation's settings, no write-back)."""
