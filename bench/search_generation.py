@@ -36,6 +36,7 @@ VARIANTS = {
     'bf16_cl': ['channels_last=true', 'amp=bf16', 'cuda_graphs=false'],
     'graphs_cl': ['channels_last=true', 'amp=none', 'cuda_graphs=true'],
     'graphs_bf16': ['channels_last=false', 'amp=bf16', 'cuda_graphs=true'],
+    'graphs_bf16_cl': ['channels_last=true', 'amp=bf16', 'cuda_graphs=true'],
 }
 
 

@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-VARIANTS = ('authors', 'ours+nchw', 'ours', 'ours+bf16', 'ours+graphs')
+VARIANTS = ('authors', 'ours+nchw', 'ours', 'ours+bf16', 'ours+graphs', 'ours+cl+graphs', 'ours+cl+bf16+graphs')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -46,6 +46,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--repeats', type=int, default=3, help='rounds over all variants (medians reported)')
     p.add_argument('--variants', nargs='+', default=list(VARIANTS), choices=VARIANTS)
     p.add_argument('--device', default='cpu', help="cpu or cuda (peak = the GPU allocator's high-water mark)")
+    p.add_argument('--warmup', type=int, default=None,
+                   help='untimed pairs of other architectures first in each process (default: 1 on CUDA, where '
+                        "the first candidates pay cuDNN's algorithm search for every new op shape, 0 on the CPU)")
     p.add_argument('--json', help='also write the results here')
     p.add_argument('--child', choices=VARIANTS, help=argparse.SUPPRESS)
     return p.parse_args(argv)
@@ -177,16 +180,28 @@ def child(args) -> dict:
     images = rng.integers(0, 256, size=(2 * n, 32, 32, 3), dtype=np.uint8)
     labels = rng.integers(0, 10, size=2 * n)
     variant = args.child
-    channels_last = variant in ('ours', 'ours+bf16')
+    channels_last = variant in ('ours', 'ours+bf16', 'ours+cl+graphs', 'ours+cl+bf16+graphs')
+    graphs = variant.endswith('+graphs')
+    bf16 = '+bf16' in variant
     common = dict(mean=(0.49, 0.48, 0.45), std=(0.25, 0.24, 0.26), batch_size=args.batch_size,
                   channels_last=channels_last, device=device)
     train = TensorBatches(images[:n], labels[:n], augment=True, cutout=16, **common)
     val = TensorBatches(images[n:], labels[n:], **common)
     net_args = dict(C=args.C, layers=args.layers, num_classes=10, stem_type='cifar')
     omega = WeightSet.initial(0, device, **net_args)
+    settings = TrainSettings(lr=0.1, drop_path=0.1, amp='bf16' if bf16 else 'none',
+                             channels_last=channels_last, cuda_graphs=graphs)
+
+    def evaluate(g, k):
+        if variant == 'authors':
+            return _authors_evaluate(g, omega, net_args, train, val, settings, seed=k)
+        return evaluate_candidate(g, omega, net_args, train, val, settings, seed=k)
+
+    warmup = args.warmup if args.warmup is not None else int(cuda)
+    for w in range(warmup):  # other architectures, no write-back into Omega
+        for s in (100 + 2 * w, 101 + 2 * w):
+            evaluate(decode(random_vector(np.random.default_rng(s))), s).weights = None
     genotypes = [decode(random_vector(np.random.default_rng(s))) for s in (11, 12)]
-    settings = TrainSettings(lr=0.1, drop_path=0.1, amp='bf16' if variant == 'ours+bf16' else 'none',
-                             channels_last=channels_last, cuda_graphs=variant == 'ours+graphs')
     if cuda:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
@@ -195,10 +210,7 @@ def child(args) -> dict:
     t0 = time.perf_counter()
     results = []
     for k, g in enumerate(genotypes):
-        if variant == 'authors':
-            results.append(_authors_evaluate(g, omega, net_args, train, val, settings, seed=k))
-        else:
-            results.append(evaluate_candidate(g, omega, net_args, train, val, settings, seed=k))
+        results.append(evaluate(g, k))
     out = decide(0, 1, results[0].val_loss, results[1].val_loss)
     omega.merge(results[out.fast].weights, results[out.slow].weights)
     if cuda:
@@ -220,6 +232,8 @@ def main(argv=None) -> int:
     runs = {v: [] for v in args.variants}
     base = [sys.executable, __file__, '--images', str(args.images), '--batch-size', str(args.batch_size),
             '--C', str(args.C), '--layers', str(args.layers), '--device', args.device]
+    if args.warmup is not None:
+        base += ['--warmup', str(args.warmup)]
     for r in range(args.repeats):
         for v in args.variants:
             res = subprocess.run(base + ['--child', v], capture_output=True, text=True, check=True)

@@ -100,6 +100,8 @@ def train_one_epoch(model: RelativeNASNet, batches: TensorBatches, settings: Tra
         if captured is not None and full:
             loss, hits = captured(x, y)
         elif graphs:
+            if captured is not None:  # the last, partial batch: free the graph's memory before an eager step
+                captured = None
             loss, hits = run_on_side_stream(step, x, y)
             eager_full += full
         else:
@@ -140,6 +142,7 @@ def validate(model: RelativeNASNet, batches: TensorBatches, amp: str = 'none',
         if captured is not None and full:
             loss, hits = captured(x, y)
         elif graphs:
+            captured = None  # a partial batch comes last: free the graph's memory first
             loss, hits = run_on_side_stream(forward, x, y)
             warmed = warmed or full
         else:
