@@ -201,7 +201,10 @@ class RelativeNASNet(nn.Module):
         self.num_features = self.head_hidden_size = c_prev
         self.global_pool, self.classifier = create_classifier(c_prev, num_classes, pool_type=global_pool, **dd)
         self.head_drop = nn.Dropout(drop_rate)
-        self._register_load_state_dict_pre_hook(self._upgrade_state_dict)
+        # registered as a function with the module passed in (held by a weak reference): a bound method
+        # would make every network a reference cycle, whose memory (a CUDA graph's pool too, through the
+        # gradients) waits for the garbage collector instead of being freed when the last reference goes
+        self.register_load_state_dict_pre_hook(RelativeNASNet._upgrade_state_dict)
 
     # ----------------------------------------------------------------------------------------- timm API
     @torch.jit.ignore
