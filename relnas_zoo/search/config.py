@@ -49,7 +49,8 @@ class SearchConfig:
     device: str = 'auto'                # auto | cpu | cuda | cuda:N
     amp: str = 'none'                   # none | bf16 | fp16
     channels_last: Union[str, bool] = 'auto'  # auto: on for the CPU (2x faster, bench/search_pair.py),
-                                        # off for CUDA (NCHW was 1.33x faster on an H100,
+                                        # off for CUDA (NCHW was 1.33x faster on an H100, and
+                                        # still ahead with CUDA graphs,
                                         # bench/search_generation.py); or true / false
     cuda_graphs: bool = True            # on CUDA, record each candidate's training step and validation
                                         # forward once and replay them (bench/search_generation.py);
