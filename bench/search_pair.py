@@ -18,6 +18,7 @@ CIFAR-shaped images), the same two architecture vectors and the same Omega; vari
 
     python bench/search_pair.py                       # 1024 + 1024 images, batch 64, C=16, 8 cells
     python bench/search_pair.py --images 256 --repeats 1
+    python bench/search_pair.py --profile ours --images 512          # where one pair's time goes
     python bench/search_pair.py --device cuda --images 25000 --batch-size 256 --variants authors ours+nchw ours+graphs
 """
 from __future__ import annotations
@@ -49,6 +50,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--warmup', type=int, default=None,
                    help='untimed pairs of other architectures first in each process (default: 1 on CUDA, where '
                         "the first candidates pay cuDNN's algorithm search for every new op shape, 0 on the CPU)")
+    p.add_argument('--profile', choices=VARIANTS, metavar='VARIANT',
+                   help='instead of timing, run one pair of VARIANT under torch.profiler in this process and '
+                        'print the time per phase (build, Omega in/out, data, forward, backward, optimizer, '
+                        'validation) and the top ops')
     p.add_argument('--json', help='also write the results here')
     p.add_argument('--child', choices=VARIANTS, help=argparse.SUPPRESS)
     return p.parse_args(argv)
@@ -77,13 +82,14 @@ def _authors_candidate(genotype, omega, net_args):
 
 def _authors_cell_forward(model) -> None:
     """The authors' cell arithmetic on the zoo's modules: every op applies its own leading ReLU (the zoo
-    applies it once per state), a plain concat, and the factorized reduction pads nothing and slices the
-    full-size input before a stride-2 conv (the zoo takes the odd grid directly). Same numbers."""
+    applies it once per state), a plain concat, the factorized reduction slices the full-size input
+    before a stride-2 conv (the zoo takes the odd grid directly), and drop-path divides the activation
+    before masking it (the zoo scales the mask). Same numbers up to rounding."""
     import types
 
     import torch
     import torch.nn.functional as F
-    from relnas_zoo.ops import FactorizedReduce
+    from relnas_zoo.ops import FactorizedReduce, ScheduledDropPath
 
     def fr_forward(fr, x):
         x = torch.relu(x)
@@ -95,9 +101,18 @@ def _authors_cell_forward(model) -> None:
             states.append(node(states, states))
         return torch.cat([states[i] for i in cell.concat], dim=1)
 
+    def drop_path_forward(dp, x):  # DARTS: divide the activation, then multiply it by the mask
+        if not dp.training or not dp.enabled:
+            return x
+        keep = (1. - dp.rate).to(x.dtype)
+        mask = torch.bernoulli(keep.expand(x.shape[0], 1, 1, 1).contiguous())
+        return x / keep * mask
+
     for module in model.modules():
         if isinstance(module, FactorizedReduce):  # preprocess layers and strided skips alike
             module.forward = types.MethodType(fr_forward, module)
+        elif isinstance(module, ScheduledDropPath):
+            module.forward = types.MethodType(drop_path_forward, module)
     for cell in model.cells:
         cell.forward = types.MethodType(cell_forward, cell)
         cell.activate = [False] * len(cell.activate)
@@ -162,7 +177,9 @@ def _authors_evaluate(genotype, omega, net_args, train, val, settings, seed):
                            time.perf_counter() - t0, weights)
 
 
-def child(args) -> dict:
+def child(args, timed_context=None) -> dict:
+    """One pair of ``args.child`` (after the warm-up pairs); ``timed_context`` wraps only the timed pair."""
+    import contextlib
     import numpy as np
     import torch
     from relnas_zoo.data import TensorBatches
@@ -209,8 +226,9 @@ def child(args) -> dict:
     rss0 = _rss_bytes()
     t0 = time.perf_counter()
     results = []
-    for k, g in enumerate(genotypes):
-        results.append(evaluate(g, k))
+    with (timed_context or contextlib.nullcontext)():
+        for k, g in enumerate(genotypes):
+            results.append(evaluate(g, k))
     out = decide(0, 1, results[0].val_loss, results[1].val_loss)
     omega.merge(results[out.fast].weights, results[out.slow].weights)
     if cuda:
@@ -224,10 +242,40 @@ def child(args) -> dict:
                 candidate_seconds=[r.seconds for r in results], val_losses=[r.val_loss for r in results])
 
 
+PHASES = ('build', 'omega_in', 'train', 'data', 'forward', 'backward', 'optimizer', 'record_graph', 'replay',
+          'validate', 'omega_out')
+
+
+def profile(args) -> dict:
+    """One pair under torch.profiler: the spans the search labels (relnas_zoo.search.estimator.phase) and
+    the ops with the most time of their own."""
+    import torch
+    from torch.profiler import ProfilerActivity
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if args.device.startswith('cuda') else [])
+    args.child = args.profile
+    prof = torch.profiler.profile(activities=activities)
+    res = child(args, timed_context=lambda: prof)
+    events = prof.key_averages()
+    spans = {e.key[len('search.'):]: e.cpu_time_total / 1e6 for e in events if e.key.startswith('search.')}
+    print(f"one pair of {args.profile} under the profiler: {res['seconds']:.2f} s (profiler overhead included)")
+    print('time per phase, s (data is counted under train and under validate; train holds data, forward, '
+          'backward, optimizer, graph recording and replays):')
+    for name in PHASES:
+        if name in spans:
+            print(f'  {name:<14}{spans[name]:8.2f}  {100 * spans[name] / res["seconds"]:5.1f}%')
+    print(events.table(sort_by='self_cpu_time_total', row_limit=15, max_name_column_width=50))
+    return dict(variant=args.profile, seconds=res['seconds'], phases=spans)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.child:
         print(json.dumps(child(args)))
+        return 0
+    if args.profile:
+        out = profile(args)
+        if args.json:
+            Path(args.json).write_text(json.dumps(out, indent=2))
         return 0
     runs = {v: [] for v in args.variants}
     base = [sys.executable, __file__, '--images', str(args.images), '--batch-size', str(args.batch_size),

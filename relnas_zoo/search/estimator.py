@@ -5,7 +5,7 @@ import contextlib
 import math
 import time
 from dataclasses import dataclass
-from typing import Dict, Optional, Tuple
+from typing import Dict, Iterable, Iterator, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -59,6 +59,25 @@ def uses_cuda_graphs(settings: TrainSettings, device: torch.device) -> bool:
     return settings.cuda_graphs and device.type == 'cuda' and settings.amp != 'fp16'
 
 
+def phase(name: str) -> torch.profiler.record_function:
+    """A labelled span for torch.profiler (``search.<name>``; bench/search_pair.py --profile sums them)."""
+    return torch.profiler.record_function(f'search.{name}')
+
+
+def phased(name: str, items: Iterable) -> Iterator:
+    """``items``, with the work of producing each one labelled as a phase."""
+    it = iter(items)
+    while True:
+        with phase(name):
+            item = next(it, _END)
+        if item is _END:
+            return
+        yield item
+
+
+_END = object()
+
+
 # eager steps before a candidate's step is recorded (PyTorch's recipe uses a few; one already creates
 # the momentum buffers and runs cuDNN's algorithm search, the others cost little)
 GRAPH_WARMUP_STEPS = 3
@@ -76,29 +95,33 @@ def train_one_epoch(model: RelativeNASNet, batches: TensorBatches, settings: Tra
     params = [p for p in model.parameters() if p.requires_grad]
 
     def step(x: torch.Tensor, y: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        with _autocast(device, settings.amp, cache=not graphs):
+        with phase('forward'), _autocast(device, settings.amp, cache=not graphs):
             logits = model(x)
             loss = F.cross_entropy(logits, y)
-        opt.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        if settings.grad_clip > 0:
-            scaler.unscale_(opt)
-            torch.nn.utils.clip_grad_norm_(params, settings.grad_clip)
-        scaler.step(opt)
-        scaler.update()
+        with phase('backward'):
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+        with phase('optimizer'):
+            if settings.grad_clip > 0:
+                scaler.unscale_(opt)
+                torch.nn.utils.clip_grad_norm_(params, settings.grad_clip)
+            scaler.step(opt)
+            scaler.update()
         return loss.detach().float(), (logits.detach().argmax(1) == y).sum()
 
     total = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
     seen = eager_full = 0
     captured: Optional[CapturedStep] = None
-    for x, y in batches.epoch(generator, shuffle=True):
+    for x, y in phased('data', batches.epoch(generator, shuffle=True)):
         full = len(y) == batches.batch_size
         if graphs and full and captured is None and eager_full >= GRAPH_WARMUP_STEPS:
             opt.zero_grad(set_to_none=True)  # the graph's backward allocates the gradients it replays into
-            captured = CapturedStep(step, (x, y))
+            with phase('record_graph'):
+                captured = CapturedStep(step, (x, y))
         if captured is not None and full:
-            loss, hits = captured(x, y)
+            with phase('replay'):
+                loss, hits = captured(x, y)
         elif graphs:
             if captured is not None:  # the last, partial batch: free the graph's memory before an eager step
                 captured = None
@@ -135,7 +158,7 @@ def validate(model: RelativeNASNet, batches: TensorBatches, amp: str = 'none',
     correct = torch.zeros((), device=device, dtype=torch.long)
     captured: Optional[CapturedStep] = None
     warmed = False
-    for x, y in batches.epoch(generator, shuffle=False):
+    for x, y in phased('data', batches.epoch(generator, shuffle=False)):
         full = len(y) == batches.batch_size
         if graphs and full and warmed and captured is None:
             captured = CapturedStep(forward, (x, y))
@@ -170,15 +193,20 @@ def evaluate_candidate(genotype: Genotype, omega: WeightSet, net_args: dict, tra
     # Construction initialises from, and drop-path draws from, the global generator: both run
     # inside a fork so that a library caller's random state is left as it was.
     with torch.random.fork_rng(devices=[device] if device.type == 'cuda' else []):
-        model = RelativeNASNet(genotype=genotype, drop_path_rate=settings.drop_path, **PROXY_NET_ARGS,
-                               **net_args).to(device)
-        if settings.channels_last:
-            model = model.to(memory_format=torch.channels_last)
-        omega.load_into(model)  # overwrites every initial value: construction randomness does not matter
+        with phase('build'):
+            model = RelativeNASNet(genotype=genotype, drop_path_rate=settings.drop_path, **PROXY_NET_ARGS,
+                                   **net_args).to(device)
+            if settings.channels_last:
+                model = model.to(memory_format=torch.channels_last)
+        with phase('omega_in'):
+            omega.load_into(model)  # overwrites every initial value: construction randomness does not matter
         torch.manual_seed(seed)  # after construction: the drop-path stream does not depend on the network size
-        train_loss, train_acc = train_one_epoch(model, train, settings, gen)
-    val_loss, val_acc = validate(model, val, settings.amp, val_gen, cuda_graphs=settings.cuda_graphs)
+        with phase('train'):
+            train_loss, train_acc = train_one_epoch(model, train, settings, gen)
+    with phase('validate'):
+        val_loss, val_acc = validate(model, val, settings.amp, val_gen, cuda_graphs=settings.cuda_graphs)
     if not math.isfinite(train_loss):
         val_loss = float('nan')  # diverged in training: never let its weights into Omega
-    weights = omega.extract(model) if write_back and math.isfinite(val_loss) else None
+    with phase('omega_out'):
+        weights = omega.extract(model) if write_back and math.isfinite(val_loss) else None
     return CandidateResult(train_loss, train_acc, val_loss, val_acc, time.perf_counter() - t0, weights)
