@@ -45,7 +45,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--C', type=int, default=16, help='proxy network channels')
     p.add_argument('--layers', type=int, default=8, help='proxy network cells')
     p.add_argument('--repeats', type=int, default=3, help='rounds over all variants (medians reported)')
-    p.add_argument('--variants', nargs='+', default=list(VARIANTS), choices=VARIANTS)
+    p.add_argument('--variants', nargs='+', choices=VARIANTS,
+                   help='default: authors, ours+nchw, ours, ours+bf16 on the CPU (where graphs do not apply); '
+                        'authors, ours+nchw, ours+graphs on CUDA')
     p.add_argument('--device', default='cpu', help="cpu or cuda (peak = the GPU allocator's high-water mark)")
     p.add_argument('--warmup', type=int, default=None,
                    help='untimed pairs of other architectures first in each process (default: 1 on CUDA, where '
@@ -269,6 +271,9 @@ def profile(args) -> dict:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if not args.variants:
+        cpu = not args.device.startswith('cuda')
+        args.variants = ['authors', 'ours+nchw', 'ours', 'ours+bf16'] if cpu else ['authors', 'ours+nchw', 'ours+graphs']
     if args.child:
         print(json.dumps(child(args)))
         return 0
