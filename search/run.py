@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from relnas_zoo.search import ConfigError, SearchConfig, apply_overrides, load_config, run_search  # noqa: E402
 from relnas_zoo.config_io import field_help  # noqa: E402
 from relnas_zoo.data import DatasetError  # noqa: E402
+from relnas_zoo.train.distributed import finish  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -91,6 +92,7 @@ def main(argv=None) -> int:
         return 130
     print(f'best genotype (val loss {result.best_val_loss:.4f}, individual {result.best_individual}) '
           f'written to {result.genotype_path}')
+    finish()
     return 0
 
 

@@ -32,6 +32,7 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     from relnas_zoo.mm.runtime import allow_mmengine_checkpoints, build_runner, load_run_config
+    from relnas_zoo.train.distributed import finish
 
     cfg = load_run_config(args)
     cfg.load_from = args.checkpoint
@@ -61,6 +62,7 @@ def main(argv=None) -> int:
         metrics = runner.test()
     if runner.rank == 0:
         print({k: round(float(v), 4) for k, v in metrics.items()})
+    finish()
     return 0
 
 
