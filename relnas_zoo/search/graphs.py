@@ -1,12 +1,12 @@
 """Replaying a candidate's training step and validation forward as CUDA graphs.
 
-The search's proxy network (C=16, 8 cells) is small: on a recent GPU one training step of batch 256
-launches about two thousand kernels that each finish before the host has queued the next, so a step
-costs what Python and the launches cost, not what the arithmetic costs. A candidate trains for a whole
-epoch at one batch shape, so its step is recorded once and replayed for every full batch: the same
-kernels on the same addresses, launched by one call. Each candidate is a new network, so each records
-its own graphs; a few eager steps first (they are real training steps) let cuDNN pick its algorithms
-and the optimizer create its momentum buffers, which recording must not do.
+The search's proxy network (C=16, 8 cells) is small: one training step of batch 256 launches more than a
+thousand kernels, and on an H100 an eager step took 50 ms of which 38 ms were GPU work; the rest was
+Python and launch overhead. A candidate trains for a whole epoch at one batch shape, so its step is
+recorded once and replayed for every full batch: the same kernels on the same addresses, launched by one
+call. Each candidate is a new network, so each records its own graphs; a few eager steps first (they are
+real training steps) let cuDNN pick its algorithms and the optimizer create its momentum buffers, which
+recording must not do.
 
 Randomness inside a graph (drop-path masks) comes from the default CUDA generator, which PyTorch
 advances at every replay: each replay draws new masks, reproducibly for a given seed.
