@@ -35,7 +35,7 @@ from relnas_zoo.class_order import (near_chance, order_from_rows, read_class_ord
 from relnas_zoo.data import DatasetError, TensorBatches, load_cifar  # noqa: E402
 from relnas_zoo.train.data import (IMAGENET_MEAN, IMAGENET_STD, DeviceNormalize, ShardSampler,  # noqa: E402
                                    imagenet_dataset, imagenet_eval_transform, uint8_collate)
-from relnas_zoo.train.distributed import init_distributed  # noqa: E402
+from relnas_zoo.train.distributed import finish, init_distributed  # noqa: E402
 from relnas_zoo.train.trainer import evaluate  # noqa: E402
 from relnas_zoo.variants import VARIANTS  # noqa: E402
 from relnas_zoo.weights import CheckpointMismatchError, create_model_for_checkpoint, load_checkpoint_file  # noqa: E402
@@ -168,6 +168,7 @@ def main(argv=None) -> int:
                   f"labels; try --recover-class-order order.txt", file=sys.stderr)
         if args.json:
             print(json.dumps(record))
+    finish()
     return 0
 
 

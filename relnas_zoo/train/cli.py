@@ -11,6 +11,7 @@ from typing import Optional, Sequence
 from ..config_io import field_help
 from ..data import DatasetError
 from .config import ConfigError, TrainConfig, apply_overrides, load_train_config, recipe_path
+from .distributed import finish
 from .trainer import train
 
 __all__ = ['main']
@@ -103,4 +104,5 @@ def main(argv: Optional[Sequence[str]], doc: str, default_config: str) -> int:
         best = result['best']
         print(f"(epoch {best['epoch']} had the highest test top-1, {best['top1']:.2f}%: it was selected on the "
               f"test set, so it is not a test error; weights in {Path(args.out) / 'best_on_test.pth'})")
+    finish()
     return 0

@@ -53,17 +53,12 @@ def barrier() -> None:
         dist.barrier()
 
 
-def cleanup() -> None:
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
-
-
 def finish() -> None:
     """Wait for every rank, then close the process group, before the interpreter exits.
 
     Left to interpreter shutdown, a rank whose peer has already gone can abort in the backend's teardown
     ("terminate called without an active exception", seen with gloo after a finished mmengine run).
     """
+    barrier()
     if dist.is_available() and dist.is_initialized():
-        dist.barrier()
         dist.destroy_process_group()
