@@ -217,9 +217,9 @@ def child(args, timed_context=None) -> dict:
         return evaluate_candidate(g, omega, net_args, train, val, settings, seed=k)
 
     warmup = args.warmup if args.warmup is not None else int(cuda)
-    for w in range(warmup):  # other architectures, no write-back into Omega
+    for w in range(warmup):  # other architectures; their weights are not merged into Omega
         for s in (100 + 2 * w, 101 + 2 * w):
-            evaluate(decode(random_vector(np.random.default_rng(s))), s).weights = None
+            evaluate(decode(random_vector(np.random.default_rng(s))), s)
     genotypes = [decode(random_vector(np.random.default_rng(s))) for s in (11, 12)]
     if cuda:
         torch.cuda.synchronize()
@@ -260,8 +260,8 @@ def profile(args) -> dict:
     events = prof.key_averages()
     spans = {e.key[len('search.'):]: e.cpu_time_total / 1e6 for e in events if e.key.startswith('search.')}
     print(f"one pair of {args.profile} under the profiler: {res['seconds']:.2f} s (profiler overhead included)")
-    print('time per phase, s (data is counted under train and under validate; train holds data, forward, '
-          'backward, optimizer, graph recording and replays):')
+    print('time per phase, s (train and validate each hold their data and, on CUDA, graph recording and '
+          'replays; train also holds forward, backward and optimizer):')
     for name in PHASES:
         if name in spans:
             print(f'  {name:<14}{spans[name]:8.2f}  {100 * spans[name] / res["seconds"]:5.1f}%')

@@ -373,3 +373,38 @@ def test_cifar_needs_a_data_root(tmp_path):
     (tmp_path / 'c.yaml').write_text('populaton: 4\n')
     with pytest.raises(ConfigError, match=r"unknown field\(s\) \['populaton'\]"):
         load_config(tmp_path / 'c.yaml')
+
+
+def test_graph_schedule_of_an_epoch(monkeypatch):
+    """The CUDA-graph schedule, checked on the CPU with the CUDA parts replaced by recorders: eager
+    warm-up steps, one recording, replays for the other full batches, an eager partial batch last."""
+    from relnas_zoo.search import estimator
+    calls = []
+
+    class Recorded:
+        def __init__(self, fn, example):
+            calls.append('record')
+            self.fn = fn
+
+        def __call__(self, x, y):
+            calls.append('replay')
+            return self.fn(x, y)
+
+    def side_stream(fn, x, y):
+        calls.append('eager' if len(y) == 4 else 'eager-partial')
+        return fn(x, y)
+
+    monkeypatch.setattr(estimator, 'CapturedStep', Recorded)
+    monkeypatch.setattr(estimator, 'run_on_side_stream', side_stream)
+    before = []
+    run = estimator._BatchRunner(lambda x, y: (x.sum(), y.sum()), batch_size=4, graphs=True, warmup=2,
+                                 before_recording=lambda: before.append(len(calls)))
+    batches = [(torch.ones(4), torch.ones(4))] * 5 + [(torch.ones(2), torch.ones(2))]
+    outs = [run(x, y) for x, y in batches]
+    assert calls == ['eager', 'eager', 'record', 'replay', 'replay', 'replay', 'eager-partial']
+    assert before == [2] and run.captured is None  # prepared once, right before recording; freed at the end
+    assert [float(o[0]) for o in outs] == [4.] * 5 + [2.]
+    plain = estimator._BatchRunner(lambda x, y: (x.sum(), y.sum()), batch_size=4, graphs=False, warmup=2)
+    calls.clear()
+    [plain(x, y) for x, y in batches]
+    assert calls == []  # no graphs: every batch eagerly on the current stream

@@ -5,7 +5,7 @@ import contextlib
 import math
 import time
 from dataclasses import dataclass
-from typing import Dict, Iterable, Iterator, Optional, Tuple
+from typing import Callable, Dict, Iterable, Iterator, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -54,9 +54,9 @@ def _autocast(device: torch.device, amp: str, cache: bool = True):
     return torch.autocast(device_type=device.type, dtype=dtype, cache_enabled=cache)
 
 
-def uses_cuda_graphs(settings: TrainSettings, device: torch.device) -> bool:
+def uses_cuda_graphs(enabled: bool, amp: str, device: torch.device) -> bool:
     """Graphs on CUDA unless switched off; fp16's loss scaling decides on the host at every step."""
-    return settings.cuda_graphs and device.type == 'cuda' and settings.amp != 'fp16'
+    return enabled and device.type == 'cuda' and amp != 'fp16'
 
 
 def phase(name: str) -> torch.profiler.record_function:
@@ -83,12 +83,41 @@ _END = object()
 GRAPH_WARMUP_STEPS = 3
 
 
+class _BatchRunner:
+    """Runs ``fn(x, y)`` for each batch of an epoch: eagerly, or with ``graphs`` eagerly on a side stream
+    for the first ``warmup`` full batches and then as one recorded CUDA graph replayed for every further
+    full batch. A partial batch (always the last) runs eagerly, after the graph's memory is freed."""
+
+    def __init__(self, fn: Callable[[torch.Tensor, torch.Tensor], Tuple[torch.Tensor, torch.Tensor]],
+                 batch_size: int, graphs: bool, warmup: int, before_recording: Optional[Callable[[], None]] = None):
+        self.fn, self.batch_size, self.graphs, self.warmup = fn, batch_size, graphs, warmup
+        self.before_recording = before_recording
+        self.captured: Optional[CapturedStep] = None
+        self.eager_full = 0
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        if not self.graphs:
+            return self.fn(x, y)
+        full = len(y) == self.batch_size
+        if full and self.captured is None and self.eager_full >= self.warmup:
+            if self.before_recording is not None:
+                self.before_recording()
+            with phase('record_graph'):
+                self.captured = CapturedStep(self.fn, (x, y))
+        if full and self.captured is not None:
+            with phase('replay'):
+                return self.captured(x, y)
+        self.captured = None
+        self.eager_full += full
+        return run_on_side_stream(self.fn, x, y)
+
+
 def train_one_epoch(model: RelativeNASNet, batches: TensorBatches, settings: TrainSettings,
                     generator: torch.Generator) -> tuple:
     """One epoch of SGD from a fresh optimizer; returns (mean loss, accuracy)."""
     model.train()
     device = batches.device
-    graphs = uses_cuda_graphs(settings, device)
+    graphs = uses_cuda_graphs(settings.cuda_graphs, settings.amp, device)
     opt = torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=settings.momentum,
                           weight_decay=settings.weight_decay)
     scaler = torch.amp.GradScaler(device.type, enabled=settings.amp == 'fp16')
@@ -109,26 +138,14 @@ def train_one_epoch(model: RelativeNASNet, batches: TensorBatches, settings: Tra
             scaler.update()
         return loss.detach().float(), (logits.detach().argmax(1) == y).sum()
 
+    # the graph's backward allocates the gradients it replays into
+    run = _BatchRunner(step, batches.batch_size, graphs, GRAPH_WARMUP_STEPS,
+                       before_recording=lambda: opt.zero_grad(set_to_none=True))
     total = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
-    seen = eager_full = 0
-    captured: Optional[CapturedStep] = None
+    seen = 0
     for x, y in phased('data', batches.epoch(generator, shuffle=True)):
-        full = len(y) == batches.batch_size
-        if graphs and full and captured is None and eager_full >= GRAPH_WARMUP_STEPS:
-            opt.zero_grad(set_to_none=True)  # the graph's backward allocates the gradients it replays into
-            with phase('record_graph'):
-                captured = CapturedStep(step, (x, y))
-        if captured is not None and full:
-            with phase('replay'):
-                loss, hits = captured(x, y)
-        elif graphs:
-            if captured is not None:  # the last, partial batch: free the graph's memory before an eager step
-                captured = None
-            loss, hits = run_on_side_stream(step, x, y)
-            eager_full += full
-        else:
-            loss, hits = step(x, y)
+        loss, hits = run(x, y)
         # accumulate on the device: no host sync per step
         total += loss * len(y)
         correct += hits
@@ -147,29 +164,18 @@ def validate(model: RelativeNASNet, batches: TensorBatches, amp: str = 'none',
     """
     model.eval()
     device = batches.device
-    graphs = cuda_graphs and device.type == 'cuda' and amp != 'fp16'
+    graphs = uses_cuda_graphs(cuda_graphs, amp, device)
 
     def forward(x: torch.Tensor, y: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         with _autocast(device, amp, cache=not graphs):
             logits = model(x)
         return F.cross_entropy(logits.float(), y, reduction='sum'), (logits.argmax(1) == y).sum()
 
+    run = _BatchRunner(forward, batches.batch_size, graphs, warmup=1)
     total = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
-    captured: Optional[CapturedStep] = None
-    warmed = False
     for x, y in phased('data', batches.epoch(generator, shuffle=False)):
-        full = len(y) == batches.batch_size
-        if graphs and full and warmed and captured is None:
-            captured = CapturedStep(forward, (x, y))
-        if captured is not None and full:
-            loss, hits = captured(x, y)
-        elif graphs:
-            captured = None  # a partial batch comes last: free the graph's memory first
-            loss, hits = run_on_side_stream(forward, x, y)
-            warmed = warmed or full
-        else:
-            loss, hits = forward(x, y)
+        loss, hits = run(x, y)
         total += loss
         correct += hits
     n = batches.num_samples
