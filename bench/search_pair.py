@@ -83,14 +83,16 @@ def _authors_candidate(genotype, omega, net_args):
 
 
 def _authors_cell_forward(model) -> None:
-    """The authors' cell arithmetic on the zoo's modules: every op applies its own leading ReLU (the zoo
-    applies it once per state), a plain concat, the factorized reduction slices the full-size input
+    """The authors' cell arithmetic on the zoo's modules: every op and preprocess layer applies its own
+    leading ReLU (the zoo applies it once per state), a plain concat, the factorized reduction slices the full-size input
     before a stride-2 conv (the zoo takes the odd grid directly), and drop-path divides the activation
-    before masking it (the zoo scales the mask). Same numbers up to rounding."""
+    before masking it (the zoo scales the mask), and depthwise convolutions take PyTorch's own backward
+    (the zoo's ``DepthwiseConv2d`` computes it with faster calls on the CPU). Same numbers up to rounding."""
     import types
 
     import torch
     import torch.nn.functional as F
+    from relnas_zoo.depthwise import DepthwiseConv2d
     from relnas_zoo.ops import FactorizedReduce, ScheduledDropPath
 
     def fr_forward(fr, x):
@@ -115,14 +117,19 @@ def _authors_cell_forward(model) -> None:
             module.forward = types.MethodType(fr_forward, module)
         elif isinstance(module, ScheduledDropPath):
             module.forward = types.MethodType(drop_path_forward, module)
+        elif isinstance(module, DepthwiseConv2d):  # the authors' nn.Conv2d
+            module.forward = types.MethodType(torch.nn.Conv2d.forward, module)
+    model._activated_states = [False] * len(model._activated_states)  # each preprocess layer its own ReLU
     for cell in model.cells:
         cell.forward = types.MethodType(cell_forward, cell)
         cell.activate = [False] * len(cell.activate)
+        ops = [cell.preprocess0, cell.preprocess1]
         for node in cell.nodes.values():
             node.act1 = node.act2 = False
-            for op in (node.op1, node.op2):
-                if hasattr(op, 'op') and isinstance(op.op[0], torch.nn.Identity):
-                    op.op[0] = torch.nn.ReLU(inplace=False)
+            ops += [node.op1, node.op2]
+        for op in ops:
+            if hasattr(op, 'op') and isinstance(op.op[0], torch.nn.Identity):
+                op.op[0] = torch.nn.ReLU(inplace=False)
 
 
 def _add_unused_ops(model, genotype, omega, reductions) -> None:
@@ -265,7 +272,7 @@ def profile(args) -> dict:
     for name in PHASES:
         if name in spans:
             print(f'  {name:<14}{spans[name]:8.2f}  {100 * spans[name] / res["seconds"]:5.1f}%')
-    print(events.table(sort_by='self_cpu_time_total', row_limit=15, max_name_column_width=50))
+    print(events.table(sort_by='self_cpu_time_total', row_limit=30, max_name_column_width=50))
     return dict(variant=args.profile, seconds=res['seconds'], phases=spans)
 
 

@@ -104,6 +104,9 @@ class Cell(nn.Module):
         share_duplicate_edges: when both inputs of a node are the same (op, input node), build one
             module and apply it twice. That is one edge of the search space with one weight, as in the
             authors' search network; the evaluation network (and the authors' model.py) keeps two.
+        activated_inputs: the caller passes ``relu(s0)``, ``relu(s1)``, and the preprocess layers leave
+            out their leading ReLU. A network uses it because every cell output is read by the
+            preprocess layers of the next two cells: one ReLU (and one saved activation) instead of two.
     """
 
     def __init__(
@@ -118,22 +121,24 @@ class Cell(nn.Module):
             drop_path_rate: float = 0.,
             prune_unused: bool = True,
             share_duplicate_edges: bool = False,
+            activated_inputs: bool = False,
             device=None,
             dtype=None,
     ):
         super().__init__()
         dd = dict(device=device, dtype=dtype)
+        pre_dd = dict(relu_input=not activated_inputs, **dd)
         self.reduction = reduction
         live = live_states(edges, concat) if prune_unused else [True] * (NUM_INPUT_NODES + len(edges) // 2)
         self.uses_input0 = live[0]
         self.uses_input1 = live[1]
         # An unread input keeps an Identity placeholder so the state list keeps its positions.
         if live[0]:
-            self.preprocess0 = (FactorizedReduce(c_prev_prev, channels, **dd) if reduction_prev
-                                else ReLUConvBN(c_prev_prev, channels, **dd))
+            self.preprocess0 = (FactorizedReduce(c_prev_prev, channels, **pre_dd) if reduction_prev
+                                else ReLUConvBN(c_prev_prev, channels, **pre_dd))
         else:
             self.preprocess0 = nn.Identity()
-        self.preprocess1 = ReLUConvBN(c_prev, channels, **dd) if live[1] else nn.Identity()
+        self.preprocess1 = ReLUConvBN(c_prev, channels, **pre_dd) if live[1] else nn.Identity()
 
         # Position of every live state in the runtime state list; dead nodes get none.
         position = {0: 0, 1: 1}

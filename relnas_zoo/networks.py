@@ -181,7 +181,7 @@ class RelativeNASNet(nn.Module):
             edges, concat = self.genotype.cell(reduction)
             cell = Cell(edges, concat, c_prev_prev, c_prev, c_curr, reduction, reduction_prev,
                         drop_path_rate=drop_path_rate, prune_unused=prune_unused,
-                        share_duplicate_edges=share_duplicate_edges, **dd)
+                        share_duplicate_edges=share_duplicate_edges, activated_inputs=True, **dd)
             self.cells.append(cell)
             reduction_prev = reduction
             c_prev_prev, c_prev = c_prev, cell.out_channels
@@ -189,6 +189,7 @@ class RelativeNASNet(nn.Module):
                 c_aux = c_prev
             if i + 1 in reductions or i == layers - 1:
                 self.feature_info.append(dict(num_chs=c_prev, reduction=stride, module=f'cells.{i}'))
+        self._activated_states: List[bool] = self._states_to_activate()
         # level index -> index of the cell whose output it is (the stem level has none)
         self._level_cells: List[int] = [int(f['module'].split('.')[1]) for f in self.feature_info[1:]]
         self._num_levels: int = len(self.feature_info)
@@ -245,12 +246,33 @@ class RelativeNASNet(nn.Module):
             if isinstance(m, ScheduledDropPath):
                 m.set_rate(rate)
 
-    def _stem(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    def _states_to_activate(self) -> List[bool]:
+        """Per state (stem outputs s0, s1, then each cell's output): does a preprocess layer read it?
+
+        Cells are built with ``activated_inputs``: cell i reads states i and i + 1 through preprocess
+        layers that would each start with a ReLU, so the network applies that ReLU once per state.
+        """
+        n = len(self.cells)
+        read = [False] * (n + 2)
+        for i, cell in enumerate(self.cells):
+            read[i] = read[i] or cell.uses_input0
+            read[i + 1] = read[i + 1] or cell.uses_input1
+        if hasattr(self, 'stem'):  # both stem states are the stem's one output
+            read[0] = read[1] = read[0] or read[1]
+        return read
+
+    def _activate(self, state: torch.Tensor, index: int) -> torch.Tensor:
+        return torch.relu(state) if self._activated_states[index] else state
+
+    def _stem(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The stem's feature, the first cell's two inputs as it reads them, and the raw state s1."""
         if hasattr(self, 'stem'):  # static under TorchScript: the other branch is not compiled
             x = self.stem(x)
-            return x, x
+            a = self._activate(x, 0)
+            return x, a, a, x
         s0 = self.stem0(x)
-        return s0, self.stem1(s0)
+        s1 = self.stem1(s0)
+        return s0, self._activate(s0, 0), self._activate(s1, 1), s1
 
     @torch.jit.ignore
     def _run_cell(self, cell: nn.Module, s0: torch.Tensor, s1: torch.Tensor) -> torch.Tensor:
@@ -259,13 +281,13 @@ class RelativeNASNet(nn.Module):
         return cell(s0, s1)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        s0, s1 = self._stem(x)
-        for cell in self.cells:  # _run_cell inlined: TorchScript cannot pass a module as an argument
+        _, a0, a1, s1 = self._stem(x)
+        for i, cell in enumerate(self.cells):  # _run_cell inlined: TorchScript cannot pass a module as an argument
             if self.grad_checkpointing and not torch.jit.is_scripting():
-                out = checkpoint(cell, s0, s1)
+                s1 = checkpoint(cell, a0, a1)
             else:
-                out = cell(s0, s1)
-            s0, s1 = s1, out
+                s1 = cell(a0, a1)
+            a0, a1 = a1, self._activate(s1, i + 2)
         return s1
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
@@ -281,9 +303,10 @@ class RelativeNASNet(nn.Module):
         """Training API: main logits plus the auxiliary head's logits (None when the model was built
         without ``auxiliary=True``, or in eval mode). Loss: ``ce(logits) + w * ce(aux_logits)``."""
         aux_logits = None
-        s0, s1 = self._stem(x)
+        _, a0, a1, s1 = self._stem(x)
         for i, cell in enumerate(self.cells):
-            s0, s1 = s1, self._run_cell(cell, s0, s1)
+            s1 = self._run_cell(cell, a0, a1)
+            a0, a1 = a1, self._activate(s1, i + 2)
             if i == self.aux_index and self.auxiliary_head is not None and self.training:
                 aux_logits = self.auxiliary_head(s1)
         return AuxOutput(self.forward_head(s1), aux_logits)
@@ -312,19 +335,19 @@ class RelativeNASNet(nn.Module):
             raise ValueError("output_fmt: only 'NCHW' is supported")
         take_indices, max_index = feature_take_indices(self._num_levels, indices)
         intermediates: List[torch.Tensor] = []
-        s0, s1 = self._stem(x)
+        stem, a0, a1, s1 = self._stem(x)
         if 0 in take_indices:
-            intermediates.append(s0)
+            intermediates.append(stem)
         n_cells = len(self.cells)
         if stop_early:
             n_cells = 0 if max_index == 0 else min(n_cells, self._level_cells[max_index - 1] + 1)
         for i, cell in enumerate(self.cells):
             if i < n_cells:  # no break: TorchScript unrolls loops over a ModuleList
                 if self.grad_checkpointing and not torch.jit.is_scripting():
-                    out = checkpoint(cell, s0, s1)
+                    s1 = checkpoint(cell, a0, a1)
                 else:
-                    out = cell(s0, s1)
-                s0, s1 = s1, out
+                    s1 = cell(a0, a1)
+                a0, a1 = a1, self._activate(s1, i + 2)
                 if i in self._level_cells and self._level_cells.index(i) + 1 in take_indices:
                     intermediates.append(s1)
         if intermediates_only:
@@ -342,6 +365,7 @@ class RelativeNASNet(nn.Module):
         take_indices, max_index = feature_take_indices(len(self.feature_info), indices)
         keep = 0 if max_index == 0 else self._level_cells[max_index - 1] + 1
         self.cells = self.cells[:keep]
+        self._activated_states = self._states_to_activate()
         if self.aux_index >= keep:
             self.auxiliary_head = None
         if max_index < len(self.feature_info) - 1:
