@@ -94,18 +94,22 @@ def test_factorized_reduce_even_and_odd(size):
 
 
 def _relu_per_op(model):
-    """A copy where every op applies its own leading ReLU (the authors' layout) instead of the cell."""
+    """A copy where every op and preprocess layer applies its own leading ReLU (the authors' layout)
+    instead of the cell (per state) and the network (per cell output)."""
     import copy
     model = copy.deepcopy(model)
+    model._activated_states = [False] * len(model._activated_states)
     for cell in model.cells:
         cell.activate = [False] * len(cell.activate)
+        ops = [cell.preprocess0, cell.preprocess1]
         for node in cell.nodes.values():
-            for op in (node.op1, node.op2):
-                if isinstance(op, FactorizedReduce):
-                    op.relu = nn.ReLU()
-                elif hasattr(op, 'op') and isinstance(op.op[0], nn.Identity):
-                    op.op[0] = nn.ReLU()
+            ops += [node.op1, node.op2]
             node.act1 = node.act2 = False
+        for op in ops:
+            if isinstance(op, FactorizedReduce):
+                op.relu = nn.ReLU()
+            elif hasattr(op, 'op') and isinstance(op.op[0], nn.Identity):
+                op.op[0] = nn.ReLU()
     return model
 
 
@@ -134,6 +138,37 @@ def test_one_relu_per_state_equals_one_relu_per_op():
         n.op == 'call_module' and isinstance(m.get_submodule(n.target), nn.ReLU))
         for n in torch.fx.symbolic_trace(m).graph.nodes)
     assert relus(shared) < relus(per_op)
+
+
+@pytest.mark.parametrize('stem_type', ['cifar', 'imagenet'])
+def test_each_cell_output_is_activated_once_for_the_next_two_cells(stem_type):
+    """Cell i's output feeds the preprocess layers of cells i+1 and i+2; the network applies their
+    ReLU once (one saved activation in training) and the outputs and gradients stay the authors'."""
+    shared = small(stem_type=stem_type, prune_unused=False)
+    per_op = _relu_per_op(shared)
+    x = torch.randn(2, 3, 32, 32)
+    torch.testing.assert_close(shared(x), per_op(x), rtol=0, atol=0)
+    shared(x).square().sum().backward()
+    per_op(x).square().sum().backward()
+    grads = dict(per_op.named_parameters())
+    for name, p in shared.named_parameters():  # the same sums in another order (big grads: a square loss)
+        ref = grads[name].grad
+        assert (p.grad is None) == (ref is None), name
+        if ref is not None:
+            torch.testing.assert_close(p.grad, ref, rtol=1e-5, atol=1e-6 * float(ref.abs().max()), msg=name)
+    feats_a, feats_b = shared.forward_intermediates(x, intermediates_only=True), per_op.forward_intermediates(
+        x, intermediates_only=True)
+    for a, b in zip(feats_a, feats_b):  # features are the raw (not activated) states
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+        assert (a < 0).any()
+
+    graph = torch.fx.symbolic_trace(shared).graph
+    is_relu = lambda n: n.target in (torch.relu, torch.nn.functional.relu) or (  # noqa: E731
+        n.op == 'call_module' and isinstance(shared.get_submodule(n.target), nn.ReLU))
+    cell_outputs = [n for n in graph.nodes if n.target is torch.cat and len(n.args[0]) == 4]  # 4 nodes
+    assert len(cell_outputs) == shared.layers
+    relus_per_output = [sum(map(is_relu, n.users)) for n in cell_outputs]
+    assert relus_per_output == [1] * (shared.layers - 1) + [0]  # the last output goes to the head
 
 
 def test_drop_path_is_per_sample_and_skips_identity_edges():
@@ -294,3 +329,56 @@ def test_a_network_is_freed_without_the_garbage_collector():
     finally:
         if gc_was_enabled:
             gc.enable()
+
+
+def _depthwise_pair(kernel, dilation, stride=1, channels=8):
+    from relnas_zoo.depthwise import DepthwiseConv2d
+    pad = dilation * (kernel - 1) // 2
+    ours = DepthwiseConv2d(channels, kernel, stride=stride, padding=pad, dilation=dilation)
+    ref = nn.Conv2d(channels, channels, kernel, stride=stride, padding=pad, dilation=dilation, groups=channels,
+                    bias=False)
+    ref.load_state_dict(ours.state_dict())
+    return ours, ref
+
+
+@pytest.mark.parametrize('channels_last', [True, False])
+@pytest.mark.parametrize('size', [12, 7])  # 7: odd, the dilated weight gradient takes aten's path
+@pytest.mark.parametrize('kernel,dilation', [(3, 1), (5, 1), (3, 2), (5, 2)])
+def test_depthwise_cpu_backward_equals_pytorch(kernel, dilation, size, channels_last):
+    ours, ref = _depthwise_pair(kernel, dilation)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    x = torch.randn(3, 8, size, size).contiguous(memory_format=fmt)
+    grad = torch.randn(3, 8, size, size).contiguous(memory_format=fmt)
+    results = []
+    for m in (ours, ref):
+        xi = x.clone().requires_grad_(True)
+        y = m(xi)
+        results.append((y, *torch.autograd.grad(y, (xi, m.weight), grad)))
+        if m is ours:
+            assert type(y.grad_fn).__name__ == '_DepthwiseConvFunctionBackward'  # the fast path ran
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    # the weight alone (an input that needs no gradient, as an image is)
+    gw = torch.autograd.grad(ours(x), ours.weight, grad)[0]
+    torch.testing.assert_close(gw, results[1][2], rtol=1e-5, atol=1e-5)
+
+
+def test_depthwise_takes_pytorch_convolution_where_the_fast_backward_does_not_apply():
+    from relnas_zoo.depthwise import DepthwiseConv2d
+    x = torch.randn(2, 8, 8, 8, requires_grad=True)
+    name = lambda y: type(y.grad_fn).__name__  # noqa: E731
+    fast, _ = _depthwise_pair(5, 1)
+    strided, ref = _depthwise_pair(3, 1, stride=2)
+    assert name(fast(x)) == '_DepthwiseConvFunctionBackward'
+    assert name(strided(x)) == 'ConvolutionBackward0'  # stride 2: no flipped-kernel forward for its gradient
+    torch.testing.assert_close(strided(x), ref(x))
+    assert name(DepthwiseConv2d(8, 3, padding=0)(x)) == 'ConvolutionBackward0'  # not 'same' padding
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        assert name(fast(x)) == 'ConvolutionBackward0'
+    assert name(fast.double()(x.double())) == 'ConvolutionBackward0'
+    with torch.no_grad():
+        assert fast.float()(x).grad_fn is None
+    traced = torch.jit.trace(fast, x.detach())  # what the TorchScript ONNX exporter sees
+    assert 'aten::_convolution' in str(traced.graph) and 'PythonOp' not in str(traced.graph)
+    scripted = torch.jit.script(fast)
+    torch.testing.assert_close(scripted(x), fast(x))
