@@ -343,12 +343,13 @@ def _depthwise_pair(kernel, dilation, stride=1, channels=8):
 
 @pytest.mark.parametrize('channels_last', [True, False])
 @pytest.mark.parametrize('size', [12, 7])  # 7: odd, the dilated weight gradient takes aten's path
-@pytest.mark.parametrize('kernel,dilation', [(3, 1), (5, 1), (3, 2), (5, 2)])
-def test_depthwise_cpu_backward_equals_pytorch(kernel, dilation, size, channels_last):
-    ours, ref = _depthwise_pair(kernel, dilation)
+@pytest.mark.parametrize('kernel,dilation,stride', [(3, 1, 1), (5, 1, 1), (3, 2, 1), (5, 2, 1), (3, 2, 2), (5, 2, 2)])
+def test_depthwise_cpu_backward_equals_pytorch(kernel, dilation, stride, size, channels_last):
+    ours, ref = _depthwise_pair(kernel, dilation, stride)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     x = torch.randn(3, 8, size, size).contiguous(memory_format=fmt)
-    grad = torch.randn(3, 8, size, size).contiguous(memory_format=fmt)
+    out_size = (size - 1) // stride + 1
+    grad = torch.randn(3, 8, out_size, out_size).contiguous(memory_format=fmt)
     results = []
     for m in (ours, ref):
         xi = x.clone().requires_grad_(True)
@@ -356,6 +357,7 @@ def test_depthwise_cpu_backward_equals_pytorch(kernel, dilation, size, channels_
         results.append((y, *torch.autograd.grad(y, (xi, m.weight), grad)))
         if m is ours:
             assert type(y.grad_fn).__name__ == '_DepthwiseConvFunctionBackward'  # the fast path ran
+            assert results[0][1].is_contiguous(memory_format=fmt)  # the input's gradient in its layout
     for a, b in zip(*results):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
     # the weight alone (an input that needs no gradient, as an image is)

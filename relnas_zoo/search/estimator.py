@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data.tensor_batches import TensorBatches
+from ..deploy import fold_batchnorm
 from ..genotypes import Genotype
 from ..networks import RelativeNASNet
 from .graphs import CapturedStep, run_on_side_stream
@@ -158,11 +159,13 @@ def validate(model: RelativeNASNet, batches: TensorBatches, amp: str = 'none',
              generator: Optional[torch.Generator] = None, cuda_graphs: bool = False) -> tuple:
     """Loss and accuracy without autograd (the authors kept the graph alive here: 2x peak memory).
 
+    Runs an eval-mode copy of ``model`` with every BN folded into the conv before it (``model`` itself
+    is left as it is): the same function up to float rounding, without a BN pass per conv.
     ``generator`` drives the augmentation of batches built with ``augment=True`` (the authors'
     augmented validation); clean batches ignore it. ``cuda_graphs`` replays the forward of full
     batches as a CUDA graph (on CUDA only; see :mod:`relnas_zoo.search.graphs`).
     """
-    model.eval()
+    model = fold_batchnorm(model)
     device = batches.device
     graphs = uses_cuda_graphs(cuda_graphs, amp, device)
 
