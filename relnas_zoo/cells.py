@@ -7,7 +7,9 @@ include those dead weights).
 
 The ReLU that starts every conv op (and the strided skip) is applied once per state, not once per op
 that reads it (``relu_input=False`` in ``relnas_zoo.ops``): same outputs and gradients, one saved
-activation per state in training and one ReLU per state in an exported graph.
+activation per state in training and one ReLU per state in an exported graph. The same holds one level
+up: a network builds its cells with ``activated_inputs`` and applies the ReLU of each cell output once
+for the preprocess layers of the next two cells.
 """
 from typing import List, Sequence, Tuple
 
