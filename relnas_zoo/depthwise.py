@@ -112,7 +112,7 @@ class _EvenGrid(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
-        grad_x = grad.new_zeros(ctx.shape).contiguous(memory_format=ctx.memory_format)
+        grad_x = torch.empty(ctx.shape, dtype=grad.dtype, device=grad.device, memory_format=ctx.memory_format).zero_()
         grad_x[:, :, ::2, ::2] = grad
         return grad_x
 

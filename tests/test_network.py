@@ -384,3 +384,20 @@ def test_depthwise_takes_pytorch_convolution_where_the_fast_backward_does_not_ap
     assert 'aten::_convolution' in str(traced.graph) and 'PythonOp' not in str(traced.graph)
     scripted = torch.jit.script(fast)
     torch.testing.assert_close(scripted(x), fast(x))
+
+
+def test_full_backward_hooks_on_batch_norm_work_in_training():
+    """Attribution and debugging tools hook BN modules; an in-place op right after one would make
+    PyTorch refuse the backward ("Output 0 of BackwardHookFunction is a view and is being modified
+    inplace")."""
+    model = small(genotype=Genotype(
+        normal=[('sep_conv_3x3', 0), ('sep_conv_5x5', 1), ('dil_conv_3x3', 0), ('skip_connect', 1),
+                ('sep_conv_3x3', 2), ('avg_pool_3x3', 3), ('max_pool_3x3', 4), ('dil_conv_5x5', 2)],
+        normal_concat=[2, 3, 4, 5], reduce=RELATIVENAS.reduce, reduce_concat=RELATIVENAS.reduce_concat),
+        drop_path_rate=0.2)
+    seen = []
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.register_full_backward_hook(lambda m, gi, go: seen.append(m))
+    model(torch.randn(2, 3, 16, 16)).sum().backward()
+    assert len(seen) == sum(isinstance(m, nn.BatchNorm2d) for m in model.modules())
