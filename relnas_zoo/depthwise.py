@@ -17,9 +17,9 @@ is written with the calls that are fast:
 A stride-2 kernel with dilation 2 becomes an undilated stride-1 one on the input's even grid (see
 ``DepthwiseConv2d``). The results equal aten's up to the order of floating-point sums. The faster path
 is taken only where it pays and is safe: CPU tensors, float32 without autocast, 'same' padding, stride 1
-(or stride 2 with dilation 2), and not while
-scripting, tracing or compiling (those see a plain ``F.conv2d``). Elsewhere, and always in the forward,
-it is PyTorch's own convolution.
+(or stride 2 with dilation 2), and not while scripting, tracing or compiling (those see a plain
+``F.conv2d``). Elsewhere it is PyTorch's own convolution, and so is every forward (of the even grid, in
+the stride-2 case). The faster backward is not itself differentiable (no double backward on that path).
 """
 from typing import Tuple
 
