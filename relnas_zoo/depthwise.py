@@ -132,12 +132,13 @@ class DepthwiseConv2d(nn.Conv2d):
                  device=None, dtype=None):
         super().__init__(channels, channels, kernel_size, stride=stride, padding=padding, dilation=dilation,
                          groups=channels, bias=False, device=device, dtype=dtype)
-        k, = set(self.kernel_size)
-        p, = set(self.padding)
-        d, = set(self.dilation)
-        same = 2 * p == d * (k - 1)
+        k, p, d = self.kernel_size[0], self.padding[0], self.dilation[0]  # padding may be a string ('same')
+        square = not isinstance(self.padding, str) and all(
+            len(set(v)) == 1 for v in (self.kernel_size, self.padding, self.dilation))
+        same = square and 2 * p == d * (k - 1)
         self._fast_backward = same and self.stride == (1, 1)
-        self._even_grid = same and self.stride == (2, 2) and d == 2
+        # the even grid's padding is p / 2: an even kernel (odd p) has no such grid
+        self._even_grid = same and self.stride == (2, 2) and d == 2 and p % 2 == 0
 
     @torch.jit.unused
     def _use_fast_backward(self, x: torch.Tensor) -> bool:

@@ -375,6 +375,14 @@ def test_depthwise_takes_pytorch_convolution_where_the_fast_backward_does_not_ap
     assert name(strided(x)) == 'ConvolutionBackward0'  # stride 2: no flipped-kernel forward for its gradient
     torch.testing.assert_close(strided(x), ref(x))
     assert name(DepthwiseConv2d(8, 3, padding=0)(x)) == 'ConvolutionBackward0'  # not 'same' padding
+    # an even kernel with dilation 2 and stride 2 has odd padding: no even grid to take
+    even = DepthwiseConv2d(8, 4, stride=2, padding=3, dilation=2)
+    even_ref = nn.Conv2d(8, 8, 4, stride=2, padding=3, dilation=2, groups=8, bias=False)
+    even_ref.load_state_dict(even.state_dict())
+    assert name(even(x)) == 'ConvolutionBackward0'
+    torch.testing.assert_close(even(x), even_ref(x))
+    rect = DepthwiseConv2d(8, (3, 5), padding=(1, 2))  # a non-square kernel builds, and takes PyTorch's path
+    assert name(rect(x)) == 'ConvolutionBackward0'
     with torch.autocast('cpu', dtype=torch.bfloat16):
         assert name(fast(x)) == 'ConvolutionBackward0'
     assert name(fast.double()(x.double())) == 'ConvolutionBackward0'
