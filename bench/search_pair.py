@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-VARIANTS = ('authors', 'ours+nchw', 'ours', 'ours+bf16', 'ours+graphs', 'ours+cl+graphs', 'ours+cl+bf16+graphs')
+VARIANTS = ('authors', 'ours+nchw', 'ours', 'ours+default-malloc', 'ours+bf16', 'ours+graphs', 'ours+cl+graphs', 'ours+cl+bf16+graphs')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -195,6 +195,7 @@ def child(args, timed_context=None) -> dict:
     from relnas_zoo.encoding import decode, random_vector
     from relnas_zoo.search import WeightSet, decide
     from relnas_zoo.search.estimator import TrainSettings, evaluate_candidate
+    from relnas_zoo.search.host_memory import keep_freed_memory
 
     torch.set_num_threads(torch.get_num_threads())
     device = torch.device(args.device)
@@ -206,7 +207,9 @@ def child(args, timed_context=None) -> dict:
     images = rng.integers(0, 256, size=(2 * n, 32, 32, 3), dtype=np.uint8)
     labels = rng.integers(0, 10, size=2 * n)
     variant = args.child
-    channels_last = variant in ('ours', 'ours+bf16', 'ours+cl+graphs', 'ours+cl+bf16+graphs')
+    if not cuda and variant not in ('authors', 'ours+default-malloc'):
+        keep_freed_memory()  # as a CPU search does (keep_freed_memory: true); the authors' code does not
+    channels_last = variant in ('ours', 'ours+default-malloc', 'ours+bf16', 'ours+cl+graphs', 'ours+cl+bf16+graphs')
     graphs = variant.endswith('+graphs')
     bf16 = '+bf16' in variant
     common = dict(mean=(0.49, 0.48, 0.45), std=(0.25, 0.24, 0.26), batch_size=args.batch_size,

@@ -1,6 +1,7 @@
 """Search building blocks: the optimizer, the weight set (Eq. 6), data, config."""
 import os
 import pickle
+import platform
 
 import numpy as np
 import pytest
@@ -360,6 +361,7 @@ def test_config_files_and_overrides(tmp_path):
     (['batch_size=big'], "batch_size='big': expected int"),
     (['bogus=1'], "unknown field 'bogus'"),
     (['cuda_graphs=maybe'], "cuda_graphs='maybe'"),
+    (['keep_freed_memory=1'], "keep_freed_memory=1: expected true or false"),
     (['generations'], 'expected key=value'),
 ])
 def test_bad_config_values_name_the_field(overrides, msg):
@@ -408,3 +410,43 @@ def test_graph_schedule_of_an_epoch(monkeypatch):
     calls.clear()
     [plain(x, y) for x, y in batches]
     assert calls == []  # no graphs: every batch eagerly on the current stream
+
+
+# ------------------------------------------------------------------------------------------ host memory
+_FAULTS_OF_REPEATED_STEPS = r"""
+import resource, sys, torch
+if sys.argv[1] == 'keep':
+    from relnas_zoo.search.host_memory import keep_freed_memory
+    assert keep_freed_memory() and keep_freed_memory()   # applied once; the second call is a no-op
+def step():  # a training step's pattern: activations saved in the forward, freed one by one in the
+    saved = []  # backward while gradients are allocated; 100 MB in all
+    for i in range(30):
+        saved.append(torch.ones(64, 16, 32, 32) if i % 3 else torch.ones(64, 32, 16, 16))
+    grad = torch.ones(64, 16, 32, 32)
+    while saved:
+        saved.pop()
+        grad = grad * 0.5 + 1
+    return float(grad[0, 0, 0, 0])
+step()
+r0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(10):
+    step()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - r0)
+"""
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != 'glibc', reason='glibc allocator settings')
+def test_keep_freed_memory_stops_refaulting_each_step():
+    """Without the setting, glibc hands part of every step's freed activations back to the kernel and the
+    next step faults them in again (here about 7500 pages a step); with it, steps after the first reuse
+    the process's memory."""
+    import subprocess
+    import sys
+    faults = {}
+    for mode in ('default', 'keep'):
+        out = subprocess.run([sys.executable, '-c', _FAULTS_OF_REPEATED_STEPS, mode], capture_output=True, text=True,
+                             check=True, env={**os.environ, 'OMP_NUM_THREADS': '1'})
+        faults[mode] = int(out.stdout.split()[-1])
+    pages_per_step = 100 * 2 ** 20 // 4096
+    assert faults['default'] > pages_per_step, faults      # 10 steps refault more than one step allocates
+    assert faults['keep'] < pages_per_step // 10, faults

@@ -55,6 +55,10 @@ class SearchConfig:
     cuda_graphs: bool = True            # on CUDA, record each candidate's training step and validation
                                         # forward once and replay them (bench/search_generation.py);
                                         # false: eager steps. Ignored on the CPU and with amp=fp16
+    keep_freed_memory: bool = True      # CPU: keep the memory each step frees in the process for the next
+                                        # instead of returning it to the kernel and faulting it in again
+                                        # (glibc mallopt, process-wide; search.host_memory); false: leave
+                                        # malloc as it is. Ignored on CUDA
     tensorboard: bool = True            # write TensorBoard scalars when tensorboard is installed
     plots: bool = True                  # loss-trajectory and cell plots (needs matplotlib)
 
@@ -88,6 +92,7 @@ class SearchConfig:
         need(self.amp in ('none', 'bf16', 'fp16'), 'amp', 'choose none, bf16 or fp16')
         need(self.channels_last in ('auto', True, False), 'channels_last', 'choose auto, true or false')
         need(isinstance(self.cuda_graphs, bool), 'cuda_graphs', 'choose true or false')
+        need(isinstance(self.keep_freed_memory, bool), 'keep_freed_memory', 'choose true or false')
         return self
 
     def use_channels_last(self, device_type: str) -> bool:

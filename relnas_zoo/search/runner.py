@@ -49,6 +49,7 @@ from ..genotypes import Genotype, save_genotype
 from ..timm_models import CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD
 from .config import ConfigError, SearchConfig
 from .estimator import CandidateResult, TrainSettings, evaluate_candidate
+from .host_memory import keep_freed_memory
 from .optimizer import SlowFastOptimizer, decide
 from .summary import GENERATION_LOG, diversity, read_generations
 from .weight_set import WeightSet
@@ -462,6 +463,8 @@ def run_search(cfg: SearchConfig, out_dir: os.PathLike, resume: bool = False, pr
         raise ConfigError(f"mode='{cfg.mode}' runs pairs one after another and cannot use {dist.world} "
                           f"processes; set --set mode=parallel under torchrun")
     cfg.validate()
+    if cfg.keep_freed_memory and _device(cfg, dist).type == 'cpu':
+        keep_freed_memory()  # before the data and the first candidate are allocated
     if resume and not (out / CHECKPOINT).exists():
         raise FileNotFoundError(f'nothing to resume: {out / CHECKPOINT} does not exist')
     if not resume and (out / CHECKPOINT).exists():
