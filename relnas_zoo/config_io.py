@@ -26,8 +26,8 @@ def _coerce(cls: Type[T], name: str, value: Any) -> Any:
         if not isinstance(value, bool):
             raise ConfigError(f'{name}={value!r}: expected true or false')
         return value
-    if kind is str and isinstance(value, bool):
-        return value  # 'auto'-or-bool fields (e.g. channels_last); the config's validate() checks the value
+    if kind is str and isinstance(value, (bool, int)):
+        return value  # 'auto'-or-bool / 'auto'-or-int fields (channels_last, eval_batch_size); validate() checks
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if kind in (list, tuple):

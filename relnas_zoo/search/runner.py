@@ -151,7 +151,8 @@ class _Run:
         self.train = TensorBatches(tr.images, tr.labels, batch_size=cfg.batch_size, augment=True,
                                    cutout=cfg.cutout, **common)
         # the authors' code validates on the training transform; clean images by default (config comment)
-        self.val = TensorBatches(va.images, va.labels, batch_size=cfg.eval_batch_size, augment=cfg.val_augment,
+        self.val = TensorBatches(va.images, va.labels, batch_size=cfg.eval_batch_for(self.device.type),
+                                 augment=cfg.val_augment,
                                  cutout=cfg.cutout if cfg.val_augment else 0, **common)
         self.net_args = dict(C=cfg.C, layers=cfg.layers, num_classes=self.num_classes, stem_type='cifar')
         self.omega = WeightSet.initial(cfg.seed, self.device, **self.net_args)
