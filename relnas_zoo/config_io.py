@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import typing
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence, Type, TypeVar, Union
 
@@ -17,6 +18,14 @@ class ConfigError(ValueError):
     """A bad configuration value; the message names the field."""
 
 
+def _union_members(cls: type, name: str) -> tuple:
+    """The types of a ``Union[...]`` field (e.g. ``Union[str, int]``); empty for any other annotation."""
+    hint = typing.get_type_hints(cls).get(name)
+    if typing.get_origin(hint) is Union:
+        return tuple(t for t in typing.get_args(hint) if isinstance(t, type))
+    return ()
+
+
 def _coerce(cls: Type[T], name: str, value: Any) -> Any:
     default = getattr(cls(), name)
     if value is None or default is None:
@@ -26,7 +35,8 @@ def _coerce(cls: Type[T], name: str, value: Any) -> Any:
         if not isinstance(value, bool):
             raise ConfigError(f'{name}={value!r}: expected true or false')
         return value
-    if kind is str and isinstance(value, (bool, int)):
+    others = tuple(t for t in _union_members(cls, name) if t is not str)
+    if kind is str and others and isinstance(value, others):
         return value  # 'auto'-or-bool / 'auto'-or-int fields (channels_last, eval_batch_size); validate() checks
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
@@ -35,7 +45,8 @@ def _coerce(cls: Type[T], name: str, value: Any) -> Any:
             raise ConfigError(f'{name}={value!r}: expected a list')
         return kind(value)
     if not isinstance(value, kind) or isinstance(value, bool):
-        raise ConfigError(f'{name}={value!r}: expected {kind.__name__}')
+        expected = ' or '.join(t.__name__ for t in (kind,) + others)
+        raise ConfigError(f'{name}={value!r}: expected {expected}')
     return value
 
 

@@ -365,6 +365,8 @@ def test_config_files_and_overrides(tmp_path):
     (['batch_size=big'], "batch_size='big': expected int"),
     (['bogus=1'], "unknown field 'bogus'"),
     (['cuda_graphs=maybe'], "cuda_graphs='maybe'"),
+    (['channels_last=3'], 'channels_last=3: expected str or bool'),
+    (['device=0'], 'device=0: expected str'),
     (['eval_batch_size=0'], 'eval_batch_size=0: must be auto or an int >= 1'),
     (['eval_batch_size=all'], "eval_batch_size='all': must be auto or an int >= 1"),
     (['eval_batch_size=true'], 'eval_batch_size=True: must be auto or an int >= 1'),
