@@ -464,8 +464,8 @@ def run_search(cfg: SearchConfig, out_dir: os.PathLike, resume: bool = False, pr
         raise ConfigError(f"mode='{cfg.mode}' runs pairs one after another and cannot use {dist.world} "
                           f"processes; set --set mode=parallel under torchrun")
     cfg.validate()
-    if cfg.keep_freed_memory and _device(cfg, dist).type == 'cpu':
-        keep_freed_memory()  # before the data and the first candidate are allocated
+    # before the data and the first candidate are allocated
+    kept = cfg.keep_freed_memory and _device(cfg, dist).type == 'cpu' and keep_freed_memory()
     if resume and not (out / CHECKPOINT).exists():
         raise FileNotFoundError(f'nothing to resume: {out / CHECKPOINT} does not exist')
     if not resume and (out / CHECKPOINT).exists():
@@ -489,6 +489,9 @@ def run_search(cfg: SearchConfig, out_dir: os.PathLike, resume: bool = False, pr
     log.info('search: N=%d, G=%d, mode=%s, device=%s, %d processes, %d/%d search-train/val images, Omega '
              'holds %.2fM values', cfg.population, cfg.generations, cfg.mode, run.device, dist.world,
              run.train.num_samples, run.val.num_samples, run.omega.num_elements() / 1e6)
+    if kept:
+        log.info('host memory: freed memory stays in the process (glibc; keep_freed_memory=false to leave '
+                 'malloc as it is)')
     from tqdm import tqdm
     gen_bar = tqdm(total=cfg.generations, initial=run.opt.generation, desc='generations', unit='gen',
                    disable=not run.progress, position=0, dynamic_ncols=True)
