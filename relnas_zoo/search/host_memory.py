@@ -5,7 +5,7 @@ them when the backward ends; the next step and the next candidate allocate the s
 returns freed memory at the top of its heap to the kernel once more than a trim threshold is free there
 (adaptive, at most 64 MB) and serves blocks above an mmap threshold (adaptive, 128 KB to 32 MB) with
 their own mappings, unmapped on free. Either way the pages come back zero-filled through page faults:
-70-190 thousand faults per pair of candidates on ``bench/search_pair.py``'s default setting, every pair.
+2-190 thousand faults per pair of candidates after the first (C=16, batch 64, 512 + 512 images, 2 cores).
 With the mmap threshold fixed at glibc's maximum and trimming left to the process's end, a search faults
 its peak in once and reuses it (the peak itself does not change: the freed memory is what the next step
 needs anyway). ``mallopt`` is process-wide, so the search applies it where it owns the process (the
