@@ -38,7 +38,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-VARIANTS = ('authors', 'ours+nchw', 'ours', 'ours+default-malloc', 'ours+bf16', 'ours+graphs', 'ours+cl+graphs', 'ours+cl+bf16+graphs')
+VARIANTS = ('authors', 'ours+nchw', 'ours', 'ours+default-malloc', 'ours+bf16', 'ours+graphs', 'ours+cl+graphs',
+            'ours+cl+bf16+graphs')
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -139,6 +139,8 @@ class _Run:
     def __init__(self, cfg: SearchConfig, out_dir: Path, dist: _Dist, progress: bool):
         self.cfg, self.out, self.dist = cfg, out_dir, dist
         self.device = _device(cfg, dist)
+        # before the data and the first candidate are allocated
+        self.host_memory_kept = cfg.keep_freed_memory and self.device.type == 'cpu' and keep_freed_memory()
         self.progress = progress and dist.main
         data, mean, std = _load_data(cfg)
         train_idx, val_idx = split_indices(len(data), cfg.seed, cfg.train_fraction)
@@ -464,8 +466,6 @@ def run_search(cfg: SearchConfig, out_dir: os.PathLike, resume: bool = False, pr
         raise ConfigError(f"mode='{cfg.mode}' runs pairs one after another and cannot use {dist.world} "
                           f"processes; set --set mode=parallel under torchrun")
     cfg.validate()
-    # before the data and the first candidate are allocated
-    kept = cfg.keep_freed_memory and _device(cfg, dist).type == 'cpu' and keep_freed_memory()
     if resume and not (out / CHECKPOINT).exists():
         raise FileNotFoundError(f'nothing to resume: {out / CHECKPOINT} does not exist')
     if not resume and (out / CHECKPOINT).exists():
@@ -489,7 +489,7 @@ def run_search(cfg: SearchConfig, out_dir: os.PathLike, resume: bool = False, pr
     log.info('search: N=%d, G=%d, mode=%s, device=%s, %d processes, %d/%d search-train/val images, Omega '
              'holds %.2fM values', cfg.population, cfg.generations, cfg.mode, run.device, dist.world,
              run.train.num_samples, run.val.num_samples, run.omega.num_elements() / 1e6)
-    if kept:
+    if run.host_memory_kept:
         log.info('host memory: freed memory stays in the process (glibc; keep_freed_memory=false to leave '
                  'malloc as it is)')
     from tqdm import tqdm
