@@ -13,6 +13,9 @@ setup(
     long_description_content_type='text/markdown',
     python_requires='>=3.10',
     packages=find_packages(include=['relnas_zoo', 'relnas_zoo.*']),
+    # the predictor's cached NAS-Bench-201 cell scores and NASLib's benchmark subsets (with their licence)
+    package_data={'relnas_zoo.predictor': ['data/*.npz', 'data/naslib/*.json', 'data/naslib/*.txt',
+                                           'data/naslib/*.md']},
     install_requires=[
         # Tested with torch 2.14.1 / torchvision 0.29.1 (the Makefile installs exactly those).
         'torch>=2.4',
@@ -39,7 +42,11 @@ setup(
             'pretrainedmodels>=0.7.4',
             'scikit-learn>=1.3',
             'scipy>=1.10',
+            'analog-nasbench==0.1.3',
         ],
+        # relnas-zoo predictor: Kendall tau (scipy) and the full NAS-Bench-201 table of analog-nasbench
+        # (read with a restricted unpickler; the package itself is never imported)
+        'nasbench': ['scipy>=1.10', 'analog-nasbench==0.1.3'],
         # tools/validate.py --recover-class-order and the ImageNet devkit's meta.mat need scipy
         'tools': ['scipy>=1.10'],
         # relnas-zoo export: ONNX export checked in ONNX Runtime

@@ -283,11 +283,17 @@ def build_parser() -> argparse.ArgumentParser:
     summ.add_argument('run_dir', help='the search\'s --out directory')
     summ.add_argument('--last', type=int, default=10, help='generations to list (default: the last 10)')
     summ.set_defaults(func=cmd_search_summary)
+
+    from .predictor.cli import add_parser as add_predictor_parser
+    add_predictor_parser(sub)
     return p
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == 'predictor':
+        from .predictor.cli import run
+        return run(args)
     try:
         return args.func(args)
     except GenotypeError as e:

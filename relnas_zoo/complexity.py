@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-__all__ = ['count_params', 'count_mult_adds', 'Complexity', 'measure']
+__all__ = ['count_params', 'count_mult_adds', 'mult_adds_by_module', 'Complexity', 'measure']
 
 
 def count_params(model: nn.Module, include_aux: bool = False) -> int:
@@ -33,6 +33,24 @@ def count_mult_adds(model: nn.Module, input_size: Sequence[int]) -> int:
         return counter.get_total_flops() // 2
     finally:
         model.train(was_training)
+
+
+@torch.no_grad()
+def mult_adds_by_module(model: nn.Module, x: torch.Tensor) -> Dict[str, int]:
+    """Mult-adds of one forward pass of ``x`` per module name (``''`` is the whole model; a module's
+    count includes its children). The caller picks train/eval mode and dtype."""
+    counter = FlopCounterMode(display=False)
+    with counter:
+        model(x)
+    root = type(model).__name__
+    out: Dict[str, int] = {}
+    for name, ops in counter.get_flop_counts().items():
+        if name == 'Global':
+            continue
+        key = '' if name == root else name[len(root) + 1:] if name.startswith(root + '.') else None
+        if key is not None:
+            out[key] = sum(ops.values()) // 2
+    return out
 
 
 @dataclass

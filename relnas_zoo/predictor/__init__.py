@@ -1,0 +1,15 @@
+"""ReNAS (Xu et al., CVPR 2021): a predictor that learns which of two architectures is better.
+
+Architectures become ReNAS feature tensors (``nb201``, ``nb101``, ``genotype_space``), a small CNN
+scores them and is trained with a pairwise ranking loss (``model``, ``predictor``); ``tables`` reads
+benchmark data without executing anything; ``bench`` measures Kendall's tau. The zoo core does not
+import this package.
+"""
+from .model import ReNASNet, pairwise_agreement, pairwise_logistic_loss
+from .predictor import PredictorFileError, RelativisticPredictor, TrainConfig
+from .spaces import FEATURE_SETS, SPACES, FeatureError, get_space, parse_features
+from .tables import Table, TableError
+
+__all__ = ['ReNASNet', 'pairwise_logistic_loss', 'pairwise_agreement', 'RelativisticPredictor', 'TrainConfig',
+           'PredictorFileError', 'FEATURE_SETS', 'SPACES', 'FeatureError', 'get_space', 'parse_features', 'Table',
+           'TableError']

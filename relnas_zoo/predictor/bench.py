@@ -1,0 +1,86 @@
+"""The predictor benchmark: Kendall's tau on every architecture not used for training.
+
+For each training-set size and repeat, one random training set (seeded by ``(seed, size, repeat)``) is
+drawn and every variant trains on that same set, so the variants are compared side by side; the tau is
+scipy's tau-b over all remaining architectures of the table, the protocol of the NAS-Bench-201 predictor
+papers (Neural Predictor, TNASP, PINAT).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, replace
+from typing import Any, Dict, List, Sequence
+
+import numpy as np
+from scipy.stats import kendalltau
+
+from .predictor import RelativisticPredictor, TrainConfig
+from .spaces import FEATURE_SETS, Space, parse_features
+
+__all__ = ['kendall_bench', 'format_bench']
+
+
+def kendall_bench(space: Space, archs: Sequence[Any], values: np.ndarray, train_sizes: Sequence[int],
+                  repeats: int, variants: Sequence[str], config: TrainConfig = TrainConfig(), seed: int = 0,
+                  test_size: int = 0, progress: bool = True) -> Dict[str, Any]:
+    """Tau of every variant at every size; ``test_size`` > 0 tests on that many held-out architectures
+    (ReNAS's NAS-Bench-101 split) instead of all the rest."""
+    from tqdm import tqdm
+    values = np.asarray(values, dtype=np.float64)
+    parsed = {v: parse_features(v) for v in variants}
+    for name, _ in parsed.values():
+        space.check_features(name)
+    n = len(archs)
+    for size in train_sizes:
+        if not 2 <= size < n:
+            raise ValueError(f'train size {size}: must be in 2..{n - 1} for a table of {n} architectures')
+        if test_size and size + test_size > n:
+            raise ValueError(f'train size {size} + test size {test_size} exceeds the table\'s {n} architectures')
+    t0 = time.perf_counter()
+    tensors = space.encode(archs)
+    features = {fs: space.features(archs, fs) for fs in {p[0] for p in parsed.values()}}
+    prep_seconds = time.perf_counter() - t0
+    runs: Dict[str, Dict[int, List[Dict[str, float]]]] = {v: {s: [] for s in train_sizes} for v in variants}
+    bar = tqdm(total=len(train_sizes) * repeats * len(variants), desc='predictor bench', unit='fit',
+               disable=not progress)
+    for size in train_sizes:
+        for r in range(repeats):
+            rng = np.random.default_rng([seed, size, r])
+            perm = rng.permutation(n)
+            train = perm[:size]
+            test = perm[size:size + test_size] if test_size else perm[size:]
+            for v in variants:
+                fs, members = parsed[v]
+                extra = features[fs]
+                pred = RelativisticPredictor(tensors.shape[1], tensors.shape[2], extra.shape[1],
+                                             replace(config, ensemble=members, seed=config.seed + r))
+                pred.fit(tensors[train], extra[train] if extra.shape[1] else None, targets=values[train])
+                t1 = time.perf_counter()
+                scores = pred.predict(tensors[test], extra[test] if extra.shape[1] else None)
+                rank_seconds = time.perf_counter() - t1
+                tau = float(kendalltau(scores, values[test]).statistic)
+                runs[v][size].append(dict(tau=tau, fit_seconds=pred.fit_seconds, rank_seconds=rank_seconds,
+                                          ranked=len(test)))
+                bar.update(1)
+                bar.set_postfix_str(f'{v} n={size} tau={tau:.3f}')
+    bar.close()
+    summary = {v: {str(s): dict(tau_mean=float(np.mean([x['tau'] for x in rs])),
+                                tau_std=float(np.std([x['tau'] for x in rs])),
+                                fit_seconds=float(np.mean([x['fit_seconds'] for x in rs])),
+                                rank_seconds=float(np.mean([x['rank_seconds'] for x in rs])),
+                                ranked=rs[0]['ranked'], taus=[x['tau'] for x in rs])
+                   for s, rs in by_size.items()} for v, by_size in runs.items()}
+    return dict(space=space.name, architectures=n, train_sizes=list(train_sizes), repeats=repeats,
+                test_size=test_size or None, seed=seed, config=asdict(config), variants=list(variants),
+                feature_seconds=prep_seconds, results=summary)
+
+
+def format_bench(rec: Dict[str, Any]) -> str:
+    sizes = [str(s) for s in rec['train_sizes']]
+    lines = [f"Kendall tau on {'held-out' if rec['test_size'] else 'all remaining'} architectures, mean +- std "
+             f"over {rec['repeats']} training sets ({rec['space']}, {rec['architectures']} architectures)",
+             f"{'variant':<18}" + ''.join(f'{s:>16}' for s in sizes) + f"{'fit s (last)':>14}"]
+    for v, by_size in rec['results'].items():
+        cells = ''.join(f"{by_size[s]['tau_mean']:>10.3f} +-{by_size[s]['tau_std']:.3f}" for s in sizes)
+        lines.append(f'{v:<18}{cells}{by_size[sizes[-1]]["fit_seconds"]:>14.1f}')
+    return '\n'.join(lines)

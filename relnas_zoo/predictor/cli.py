@@ -1,0 +1,294 @@
+"""``relnas-zoo predictor bench | train | rank | features``: ReNAS predictors on benchmark tables."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .predictor import PredictorFileError, RelativisticPredictor, TrainConfig
+from .spaces import FEATURE_SETS, SPACES, FeatureError, get_space, parse_features
+from .tables import Table, TableError
+
+__all__ = ['add_parser', 'main']
+
+BUILTIN_TABLES = ('analog-nasbench', 'naslib')
+DEFAULT_METRIC = {'analog-nasbench': 'baseline_accuracy', 'naslib': 'cifar10'}
+
+
+class UsageError(Exception):
+    """A bad argument: printed as one line, exit status 2."""
+
+
+@contextmanager
+def phase(name: str, quiet: bool) -> Iterator[None]:
+    t0 = time.perf_counter()
+    yield
+    if not quiet:
+        print(f'[{name}: {time.perf_counter() - t0:.2f} s]', file=sys.stderr)
+
+
+def _load_table(args: argparse.Namespace) -> Table:
+    from . import tables
+    if args.official:
+        return tables.official_nb201(args.official, dataset=args.dataset)
+    table = args.table or ('naslib' if args.space == 'nb101' else 'analog-nasbench')
+    if table == 'analog-nasbench':
+        if args.space != 'nb201':
+            raise UsageError(f'--table analog-nasbench holds NAS-Bench-201 cells, not --space {args.space}')
+        return tables.analog_nasbench()
+    if table == 'naslib':
+        if args.space == 'relnas':
+            raise UsageError('--table naslib holds NAS-Bench-101/201 cells; for --space relnas use --search-log')
+        return tables.naslib_nb201() if args.space == 'nb201' else tables.naslib_nb101()
+    if args.space != 'nb201':
+        raise UsageError(f'a --table file holds NAS-Bench-201 architecture strings; --space {args.space} '
+                         f'reads --table naslib' + (' or --search-log' if args.space == 'relnas' else ''))
+    return tables.read_table(table, arch_column=args.arch_column)
+
+
+def _metric(args: argparse.Namespace, table: Table) -> str:
+    if args.metric:
+        return args.metric
+    if args.official:
+        return 'valid_accuracy'
+    default = DEFAULT_METRIC.get(args.table or 'analog-nasbench' if args.space == 'nb201' else 'naslib')
+    if default in table.metrics:
+        return default
+    raise UsageError(f'{table.source}: name the metric to rank by with --metric; it has '
+                     f'{", ".join(table.metrics)}')
+
+
+def _config(args: argparse.Namespace, ensemble: int = 1) -> TrainConfig:
+    try:
+        return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, ensemble=ensemble,
+                           seed=args.seed)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
+# ---------------------------------------------------------------------------------------- commands
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import format_bench, kendall_bench
+    space = get_space(args.space)
+    for v in args.features:
+        parse_features(v)
+    with phase('load table', args.quiet):
+        table = _load_table(args)
+        metric = _metric(args, table)
+        archs, values = table.with_metric(metric)
+    print(f'{table.source}: {len(archs)} architectures with {metric}', file=sys.stderr)
+    try:
+        rec = kendall_bench(space, archs, values, args.train_sizes, args.repeats, args.features,
+                            _config(args), seed=args.seed, test_size=args.test_size, progress=not args.no_progress)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    rec.update(table=table.source, metric=metric)
+    print(format_bench(rec))
+    if not args.quiet:
+        print(f"[features for {len(archs)} architectures: {rec['feature_seconds']:.2f} s]", file=sys.stderr)
+    if args.json:
+        from ..atomic import atomic_write_text
+        atomic_write_text(args.json, json.dumps(rec, indent=2) + '\n')
+        print(f'wrote {args.json}', file=sys.stderr)
+    return 0
+
+
+def _training_data(args: argparse.Namespace) -> Tuple[List[Any], Optional[np.ndarray], Optional[np.ndarray], str]:
+    """(architectures, targets or None, pairs or None, description)."""
+    if args.search_log:
+        if args.space != 'relnas':
+            raise UsageError(f'--search-log holds RelativeNAS genotypes: use --space relnas (not {args.space})')
+        from .tables import search_log_pairs
+        genotypes, pairs = search_log_pairs(args.search_log)
+        return genotypes, None, pairs, f'{len(pairs)} decided pairs of {len(genotypes)} genotypes in {args.search_log}'
+    table = _load_table(args)
+    metric = _metric(args, table)
+    archs, values = table.with_metric(metric)
+    if args.train_size:
+        if not 2 <= args.train_size <= len(archs):
+            raise UsageError(f'--train-size {args.train_size}: must be in 2..{len(archs)}')
+        idx = np.random.default_rng(args.seed).permutation(len(archs))[:args.train_size]
+        archs, values = [archs[i] for i in idx], values[idx]
+    return archs, values, None, f'{len(archs)} architectures of {table.source} ({metric})'
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    fs, members = parse_features(args.features)
+    space = get_space(args.space)
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise UsageError(f'--out {out}: folder {out.parent} does not exist')
+    with phase('load', args.quiet):
+        archs, targets, pairs, what = _training_data(args)
+    print(f'training on {what}', file=sys.stderr)
+    with phase('features', args.quiet):
+        tensors = space.encode(archs)
+        extra = space.features(archs, fs)
+    pred = RelativisticPredictor(tensors.shape[1], tensors.shape[2], extra.shape[1], _config(args, members),
+                                 meta=dict(space=space.name, features=fs, trained_on=what))
+    with phase('train', args.quiet):
+        pred.fit(tensors, extra if extra.shape[1] else None, targets=targets, pairs=pairs,
+                 progress=not args.no_progress)
+    pred.save(out)
+    print(f'wrote {out} ({space.name}, {args.features}, {what})')
+    return 0
+
+
+def cmd_rank(args: argparse.Namespace) -> int:
+    pred = RelativisticPredictor.load(args.predictor)
+    args.space = pred.meta.get('space', 'nb201')
+    space = get_space(args.space)
+    fs = pred.meta.get('features', 'renas')
+    with phase('load', args.quiet):
+        if args.search_log:
+            if args.space != 'relnas':
+                raise UsageError(f'{args.predictor} ranks {args.space} architectures, not a search log\'s genotypes')
+            from .tables import search_log_pairs
+            archs, _ = search_log_pairs(args.search_log)
+            values = None
+            names = [json.dumps(g.to_dict()) for g in archs]
+        else:
+            table = _load_table(args)
+            metric = args.metric or (_metric(args, table) if table.metrics else None)
+            archs, values = table.with_metric(metric) if metric else (table.archs, None)
+            names = [_arch_name(space.name, a) for a in archs]
+    with phase('features', args.quiet):
+        tensors = space.encode(archs)
+        extra = space.features(archs, fs)
+    with phase(f'rank {len(archs)}', args.quiet):
+        scores = pred.predict(tensors, extra if extra.shape[1] else None)
+    order = np.argsort(-scores, kind='stable')
+    print(f"{'rank':>6}  {'score':>8}  {'metric':>8}  architecture")
+    for r, i in enumerate(order[:args.top], start=1):
+        m = f'{values[i]:8.3f}' if values is not None else f"{'':8}"
+        print(f'{r:>6}  {scores[i]:8.3f}  {m}  {names[i]}')
+    if values is not None and len(values) > 1:
+        from scipy.stats import kendalltau
+        print(f'Kendall tau against {metric}: {kendalltau(scores, values).statistic:.4f} ({len(values)} architectures)')
+    if args.json:
+        from ..atomic import atomic_write_text
+        rows = [dict(rank=r, score=float(scores[i]), architecture=names[i],
+                     metric=None if values is None else float(values[i])) for r, i in enumerate(order, start=1)]
+        atomic_write_text(args.json, json.dumps(rows, indent=1) + '\n')
+        print(f'wrote {args.json}', file=sys.stderr)
+    return 0
+
+
+def _arch_name(space: str, arch: Any) -> str:
+    if space == 'nb201':
+        from .nb201 import to_arch_string
+        return to_arch_string(arch)
+    return json.dumps(dict(matrix=arch.matrix, ops=arch.ops)) if space == 'nb101' else str(arch)
+
+
+def cmd_features(args: argparse.Namespace) -> int:
+    if args.space != 'nb201':
+        raise UsageError(f'only the nb201 space has a cached score file; {args.space} scores are computed when used')
+    from .features import build_nb201_scores
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise UsageError(f'--out {out}: folder {out.parent} does not exist')
+    with phase('cell scores', args.quiet):
+        build_nb201_scores(out, progress=not args.no_progress)
+    print(f'wrote {out}')
+    return 0
+
+
+# ---------------------------------------------------------------------------------------- parser
+def _add_table_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument('--space', choices=sorted(SPACES), default='nb201',
+                   help='search space: nb201 (NAS-Bench-201), nb101 (NAS-Bench-101), relnas (RelativeNAS '
+                        'genotypes) (default nb201)')
+    p.add_argument('--table', help='architectures and metrics: a .csv/.json file with NAS-Bench-201 architecture '
+                                   'strings, or a built-in table: analog-nasbench (all 15,625 cells, CIFAR-10; '
+                                   'the nb201 default) or naslib (NASLib\'s 725 nb201 / 500 nb101 cells; the nb101 '
+                                   'default)')
+    p.add_argument('--official', metavar='FILE',
+                   help='read the official NATS-Bench / NAS-Bench-201 file through its API instead of --table')
+    p.add_argument('--dataset', default='cifar10', help='with --official: the benchmark\'s dataset (default cifar10)')
+    p.add_argument('--metric', help='column to rank by, higher is better (defaults: baseline_accuracy for '
+                                    'analog-nasbench, cifar10 for naslib, valid_accuracy for --official)')
+    p.add_argument('--arch-column', default='arch', help='with a --table file: the architecture column (default arch)')
+
+
+def _add_train_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument('--epochs', type=int, default=200, help='training epochs (default 200, as ReNAS)')
+    p.add_argument('--batch-size', type=int, default=1024, help='architectures per batch (default 1024, as ReNAS)')
+    p.add_argument('--lr', type=float, default=1e-3, help='Adam learning rate (default 1e-3, as ReNAS)')
+    p.add_argument('--seed', type=int, default=0, help='seed of the training sets and the networks (default 0)')
+
+
+def _add_output_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument('--no-progress', action='store_true', help='no progress bars (for logs)')
+    p.add_argument('--quiet', action='store_true', help='no per-phase timings on stderr')
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser('predictor', help='ReNAS architecture predictors: benchmark, train, rank',
+                       description=__doc__)
+    cmds = p.add_subparsers(dest='predictor_command', required=True)
+    variants = ', '.join(FEATURE_SETS)
+
+    b = cmds.add_parser('bench', help='Kendall tau on every architecture not used for training, per training size')
+    _add_table_args(b)
+    b.add_argument('--train-sizes', type=int, nargs='+', default=[78, 156, 469, 781, 1563],
+                   help='training-set sizes (default 78 156 469 781 1563: 0.5/1/3/5/10%% of NAS-Bench-201)')
+    b.add_argument('--repeats', type=int, default=10, help='random training sets per size (default 10)')
+    b.add_argument('--test-size', type=int, default=0,
+                   help='test on this many held-out architectures instead of all the rest (default 0: all)')
+    b.add_argument('--features', nargs='+', default=['renas'], metavar='SET',
+                   help=f'variants to compare side by side: {variants}; SET*N is an ensemble of N '
+                        f'(default renas, ReNAS as published)')
+    _add_train_args(b)
+    b.add_argument('--json', help='also write every tau and timing to this JSON file')
+    _add_output_args(b)
+    b.set_defaults(func=cmd_bench)
+
+    t = cmds.add_parser('train', help='train a predictor on a table or a search folder and save it')
+    _add_table_args(t)
+    t.add_argument('--search-log', metavar='RUN_DIR', help='train on a RelativeNAS search\'s decided pairs '
+                                                           '(generations.jsonl; with --space relnas)')
+    t.add_argument('--train-size', type=int, help='train on this many random architectures of the table (default: all)')
+    t.add_argument('--features', default='renas', help=f'feature set: {variants}; SET*N for an ensemble (default renas)')
+    _add_train_args(t)
+    t.add_argument('--out', required=True, help='predictor file to write (.pt, written atomically)')
+    _add_output_args(t)
+    t.set_defaults(func=cmd_train)
+
+    r = cmds.add_parser('rank', help='rank the architectures of a table or a search folder with a saved predictor')
+    r.add_argument('predictor', help='a file written by `relnas-zoo predictor train`')
+    _add_table_args(r)
+    r.add_argument('--search-log', metavar='RUN_DIR', help='rank the genotypes of a RelativeNAS search folder')
+    r.add_argument('--top', type=int, default=10, help='rows to print (default 10)')
+    r.add_argument('--json', help='write the whole ranking to this JSON file')
+    _add_output_args(r)
+    r.set_defaults(func=cmd_rank)
+
+    f = cmds.add_parser('features', help='recompute the cached training-free scores of all 15,625 NAS-Bench-201 cells')
+    f.add_argument('--space', choices=['nb201'], default='nb201', help='the space (only nb201 has a cache)')
+    f.add_argument('--out', required=True, help='.npz file to write (the package ships '
+                                                'relnas_zoo/predictor/data/nb201_cell_scores.npz)')
+    _add_output_args(f)
+    f.set_defaults(func=cmd_features)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run a parsed predictor command; bad input is one line on stderr and exit status 2."""
+    try:
+        return args.func(args)
+    except (UsageError, TableError, FeatureError, PredictorFileError, FileNotFoundError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog='relnas-zoo')
+    add_parser(parser.add_subparsers(dest='command', required=True))
+    return run(parser.parse_args(['predictor', *(argv or [])] if argv is not None else None))

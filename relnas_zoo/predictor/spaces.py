@@ -1,0 +1,126 @@
+"""The search spaces a predictor works on: how each one encodes architectures and scores them
+without training. One object per space, so the commands and the bench treat them alike."""
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, Sequence, Tuple
+
+import numpy as np
+
+from . import nb101, nb201
+
+__all__ = ['SPACES', 'FEATURE_SETS', 'Space', 'get_space', 'parse_features', 'FeatureError']
+
+#: Named feature sets: the ReNAS tensor alone (as published) and with training-free figures beside it.
+FEATURE_SETS: Dict[str, Tuple[str, ...]] = {
+    'renas': (),
+    'renas+cost': ('params', 'mult_adds'),
+    'renas+synflow': ('synflow',),
+    'renas+zc': ('params', 'mult_adds', 'synflow'),
+}
+
+
+class FeatureError(ValueError):
+    """A feature set or space that does not exist or does not fit; the message names it and the choices."""
+
+
+def parse_features(spec: str) -> Tuple[str, int]:
+    """``'renas+zc'`` -> ('renas+zc', 1); ``'renas+zc*5'`` -> an ensemble of 5 such predictors."""
+    name, _, count = spec.partition('*')
+    if name not in FEATURE_SETS:
+        raise FeatureError(f'unknown feature set {spec!r}; choose one of {", ".join(FEATURE_SETS)} '
+                           f'(append *N for an ensemble of N, e.g. renas+zc*5)')
+    try:
+        n = int(count) if count else 1
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise FeatureError(f'{spec!r}: the ensemble size after "*" must be an int >= 1')
+    return name, n
+
+
+class Space:
+    name = ''
+    scores_available: Tuple[str, ...] = ()
+
+    def encode(self, archs: Sequence[Any]) -> np.ndarray:
+        raise NotImplementedError
+
+    def _scores(self, archs: Sequence[Any]) -> Dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def check_features(self, feature_set: str) -> Tuple[str, ...]:
+        """The scores a feature set needs, refused if this space has not got them."""
+        names = FEATURE_SETS[feature_set]
+        missing = [n for n in names if n not in self.scores_available]
+        if missing:
+            raise FeatureError(f'feature set {feature_set!r} needs {", ".join(missing)}, which the {self.name} '
+                               f'space does not have; use one of '
+                               f'{", ".join(k for k, v in FEATURE_SETS.items() if set(v) <= set(self.scores_available))}')
+        return names
+
+    def features(self, archs: Sequence[Any], feature_set: str) -> np.ndarray:
+        """``[n, k]`` training-free figures of a feature set (params and mult-adds as logarithms)."""
+        names = self.check_features(feature_set)
+        if not names:
+            return np.zeros((len(archs), 0))
+        scores = self._scores(archs)
+        cols = [np.log(scores[n]) if n in ('params', 'mult_adds') else scores[n] for n in names]
+        return np.stack(cols, axis=1)
+
+
+class NB201Space(Space):
+    name = 'nb201'
+    scores_available = ('params', 'mult_adds', 'synflow')
+
+    def __init__(self):
+        self._costs = None
+
+    def encode(self, archs):
+        if self._costs is None:
+            self._costs = nb201.op_costs()
+        return nb201.encode(archs, self._costs)
+
+    def _scores(self, archs):
+        from .features import SCORE_NAMES, nb201_scores_for
+        table = nb201_scores_for(archs)
+        return {n: table[:, i] for i, n in enumerate(SCORE_NAMES)}
+
+
+class NB101Space(Space):
+    name = 'nb101'
+    scores_available = ('params', 'mult_adds')
+
+    def encode(self, archs):
+        return nb101.encode(archs)
+
+    def _scores(self, archs):
+        params, flops = [], []
+        for spec in archs:
+            spec = nb101.prune(spec)
+            params.append(nb101.network_params(spec))
+            flops.append(nb101.network_mult_adds(spec))
+        return dict(params=np.asarray(params, float), mult_adds=np.asarray(flops, float))
+
+
+class GenotypeSpace(Space):
+    name = 'relnas'
+    scores_available = ('params', 'mult_adds')
+
+    def encode(self, archs):
+        from .genotype_space import encode
+        return encode(archs)
+
+    def _scores(self, archs):
+        from .genotype_space import network_scores
+        s = network_scores(archs)
+        return dict(params=s[:, 0], mult_adds=s[:, 1])
+
+
+SPACES = {'nb201': NB201Space, 'nb101': NB101Space, 'relnas': GenotypeSpace}
+
+
+def get_space(name: str) -> Space:
+    if name not in SPACES:
+        raise FeatureError(f'unknown space {name!r}; choose one of {", ".join(SPACES)}')
+    return SPACES[name]()

@@ -1,0 +1,261 @@
+"""Benchmark tables: architectures and their measured metrics, read without executing anything.
+
+Sources:
+* ``analog-nasbench`` (PyPI): all 15,625 NAS-Bench-201 cells trained on CIFAR-10. Its data file is a
+  pickle; it is read with a restricted unpickler that admits its two record classes (as plain
+  attribute holders of ours) and nothing else, without importing the package.
+* NASLib's subsets shipped here (Apache-2.0, ``data/naslib/``): 725 NAS-Bench-201 cells (CIFAR-10,
+  CIFAR-100, ImageNet16-120 validation accuracy) and 500 NAS-Bench-101 cells.
+* A user's CSV or JSON table with the benchmark's architecture strings and metric columns.
+* The official NATS-Bench / NAS-Bench-201 files through their own APIs (``nats_bench``, ``nas_201_api``).
+* A RelativeNAS search folder: its ``generations.jsonl`` pair decisions (who beat whom).
+"""
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import math
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import nb101, nb201
+
+__all__ = ['Table', 'TableError', 'RestrictedUnpickler', 'analog_nasbench', 'naslib_nb201', 'naslib_nb101',
+           'read_table', 'official_nb201', 'search_log_pairs', 'NASLIB_DIR', 'ANALOG_METRICS']
+
+NASLIB_DIR = Path(__file__).parent / 'data' / 'naslib'
+ANALOG_METRICS = ('baseline_accuracy', 'ptq_accuracy', 'qat_accuracy', 'noisy_accuracy', 'analog_accuracy')
+
+
+class TableError(ValueError):
+    """A table that cannot be read as architectures and metrics; the message names the row and value."""
+
+
+@dataclass
+class Table:
+    """Architectures of one space (``nb201``: cell tuples, ``nb101``: Specs) and metrics per architecture."""
+
+    space: str
+    archs: List[Any]
+    metrics: Dict[str, np.ndarray]
+    source: str
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+    def metric(self, name: str) -> np.ndarray:
+        if name not in self.metrics:
+            raise TableError(f'{self.source}: no metric {name!r}; it has {", ".join(self.metrics) or "none"}')
+        return self.metrics[name]
+
+    def with_metric(self, name: str) -> Tuple[List[Any], np.ndarray]:
+        """The architectures that have a finite value of ``name``, and those values."""
+        values = self.metric(name)
+        keep = np.flatnonzero(np.isfinite(values))
+        return [self.archs[i] for i in keep], values[keep]
+
+
+# ---------------------------------------------------------------------------------------- analog-nasbench
+class _Record:
+    """Stands in for analog-nasbench's record classes: holds the attributes the pickle sets."""
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """Resolves only the globals named in ``allowed`` (to the classes given there); anything else is
+    refused with the module and name it asked for."""
+
+    def __init__(self, file, allowed: Dict[Tuple[str, str], type]):
+        super().__init__(file)
+        self.allowed = allowed
+
+    def find_class(self, module: str, name: str):
+        try:
+            return self.allowed[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(f'refused global {module}.{name}: only '
+                                         f'{", ".join(f"{m}.{n}" for m, n in self.allowed)} may be loaded') from None
+
+
+_ANALOG_CLASSES = {('analognasbench.data', 'Architecture'): _Record,
+                   ('analognasbench.data', 'DriftMeasurement'): _Record}
+
+
+def _analog_data_file() -> Path:
+    spec = importlib.util.find_spec('analognasbench')  # locates the package without running it
+    if spec is None or not spec.submodule_search_locations:
+        raise TableError('analog-nasbench is not installed: `pip install analog-nasbench==0.1.3` '
+                         '(or relnas_zoo[nasbench]), or pass a table with --table')
+    path = Path(list(spec.submodule_search_locations)[0]) / 'data.anb'
+    if not path.is_file():
+        raise TableError(f'{path}: analog-nasbench is installed but its data file is missing')
+    return path
+
+
+def analog_nasbench(path: Optional[Union[str, Path]] = None) -> Table:
+    """All 15,625 NAS-Bench-201 cells with analog-nasbench's CIFAR-10 accuracies (``ANALOG_METRICS``;
+    ``baseline_accuracy`` is the plain digital training)."""
+    path = Path(path) if path else _analog_data_file()
+    with open(path, 'rb') as f:
+        data = RestrictedUnpickler(f, _ANALOG_CLASSES).load()
+    if not isinstance(data, dict):
+        raise TableError(f'{path}: expected a dict of records, got {type(data).__name__}')
+    archs, values = [], {m: [] for m in ANALOG_METRICS}
+    for key, rec in data.items():
+        archs.append(nb201.from_naslib_key(key))
+        for m in ANALOG_METRICS:
+            v = getattr(rec, m, None)
+            values[m].append(float(v) if isinstance(v, (int, float)) else math.nan)
+    return Table('nb201', archs, {m: np.asarray(v) for m, v in values.items()}, f'analog-nasbench ({path.name})')
+
+
+# ---------------------------------------------------------------------------------------- NASLib subsets
+def _key(text: str, source: str) -> Tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.strip('() ').split(','))
+    except ValueError:
+        raise TableError(f'{source}: key {text!r} is not a tuple of integers') from None
+
+
+def naslib_nb201(path: Optional[Union[str, Path]] = None) -> Table:
+    """NASLib's 725 NAS-Bench-201 cells; metrics ``cifar10``, ``cifar100``, ``ImageNet16-120``
+    (validation accuracy, 200 epochs; NaN where a cell lacks one)."""
+    path = Path(path) if path else NASLIB_DIR / 'nb201_naslib_zc_725.json'
+    data = json.loads(path.read_text())
+    keys = sorted({k for d in data.values() for k in d})
+    archs = [nb201.from_naslib_key(_key(k, str(path))) for k in keys]
+    metrics = {ds: np.array([data[ds][k]['val_accuracy'] if k in data[ds] else math.nan for k in keys])
+               for ds in data}
+    return Table('nb201', archs, metrics, f'NASLib NAS-Bench-201 subset ({path.name})')
+
+
+def naslib_nb101(path: Optional[Union[str, Path]] = None) -> Table:
+    """NASLib's 500 NAS-Bench-101 cells; metric ``cifar10`` (validation accuracy, 108 epochs)."""
+    path = Path(path) if path else NASLIB_DIR / 'nb101_naslib_zc_500.json'
+    data = json.loads(path.read_text())['nasbench101']['cifar10']
+    archs = [nb101.from_naslib_key(_key(k, str(path))) for k in data]
+    return Table('nb101', archs, {'cifar10': np.array([v['val_accuracy'] for v in data.values()])},
+                 f'NASLib NAS-Bench-101 subset ({path.name})')
+
+
+# ---------------------------------------------------------------------------------------- user tables
+def _records(path: Path) -> List[Dict[str, Any]]:
+    if not path.is_file():
+        raise TableError(f'{path}: no such file')
+    if path.suffix.lower() == '.csv':
+        with open(path, newline='', encoding='utf-8') as f:
+            return list(csv.DictReader(f))
+    if path.suffix.lower() == '.json':
+        try:
+            data = json.loads(path.read_text(encoding='utf-8'))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise TableError(f'{path}: not valid JSON ({e})') from None
+        if isinstance(data, dict):  # {arch: {metric: value}}
+            return [dict(_arch=k, **v) if isinstance(v, dict) else {'_arch': k, '_bad': v} for k, v in data.items()]
+        if isinstance(data, list):
+            return data
+        raise TableError(f'{path}: expected a list of records or an {{architecture: metrics}} object')
+    raise TableError(f'{path}: unknown table format {path.suffix!r}; use .csv or .json')
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        return not isinstance(value, bool) and math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def read_table(path: Union[str, Path], arch_column: str = 'arch', metrics: Optional[Sequence[str]] = None) -> Table:
+    """A NAS-Bench-201 table with architecture strings in ``arch_column`` and numeric metric columns
+    (all numeric columns when ``metrics`` is None). A JSON object keyed by architecture also works."""
+    path = Path(path)
+    rows = _records(path)
+    if not rows:
+        raise TableError(f'{path}: the table has no rows')
+    if metrics is None:  # the metric columns: those the first row holds numbers in (not a name, a note)
+        first = rows[0] if isinstance(rows[0], dict) else {}
+        metrics = [k for k, v in first.items() if k not in (arch_column, '_arch') and _is_number(v)]
+        if not metrics:
+            raise TableError(f'{path}: no numeric metric column in row 1 (columns: {", ".join(first)})')
+    archs, values = [], {m: [] for m in metrics}
+    for n, row in enumerate(rows, start=1):
+        where = f'{path}, row {n}'
+        if not isinstance(row, dict):
+            raise TableError(f'{where}: expected a record of columns, got {row!r}')
+        arch = row.get('_arch', row.get(arch_column))
+        if arch is None:
+            raise TableError(f'{where}: no architecture column {arch_column!r} (columns: {", ".join(row)}); '
+                             f'name it with --arch-column')
+        try:
+            archs.append(nb201.parse_arch_string(arch))
+        except nb201.ArchStringError as e:
+            raise TableError(f'{where}: {e}') from None
+        for m in metrics:
+            if m not in row:
+                raise TableError(f'{where}: no metric column {m!r}')
+            if not _is_number(row[m]):
+                raise TableError(f'{where}: {m}={row[m]!r} is not a finite number')
+            values[m].append(float(row[m]))
+    return Table('nb201', archs, {m: np.asarray(v) for m, v in values.items()}, str(path))
+
+
+def official_nb201(path: Union[str, Path], dataset: str = 'cifar10', hp: str = '200') -> Table:
+    """NATS-Bench topology (``nats_bench``) or NAS-Bench-201 (``nas_201_api``) files through their own
+    APIs: metrics ``valid_accuracy`` and ``test_accuracy`` of ``dataset`` (``cifar10-valid``, ``cifar10``,
+    ``cifar100``, ``ImageNet16-120``)."""
+    api = None
+    if importlib.util.find_spec('nats_bench') is not None:
+        from nats_bench import create
+        api = create(str(path), 'tss', fast_mode=True, verbose=False)
+    elif importlib.util.find_spec('nas_201_api') is not None:
+        from nas_201_api import NASBench201API
+        api = NASBench201API(str(path), verbose=False)
+    else:
+        raise TableError('reading the official NAS-Bench-201 / NATS-Bench files needs their API: '
+                         '`pip install nats_bench` (or nas-bench-201), plus the benchmark file itself')
+    archs, valid, test = [], [], []
+    for i in range(len(api)):
+        archs.append(nb201.parse_arch_string(api.arch(i)))
+        info = api.get_more_info(i, dataset, hp=hp, is_random=False)
+        valid.append(float(info.get('valid-accuracy', math.nan) or math.nan))
+        test.append(float(info.get('test-accuracy', math.nan) or math.nan))
+    return Table('nb201', archs, dict(valid_accuracy=np.asarray(valid), test_accuracy=np.asarray(test)), str(path))
+
+
+# ---------------------------------------------------------------------------------------- search logs
+def search_log_pairs(run_dir: Union[str, Path]):
+    """A RelativeNAS search folder's decided pairs: ``(genotypes, pairs)`` where each row of ``pairs``
+    indexes the better (fast, lower validation loss) genotype first. Genotypes seen twice are merged."""
+    from ..genotypes import Genotype
+    path = Path(run_dir) / 'generations.jsonl'
+    if not path.is_file():
+        raise TableError(f'{path}: no such file; pass a search folder (search/run.py --out)')
+    index: Dict[Genotype, int] = {}
+    genotypes: List[Genotype] = []
+    pairs: List[Tuple[int, int]] = []
+
+    def idx(g: Genotype) -> int:
+        if g not in index:
+            index[g] = len(genotypes)
+            genotypes.append(g)
+        return index[g]
+
+    for n, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+            by_ind = {d['individual']: Genotype.from_dict(d['genotype']) for d in rec['individuals']}
+            for p in rec['pairs']:
+                if p.get('fast') is None or p.get('slow') is None:
+                    continue
+                fast, slow = idx(by_ind[p['fast']]), idx(by_ind[p['slow']])
+                if fast != slow:
+                    pairs.append((fast, slow))
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+            raise TableError(f'{path}, line {n}: not a generation record ({type(e).__name__}: {e})') from None
+    if not pairs:
+        raise TableError(f'{path}: no decided pairs yet')
+    return genotypes, np.asarray(pairs, dtype=np.int64)
