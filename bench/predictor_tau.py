@@ -37,13 +37,15 @@ def main() -> int:
     p.add_argument('--features', nargs='+', default=['renas', 'renas+cost', 'renas+synflow', 'renas+zc'])
     p.add_argument('--epochs', type=int, default=200)
     p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--workers', type=int, default=2, help='single-threaded training processes (default 2)')
     p.add_argument('--json', help='write the record here')
     args = p.parse_args()
     table = tables.analog_nasbench() if args.space == 'nb201' else tables.naslib_nb101()
     metric = 'baseline_accuracy' if args.space == 'nb201' else 'cifar10'
     archs, values = table.with_metric(metric)
     rec = kendall_bench(get_space(args.space), archs, values, args.train_sizes, args.repeats, args.features,
-                        TrainConfig(epochs=args.epochs), seed=args.seed, test_size=args.test_size)
+                        TrainConfig(epochs=args.epochs), seed=args.seed, test_size=args.test_size,
+                        workers=args.workers)
     rec.update(table=table.source, metric=metric)
     print(format_bench(rec))
     if args.space == 'nb201':

@@ -337,7 +337,7 @@ def test_commands_train_and_rank_from_a_search_log(tmp_path, capsys):
 def test_commands_bench_train_rank_on_tables(tmp_path, capsys):
     out = tmp_path / 'b.json'
     assert predictor_main(['bench', '--space', 'nb101', '--train-sizes', '100', '--repeats', '2', '--epochs', '20',
-                           '--features', 'renas', 'renas+cost', '--json', str(out), '--no-progress']) == 0
+                           '--workers', '2', '--features', 'renas', 'renas+cost', '--json', str(out), '--no-progress']) == 0
     rec = json.loads(out.read_text())
     assert rec['architectures'] == 500 and rec['results']['renas']['100']['ranked'] == 400
     assert len(rec['results']['renas+cost']['100']['taus']) == 2

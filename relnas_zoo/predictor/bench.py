@@ -1,7 +1,7 @@
 """The predictor benchmark: Kendall's tau on every architecture not used for training.
 
 For each training-set size and repeat, one random training set (seeded by ``(seed, size, repeat)``) is
-drawn and every variant trains on that same set, so the variants are compared side by side; the tau is
+drawn and every variant trains on that same set (in whichever worker process runs it), so the variants are compared side by side; the tau is
 scipy's tau-b over all remaining architectures of the table, the protocol of the NAS-Bench-201 predictor
 papers (Neural Predictor, TNASP, PINAT).
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, replace
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 from scipy.stats import kendalltau
@@ -19,10 +19,39 @@ from .spaces import FEATURE_SETS, Space, parse_features
 
 __all__ = ['kendall_bench', 'format_bench']
 
+_JOB_DATA: Optional[Dict[str, Any]] = None  # what the (forked) workers read
+
+
+def _single_thread() -> None:
+    import torch
+    torch.set_num_threads(1)
+
+
+def _run_job(job) -> Dict[str, float]:
+    """Train one variant on one seeded training set and rank the test architectures with it."""
+    size, r, v = job
+    d = _JOB_DATA
+    values, tensors = d['values'], d['tensors']
+    n = len(values)
+    perm = np.random.default_rng([d['seed'], size, r]).permutation(n)
+    train = perm[:size]
+    test = perm[size:size + d['test_size']] if d['test_size'] else perm[size:]
+    fs, members = d['parsed'][v]
+    extra = d['features'][fs]
+    k = extra.shape[1]
+    pred = RelativisticPredictor(tensors.shape[1], tensors.shape[2], k,
+                                 replace(d['config'], ensemble=members, seed=d['config'].seed + r))
+    pred.fit(tensors[train], extra[train] if k else None, targets=values[train])
+    t1 = time.perf_counter()
+    scores = pred.predict(tensors[test], extra[test] if k else None)
+    rank_seconds = time.perf_counter() - t1
+    return dict(tau=float(kendalltau(scores, values[test]).statistic), fit_seconds=pred.fit_seconds,
+                rank_seconds=rank_seconds, ranked=len(test))
+
 
 def kendall_bench(space: Space, archs: Sequence[Any], values: np.ndarray, train_sizes: Sequence[int],
                   repeats: int, variants: Sequence[str], config: TrainConfig = TrainConfig(), seed: int = 0,
-                  test_size: int = 0, progress: bool = True) -> Dict[str, Any]:
+                  test_size: int = 0, progress: bool = True, workers: int = 1) -> Dict[str, Any]:
     """Tau of every variant at every size; ``test_size`` > 0 tests on that many held-out architectures
     (ReNAS's NAS-Bench-101 split) instead of all the rest."""
     from tqdm import tqdm
@@ -41,28 +70,28 @@ def kendall_bench(space: Space, archs: Sequence[Any], values: np.ndarray, train_
     features = {fs: space.features(archs, fs) for fs in {p[0] for p in parsed.values()}}
     prep_seconds = time.perf_counter() - t0
     runs: Dict[str, Dict[int, List[Dict[str, float]]]] = {v: {s: [] for s in train_sizes} for v in variants}
-    bar = tqdm(total=len(train_sizes) * repeats * len(variants), desc='predictor bench', unit='fit',
-               disable=not progress)
-    for size in train_sizes:
-        for r in range(repeats):
-            rng = np.random.default_rng([seed, size, r])
-            perm = rng.permutation(n)
-            train = perm[:size]
-            test = perm[size:size + test_size] if test_size else perm[size:]
-            for v in variants:
-                fs, members = parsed[v]
-                extra = features[fs]
-                pred = RelativisticPredictor(tensors.shape[1], tensors.shape[2], extra.shape[1],
-                                             replace(config, ensemble=members, seed=config.seed + r))
-                pred.fit(tensors[train], extra[train] if extra.shape[1] else None, targets=values[train])
-                t1 = time.perf_counter()
-                scores = pred.predict(tensors[test], extra[test] if extra.shape[1] else None)
-                rank_seconds = time.perf_counter() - t1
-                tau = float(kendalltau(scores, values[test]).statistic)
-                runs[v][size].append(dict(tau=tau, fit_seconds=pred.fit_seconds, rank_seconds=rank_seconds,
-                                          ranked=len(test)))
-                bar.update(1)
-                bar.set_postfix_str(f'{v} n={size} tau={tau:.3f}')
+    jobs = [(size, r, v) for size in train_sizes for r in range(repeats) for v in variants]
+    global _JOB_DATA
+    _JOB_DATA = dict(tensors=tensors, features=features, values=values, parsed=parsed, config=config, seed=seed,
+                     test_size=test_size)
+    bar = tqdm(total=len(jobs), desc='predictor bench', unit='fit', disable=not progress)
+    if workers > 1:
+        # One single-threaded process per core beats one process of several threads for these small
+        # batches; forked workers share the encoded tensors with the parent.
+        import multiprocessing as mp
+        pool = mp.get_context('fork').Pool(workers, initializer=_single_thread)
+        results = pool.imap(_run_job, jobs)
+    else:
+        pool, results = None, map(_run_job, jobs)
+    try:
+        for (size, r, v), res in zip(jobs, results):
+            runs[v][size].append(res)
+            bar.update(1)
+            bar.set_postfix_str(f"{v} n={size} tau={res['tau']:.3f}")
+    finally:
+        if pool is not None:
+            pool.terminate()
+        _JOB_DATA = None
     bar.close()
     summary = {v: {str(s): dict(tau_mean=float(np.mean([x['tau'] for x in rs])),
                                 tau_std=float(np.std([x['tau'] for x in rs])),
@@ -70,7 +99,7 @@ def kendall_bench(space: Space, archs: Sequence[Any], values: np.ndarray, train_
                                 rank_seconds=float(np.mean([x['rank_seconds'] for x in rs])),
                                 ranked=rs[0]['ranked'], taus=[x['tau'] for x in rs])
                    for s, rs in by_size.items()} for v, by_size in runs.items()}
-    return dict(space=space.name, architectures=n, train_sizes=list(train_sizes), repeats=repeats,
+    return dict(space=space.name, architectures=n, workers=workers, train_sizes=list(train_sizes), repeats=repeats,
                 test_size=test_size or None, seed=seed, config=asdict(config), variants=list(variants),
                 feature_seconds=prep_seconds, results=summary)
 
