@@ -188,6 +188,41 @@ def _arch_name(space: str, arch: Any) -> str:
     return json.dumps(dict(matrix=arch.matrix, ops=arch.ops)) if space == 'nb101' else str(arch)
 
 
+def cmd_search_bench(args: argparse.Namespace) -> int:
+    from .table_search import format_search_bench, search_bench
+    if args.space != 'nb201':
+        raise UsageError(f'search-bench runs on NAS-Bench-201 tables; --space {args.space} is not supported')
+    if args.seeds < 1 or not args.queries or min(args.queries) < 1:
+        raise UsageError('--seeds and every --queries value must be >= 1')
+    with phase('load table', args.quiet):
+        table = _load_table(args)
+        metric = _metric(args, table)
+        report = args.report_metric or metric
+        archs, select = table.with_metric(metric)
+        report_values = table.metric(report)
+        by_arch = dict(zip(table.archs, report_values))
+        keep = [i for i, a in enumerate(archs) if np.isfinite(by_arch[a])]
+    if len(keep) < 15625:
+        raise UsageError(f'{table.source}: search-bench needs every NAS-Bench-201 cell in the table '
+                         f'(it has {len(keep)}); use analog-nasbench or a full table')
+    sel = {archs[i]: float(select[i]) for i in keep}
+    rep = {archs[i]: float(by_arch[archs[i]]) for i in keep}
+    try:
+        rec = search_bench(sel, rep, args.queries, args.seeds, args.methods, progress=not args.no_progress,
+                           population=args.population, threshold=args.threshold, warmup=args.warmup,
+                           retrain_every=args.retrain_every,
+                           predictor_config=_config(args))
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    rec.update(table=table.source, metric=metric, report_metric=report)
+    print(format_search_bench(rec))
+    if args.json:
+        from ..atomic import atomic_write_text
+        atomic_write_text(args.json, json.dumps(rec, indent=2) + '\n')
+        print(f'wrote {args.json}', file=sys.stderr)
+    return 0
+
+
 def cmd_features(args: argparse.Namespace) -> int:
     if args.space != 'nb201':
         raise UsageError(f'only the nb201 space has a cached score file; {args.space} scores are computed when used')
@@ -273,6 +308,31 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     r.add_argument('--json', help='write the whole ranking to this JSON file')
     _add_output_args(r)
     r.set_defaults(func=cmd_rank)
+
+    sb = cmds.add_parser('search-bench', help='random search, regularized evolution and slow-fast learning (with '
+                                              'and without predictor-decided pairs) on a NAS-Bench-201 table')
+    _add_table_args(sb)
+    sb.add_argument('--report-metric', help='metric the returned cell is reported on (default: --metric)')
+    sb.add_argument('--queries', type=int, nargs='+', default=[50, 100, 150],
+                    help='query budgets; each distinct cell counts once (default 50 100 150)')
+    sb.add_argument('--seeds', type=int, default=50, help='runs per method (default 50)')
+    sb.add_argument('--methods', nargs='+', default=['random', 'rea', 'slowfast', 'slowfast+renas'],
+                    help='random, rea, slowfast, slowfast+renas; slowfast+renas@T sets the confidence '
+                         'threshold T (default: all four)')
+    sb.add_argument('--population', type=int, default=20, help='slow-fast population N (default 20, as the paper)')
+    sb.add_argument('--threshold', type=float, default=0.5,
+                    help='slowfast+renas: decide a pair without a query when the predicted scores differ by '
+                         'at least this much (standardised units; default 0.5)')
+    sb.add_argument('--warmup', type=int, default=20, help='slowfast+renas: queries before the predictor starts (default 20)')
+    sb.add_argument('--retrain-every', type=int, default=10,
+                    help='slowfast+renas: retrain after this many new queries (default 10)')
+    sb.add_argument('--epochs', type=int, default=100, help='slowfast+renas: predictor epochs (default 100)')
+    sb.add_argument('--batch-size', type=int, default=1024, help='slowfast+renas: predictor batch (default 1024)')
+    sb.add_argument('--lr', type=float, default=1e-3, help='slowfast+renas: predictor learning rate (default 1e-3)')
+    sb.add_argument('--seed', type=int, default=0, help='predictor seed offset (default 0)')
+    sb.add_argument('--json', help='also write the results to this JSON file')
+    _add_output_args(sb)
+    sb.set_defaults(func=cmd_search_bench)
 
     f = cmds.add_parser('features', help='recompute the cached training-free scores of all 15,625 NAS-Bench-201 cells')
     f.add_argument('--space', choices=['nb201'], default='nb201', help='the space (only nb201 has a cache)')

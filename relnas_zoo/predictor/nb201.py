@@ -275,3 +275,29 @@ def cell_scores(cell: Sequence[str], seed: int = 0) -> Dict[str, float]:
     import math
     return dict(params=float(sum(p.numel() for p in net.parameters())), mult_adds=float(mult_adds),
                 synflow=math.log1p(synflow))
+
+
+# ---------------------------------------------------------------------------------------- continuous encoding
+def bounds() -> Tuple[List[float], List[float]]:
+    """One variable per edge (EDGES order) in ``[0, 5]``, as RelativeNAS encodes an op choice."""
+    return [0.0] * 6, [float(len(OPS))] * 6
+
+
+def decode(vector: Sequence[float]) -> Cell:
+    """The integer part of each variable picks the edge's op in ``OPS`` order (none, skip_connect,
+    nor_conv_1x1, nor_conv_3x3, avg_pool_3x3); the upper bound itself decodes to the last op. This is
+    the paper's rule for its own op variables (Table 1)."""
+    import math
+    if len(vector) != 6:
+        raise ArchStringError(f'a NAS-Bench-201 vector has 6 variables, got {len(vector)}')
+    cell = []
+    for v in vector:
+        if not math.isfinite(v):
+            raise ArchStringError(f'vector holds a non-finite value {v!r}')
+        cell.append(OPS[min(max(int(math.floor(v)), 0), len(OPS) - 1)])
+    return tuple(cell)
+
+
+def encode_vector(cell: Sequence[str]) -> List[float]:
+    """A vector that decodes to ``cell``: the middle of each op's interval."""
+    return [OPS.index(op) + 0.5 for op in _check_cell(cell, 'cell')]

@@ -1,0 +1,287 @@
+"""Searches over a benchmark table: each evaluation is a query for a cell's recorded accuracy.
+
+A :class:`TableOracle` counts every distinct cell once against a query budget (asking again is free)
+and logs the queried cells in order; a method's result at budget ``k`` is the best cell among its
+first ``k`` queries by the selection metric, reported on the report metric. None of the methods below
+depends on the budget other than by stopping, so one run at the largest budget gives every smaller
+budget's result exactly.
+
+Methods:
+* ``random``: cells drawn uniformly from the space.
+* ``rea``: regularized evolution (Real et al., AAAI 2019) as the NAS-Bench-201 paper ran it: population
+  10, tournament sample 3, a child changes one random edge to another op; the oldest member dies.
+* ``slowfast``: RelativeNAS's slow-fast learning (``relnas_zoo.search.SlowFastOptimizer``) over the
+  continuous NAS-Bench-201 encoding (``nb201.decode``), loss = minus the selection metric.
+* ``slowfast+renas``: the same, where a ReNAS predictor trained on the cells queried so far decides a
+  pair without a query when it is confident, i.e. when the two cells' predicted scores (each member's
+  output standardised over its training set) differ by at least ``threshold``. It starts after
+  ``warmup`` queries and is retrained whenever ``retrain_every`` new cells have been queried. The
+  returned cell is always a queried one.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from . import nb201
+from .predictor import RelativisticPredictor, TrainConfig
+
+__all__ = ['TableOracle', 'BudgetExhausted', 'SearchRun', 'METHODS', 'run_method', 'random_search',
+           'regularized_evolution', 'slowfast', 'RenasPairs', 'search_bench', 'format_search_bench']
+
+Cell = Tuple[str, ...]
+
+
+class BudgetExhausted(Exception):
+    """The query budget is spent."""
+
+
+class TableOracle:
+    """Answers queries from a table; each distinct cell costs one query of ``budget``."""
+
+    def __init__(self, select: Dict[Cell, float], report: Dict[Cell, float], budget: int):
+        if budget < 1:
+            raise ValueError(f'budget={budget}: must be >= 1')
+        self.select, self.report, self.budget = select, report, budget
+        self.queried: Dict[Cell, float] = {}
+        self.order: List[Cell] = []
+
+    @property
+    def exhausted(self) -> bool:
+        return len(self.order) >= self.budget
+
+    def query(self, cell: Cell) -> float:
+        if cell in self.queried:
+            return self.queried[cell]
+        if self.exhausted:
+            raise BudgetExhausted
+        if cell not in self.select:
+            raise KeyError(f'cell {nb201.to_arch_string(cell)} is not in the table')
+        self.queried[cell] = self.select[cell]
+        self.order.append(cell)
+        return self.queried[cell]
+
+    def best_within(self, k: int) -> Cell:
+        """The best cell (selection metric) among the first ``k`` queries."""
+        first = self.order[:k]
+        return max(first, key=lambda c: self.select[c])
+
+
+@dataclass
+class SearchRun:
+    method: str
+    seed: int
+    oracle: TableOracle
+    seconds: float = 0.0
+    decisions: List[Dict[str, Any]] = field(default_factory=list)  # slow-fast pair decisions
+
+    def result(self, k: int) -> Dict[str, Any]:
+        k = min(k, len(self.oracle.order))
+        best = self.oracle.best_within(k)
+        return dict(cell=nb201.to_arch_string(best), select=self.oracle.select[best],
+                    report=self.oracle.report[best], queries=k)
+
+
+def _random_cell(rng: np.random.Generator) -> Cell:
+    return tuple(nb201.OPS[i] for i in rng.integers(0, len(nb201.OPS), size=6))
+
+
+def random_search(oracle: TableOracle, rng: np.random.Generator, max_draws: int = 0) -> None:
+    max_draws = max_draws or 100 * oracle.budget
+    for _ in range(max_draws):
+        if oracle.exhausted:
+            return
+        oracle.query(_random_cell(rng))
+
+
+def _mutate(cell: Cell, rng: np.random.Generator) -> Cell:
+    edge = int(rng.integers(6))
+    choices = [op for op in nb201.OPS if op != cell[edge]]
+    out = list(cell)
+    out[edge] = choices[int(rng.integers(len(choices)))]
+    return tuple(out)
+
+
+def regularized_evolution(oracle: TableOracle, rng: np.random.Generator, population: int = 10,
+                          sample_size: int = 3, max_cycles: int = 0) -> None:
+    from collections import deque
+    pop: deque = deque()
+    try:
+        while len(pop) < population:
+            cell = _random_cell(rng)
+            pop.append((cell, oracle.query(cell)))
+        for _ in range(max_cycles or 100 * oracle.budget):
+            if oracle.exhausted:
+                return
+            sample = [pop[int(i)] for i in rng.choice(len(pop), size=sample_size, replace=False)]
+            parent = max(sample, key=lambda m: m[1])[0]
+            child = _mutate(parent, rng)
+            pop.append((child, oracle.query(child)))
+            pop.popleft()
+    except BudgetExhausted:
+        return
+
+
+class RenasPairs:
+    """Decides slow-fast pairs with a ReNAS predictor when it is confident (see the module docstring)."""
+
+    def __init__(self, threshold: float = 0.5, warmup: int = 20, retrain_every: int = 10,
+                 features: str = 'renas+zc', config: Optional[TrainConfig] = None):
+        from .spaces import get_space
+        self.threshold, self.warmup, self.retrain_every = threshold, warmup, retrain_every
+        self.features = features
+        self.config = config or TrainConfig(epochs=100)
+        self.space = get_space('nb201')
+        self.predictor: Optional[RelativisticPredictor] = None
+        self.trained_on = 0
+        self._inputs: Dict[Cell, Tuple[np.ndarray, np.ndarray]] = {}
+        self.fits = 0
+
+    def _encode(self, cells: Sequence[Cell]):
+        new = [c for c in dict.fromkeys(cells) if c not in self._inputs]
+        if new:
+            x, e = self.space.encode(new), self.space.features(new, self.features)
+            for c, xi, ei in zip(new, x, e):
+                self._inputs[c] = (xi, ei)
+        return (np.stack([self._inputs[c][0] for c in cells]), np.stack([self._inputs[c][1] for c in cells]))
+
+    def maybe_retrain(self, oracle: TableOracle, seed: int) -> None:
+        n = len(oracle.order)
+        if n < self.warmup or n - self.trained_on < (self.retrain_every if self.predictor else 0):
+            return
+        cells = list(oracle.order)
+        x, e = self._encode(cells)
+        from dataclasses import replace
+        pred = RelativisticPredictor(x.shape[1], x.shape[2], e.shape[1], replace(self.config, seed=seed + n))
+        self.predictor = pred.fit(x, e, targets=[oracle.queried[c] for c in cells])
+        self.trained_on = n
+        self.fits += 1
+
+    def scores(self, cells: Sequence[Cell]) -> np.ndarray:
+        x, e = self._encode(cells)
+        return self.predictor.predict(x, e)
+
+
+def slowfast(oracle: TableOracle, seed: int, population: int = 20, pairs: Optional[RenasPairs] = None,
+             patience: int = 20, decisions: Optional[List[Dict[str, Any]]] = None) -> None:
+    """Slow-fast learning until the budget is spent, or ``patience`` generations query nothing new
+    (the population has settled on known cells)."""
+    from ..search.optimizer import SlowFastOptimizer
+    lower, upper = nb201.bounds()
+    opt = SlowFastOptimizer(lower, upper, population, seed=seed)
+    idle = 0
+    try:
+        while not oracle.exhausted and idle < patience:
+            before = len(oracle.order)
+            if pairs is not None:
+                pairs.maybe_retrain(oracle, seed)
+            cells = [nb201.decode(v) for v in opt.population]
+            ask = opt.ask()
+            losses = [0.0] * population
+            predicted_scores = None
+            if pairs is not None and pairs.predictor is not None:
+                predicted_scores = pairs.scores(cells)
+            for i, j in ask:
+                known = cells[i] in oracle.queried and cells[j] in oracle.queried
+                rec = dict(generation=opt.generation, i=i, j=j, cell_i=nb201.to_arch_string(cells[i]),
+                           cell_j=nb201.to_arch_string(cells[j]))
+                if not known and predicted_scores is not None and cells[i] != cells[j] and \
+                        abs(predicted_scores[i] - predicted_scores[j]) >= pairs.threshold:
+                    i_wins = predicted_scores[i] > predicted_scores[j]
+                    losses[i], losses[j] = (0.0, 1.0) if i_wins else (1.0, 0.0)
+                    rec.update(decided='predicted', confidence=float(abs(predicted_scores[i] - predicted_scores[j])),
+                               i_wins=bool(i_wins))
+                else:
+                    losses[i], losses[j] = -oracle.query(cells[i]), -oracle.query(cells[j])
+                    rec.update(decided='known' if known else 'queried', i_wins=bool(losses[i] <= losses[j]))
+                if decisions is not None:
+                    decisions.append(rec)
+            opt.tell(ask, losses)
+            idle = idle + 1 if len(oracle.order) == before else 0
+    except BudgetExhausted:
+        return
+
+
+METHODS = ('random', 'rea', 'slowfast', 'slowfast+renas')
+
+
+def run_method(method: str, select: Dict[Cell, float], report: Dict[Cell, float], budget: int, seed: int,
+               population: int = 20, threshold: float = 0.5, warmup: int = 20, retrain_every: int = 10,
+               predictor_config: Optional[TrainConfig] = None) -> SearchRun:
+    base, _, t = method.partition('@')
+    if base not in METHODS or (t and base != 'slowfast+renas'):
+        raise ValueError(f'unknown method {method!r}; choose one of {", ".join(METHODS)} '
+                         f'(slowfast+renas@T sets the confidence threshold T)')
+    try:
+        threshold = float(t) if t else threshold
+    except ValueError:
+        raise ValueError(f'{method!r}: the threshold after "@" must be a number') from None
+    oracle = TableOracle(select, report, budget)
+    run = SearchRun(method, seed, oracle)
+    t0 = time.perf_counter()
+    rng = np.random.default_rng([seed, METHODS.index(base)])
+    if base == 'random':
+        random_search(oracle, rng)
+    elif base == 'rea':
+        regularized_evolution(oracle, rng)
+    elif base == 'slowfast':
+        slowfast(oracle, seed, population, decisions=run.decisions)
+    else:
+        pairs = RenasPairs(threshold, warmup, retrain_every, config=predictor_config)
+        slowfast(oracle, seed, population, pairs=pairs, decisions=run.decisions)
+    # predicted decisions, checked afterwards against the table
+    for d in run.decisions:
+        if d['decided'] == 'predicted':
+            ci, cj = nb201.parse_arch_string(d['cell_i']), nb201.parse_arch_string(d['cell_j'])
+            d['correct'] = bool((select[ci] >= select[cj]) == d['i_wins'])
+    run.seconds = time.perf_counter() - t0
+    return run
+
+
+def search_bench(select: Dict[Cell, float], report: Dict[Cell, float], budgets: Sequence[int], seeds: int,
+                 methods: Sequence[str], progress: bool = True, **kwargs: Any) -> Dict[str, Any]:
+    """Every method with every seed at the largest budget; the returned cell's report metric at each
+    budget, mean and std over the seeds; for predictor-decided pairs, how many and how often right."""
+    from tqdm import tqdm
+    budgets = sorted(budgets)
+    out: Dict[str, Any] = {}
+    bar = tqdm(total=len(methods) * seeds, desc='search bench', unit='run', disable=not progress)
+    for m in methods:
+        runs = []
+        for s in range(seeds):
+            runs.append(run_method(m, select, report, budgets[-1], s, **kwargs))
+            bar.update(1)
+        rec: Dict[str, Any] = {}
+        for b in budgets:
+            res = [r.result(b) for r in runs]
+            rec[str(b)] = dict(report_mean=float(np.mean([x['report'] for x in res])),
+                               report_std=float(np.std([x['report'] for x in res])),
+                               select_mean=float(np.mean([x['select'] for x in res])),
+                               queries_mean=float(np.mean([x['queries'] for x in res])))
+        predicted = [d for r in runs for d in r.decisions if d['decided'] == 'predicted']
+        decided = [d for r in runs for d in r.decisions if d['decided'] != 'known']
+        out[m] = dict(budgets=rec, seconds=float(sum(r.seconds for r in runs)),
+                      queries_used=float(np.mean([len(r.oracle.order) for r in runs])),
+                      predicted_pairs=len(predicted), decided_pairs=len(decided),
+                      predicted_accuracy=float(np.mean([d['correct'] for d in predicted])) if predicted else None)
+    bar.close()
+    best = max(select, key=lambda c: select[c])
+    return dict(budgets=budgets, seeds=seeds, methods=list(methods), results=out,
+                optimum=dict(cell=nb201.to_arch_string(best), select=select[best], report=report[best],
+                             report_max=max(report.values())))
+
+
+def format_search_bench(rec: Dict[str, Any]) -> str:
+    budgets = [str(b) for b in rec['budgets']]
+    lines = [f"report metric of the returned cell, mean +- std over {rec['seeds']} seeds "
+             f"(table optimum {rec['optimum']['report_max']:.2f})",
+             f"{'method':<22}" + ''.join(f'{b + " queries":>18}' for b in budgets) + f"{'used':>7}{'s':>8}  predicted pairs"]
+    for m, r in rec['results'].items():
+        cells = ''.join(f"{r['budgets'][b]['report_mean']:>11.2f} +-{r['budgets'][b]['report_std']:.2f}" for b in budgets)
+        pred = (f"{r['predicted_pairs']}/{r['decided_pairs']} ({100 * r['predicted_accuracy']:.0f}% right)"
+                if r['predicted_pairs'] else '-')
+        lines.append(f"{m:<22}{cells}{r['queries_used']:>7.0f}{r['seconds']:>8.1f}  {pred}")
+    return '\n'.join(lines)
