@@ -57,7 +57,8 @@ def _metric(args: argparse.Namespace, table: Table) -> str:
         return args.metric
     if args.official:
         return 'valid_accuracy'
-    default = DEFAULT_METRIC.get(args.table or 'analog-nasbench' if args.space == 'nb201' else 'naslib')
+    builtin = args.table or ('naslib' if args.space == 'nb101' else 'analog-nasbench')
+    default = DEFAULT_METRIC.get(builtin)  # None for a user's table file
     if default in table.metrics:
         return default
     raise UsageError(f'{table.source}: name the metric to rank by with --metric; it has '
@@ -207,8 +208,15 @@ def cmd_search_bench(args: argparse.Namespace) -> int:
                          f'(it has {len(keep)}); use analog-nasbench or a full table')
     sel = {archs[i]: float(select[i]) for i in keep}
     rep = {archs[i]: float(by_arch[archs[i]]) for i in keep}
+    def save_partial(rec):
+        if args.json:
+            from ..atomic import atomic_write_text
+            rec.update(table=table.source, metric=metric, report_metric=report)
+            atomic_write_text(args.json, json.dumps(rec, indent=2) + '\n')
+
     try:
         rec = search_bench(sel, rep, args.queries, args.seeds, args.methods, progress=not args.no_progress,
+                           on_method=save_partial,
                            population=args.population, threshold=args.threshold, warmup=args.warmup,
                            retrain_every=args.retrain_every,
                            predictor_config=_config(args))
@@ -217,9 +225,7 @@ def cmd_search_bench(args: argparse.Namespace) -> int:
     rec.update(table=table.source, metric=metric, report_metric=report)
     print(format_search_bench(rec))
     if args.json:
-        from ..atomic import atomic_write_text
-        atomic_write_text(args.json, json.dumps(rec, indent=2) + '\n')
-        print(f'wrote {args.json}', file=sys.stderr)
+        print(f'wrote {args.json} (also after each method)', file=sys.stderr)
     return 0
 
 
@@ -330,7 +336,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     sb.add_argument('--batch-size', type=int, default=1024, help='slowfast+renas: predictor batch (default 1024)')
     sb.add_argument('--lr', type=float, default=1e-3, help='slowfast+renas: predictor learning rate (default 1e-3)')
     sb.add_argument('--seed', type=int, default=0, help='predictor seed offset (default 0)')
-    sb.add_argument('--json', help='also write the results to this JSON file')
+    sb.add_argument('--json', help='also write the results to this JSON file (rewritten after each method)')
     _add_output_args(sb)
     sb.set_defaults(func=cmd_search_bench)
 

@@ -242,9 +242,10 @@ def run_method(method: str, select: Dict[Cell, float], report: Dict[Cell, float]
 
 
 def search_bench(select: Dict[Cell, float], report: Dict[Cell, float], budgets: Sequence[int], seeds: int,
-                 methods: Sequence[str], progress: bool = True, **kwargs: Any) -> Dict[str, Any]:
+                 methods: Sequence[str], progress: bool = True, on_method=None, **kwargs: Any) -> Dict[str, Any]:
     """Every method with every seed at the largest budget; the returned cell's report metric at each
-    budget, mean and std over the seeds; for predictor-decided pairs, how many and how often right."""
+    budget, mean and std over the seeds; for predictor-decided pairs, how many and how often right.
+    ``on_method(record)`` is called with the record so far after each method (a long run's partial result)."""
     from tqdm import tqdm
     budgets = sorted(budgets)
     out: Dict[str, Any] = {}
@@ -267,9 +268,16 @@ def search_bench(select: Dict[Cell, float], report: Dict[Cell, float], budgets: 
                       queries_used=float(np.mean([len(r.oracle.order) for r in runs])),
                       predicted_pairs=len(predicted), decided_pairs=len(decided),
                       predicted_accuracy=float(np.mean([d['correct'] for d in predicted])) if predicted else None)
+        if on_method is not None:
+            on_method(_record(select, report, budgets, seeds, methods, out))
     bar.close()
+    return _record(select, report, budgets, seeds, methods, out)
+
+
+def _record(select, report, budgets, seeds, methods, results) -> Dict[str, Any]:
     best = max(select, key=lambda c: select[c])
-    return dict(budgets=budgets, seeds=seeds, methods=list(methods), results=out,
+    return dict(budgets=budgets, seeds=seeds, methods=list(methods), results=dict(results),
+                complete=len(results) == len(methods),
                 optimum=dict(cell=nb201.to_arch_string(best), select=select[best], report=report[best],
                              report_max=max(report.values())))
 
