@@ -12,7 +12,7 @@ __all__ = ['atomic_write_bytes', 'atomic_write_text', 'atomic_torch_save']
 def atomic_write_bytes(path: Union[str, Path], data: bytes) -> None:
     """Write ``data`` to a temporary file beside ``path``, flush it to disk, then rename it over ``path``."""
     path = Path(path)
-    tmp = path.with_name(f'.{path.name}.tmp')
+    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')  # processes writing one path do not collide
     try:
         with open(tmp, 'wb') as f:
             f.write(data)

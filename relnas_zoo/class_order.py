@@ -14,6 +14,8 @@ from typing import List, MutableMapping, Sequence, Union
 import numpy as np
 import torch
 
+from .atomic import atomic_write_text
+
 __all__ = ['read_class_order', 'write_class_order', 'rows_for', 'permute_classifier_rows', 'reorder_model', 'recover_rows',
            'order_from_rows', 'near_chance', 'CLASSIFIER_KEYS']
 
@@ -32,9 +34,7 @@ def read_class_order(path: PathLike) -> List[str]:
 
 
 def write_class_order(path: PathLike, order: Sequence[str]) -> None:
-    tmp = Path(path).with_name(f'.{Path(path).name}.tmp')
-    tmp.write_text(''.join(f'{c}\n' for c in order))
-    os.replace(tmp, path)
+    atomic_write_text(path, ''.join(f'{c}\n' for c in order))
 
 
 def rows_for(classes: Sequence[str], order: Sequence[str]) -> List[int]:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Sequence, Tuple, Union
 
+from .atomic import atomic_write_text
+
 __all__ = [
     'OPS', 'NUM_INPUT_NODES', 'NUM_INTERMEDIATE_NODES', 'Genotype', 'GenotypeError',
     'PUBLISHED', 'RELATIVENAS', 'DARTS_V1', 'DARTS_V2', 'resolve_genotype', 'load_genotype', 'save_genotype',
@@ -183,13 +185,11 @@ def load_genotype(path: Union[str, os.PathLike]) -> Genotype:
 def save_genotype(genotype: Genotype, path: Union[str, os.PathLike]) -> None:
     """Write ``genotype`` as JSON (atomically, so a crash never leaves half a file)."""
     path = Path(path)
-    tmp = path.with_name(path.name + '.tmp')
     # one edge per line: readable, and diffs between genotypes show the changed edges
     body = ',\n'.join(f'  {json.dumps(k)}: ' + (
         '[\n' + ',\n'.join(f'    {json.dumps(e)}' for e in v) + '\n  ]' if k in ('normal', 'reduce')
         else json.dumps(v)) for k, v in genotype.to_dict().items())
-    tmp.write_text('{\n' + body + '\n}\n')
-    os.replace(tmp, path)
+    atomic_write_text(path, '{\n' + body + '\n}\n')
 
 
 def resolve_genotype(genotype: GenotypeLike) -> Genotype:

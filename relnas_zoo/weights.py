@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 import torch
 from torch import nn
 
+from .atomic import atomic_torch_save
 from .genotypes import PUBLISHED, Genotype, resolve_genotype
 from .keymap import authors_key_to_ours, drop_prefixed, is_authors_layout, strip_wrappers
 from .networks import RelativeNASNet
@@ -62,9 +63,7 @@ def save_checkpoint(model: RelativeNASNet, path: PathLike, extra: Optional[Mappi
                                    state_dict={k: v.detach().cpu() for k, v in model.state_dict().items()})
     if extra:
         payload.update(extra)
-    tmp = path.with_name(f'.{path.name}.tmp{os.getpid()}')
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    atomic_torch_save(payload, path)
 
 
 def checkpoint_filter_fn(state_dict: Mapping[str, Any], model: Optional[nn.Module] = None) -> Dict[str, Any]:

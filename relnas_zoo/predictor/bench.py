@@ -15,7 +15,7 @@ import numpy as np
 from scipy.stats import kendalltau
 
 from .predictor import RelativisticPredictor, TrainConfig
-from .spaces import FEATURE_SETS, Space, parse_features
+from .spaces import Space, parse_features
 
 __all__ = ['kendall_bench', 'format_bench']
 

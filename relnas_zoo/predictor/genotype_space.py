@@ -17,7 +17,7 @@ import torch
 from ..complexity import mult_adds_by_module
 from ..genotypes import NUM_INPUT_NODES, OPS, Genotype, resolve_genotype
 from ..networks import RelativeNASNet
-from .tensor import renas_tensor
+from .tensor import live_nodes, renas_tensor
 
 __all__ = ['cell_graph', 'encode', 'network_scores', 'PROXY']
 
@@ -41,14 +41,8 @@ def cell_graph(edges: Sequence[Tuple[str, int]], concat: Sequence[int]) -> Tuple
             adj[NUM_INPUT_NODES + 2 * k, node] = adj[NUM_INPUT_NODES + 2 * k + 1, node] = 1
         if NUM_INPUT_NODES + e // 2 in concat:
             adj[node, n - 1] = 1
-    fwd, bwd = {0, 1}, {n - 1}
-    for i in range(n):
-        if i in fwd:
-            fwd.update(np.flatnonzero(adj[i]).tolist())
-    for j in reversed(range(n)):
-        if j in bwd:
-            bwd.update(np.flatnonzero(adj[:, j]).tolist())
-    dead = [i for i in range(n) if i not in fwd or i not in bwd]
+    live = live_nodes(adj, range(NUM_INPUT_NODES), n - 1)
+    dead = [i for i in range(n) if i not in live]
     adj[dead, :] = 0
     adj[:, dead] = 0
     for i in range(NUM_INPUT_NODES):  # a self-loop keeps a live input's own value (its preprocess cost)
@@ -82,7 +76,7 @@ def encode(genotypes: Sequence[Genotype]) -> np.ndarray:
         graphs = {False: cell_graph(g.normal, g.normal_concat), True: cell_graph(g.reduce, g.reduce_concat)}
         net = RelativeNASNet(genotype=g, **PROXY).eval()
         counts = mult_adds_by_module(net, torch.zeros(1, 3, 32, 32))
-        adjs, vectors, flops, params = [], [], [], []
+        flops, params = [], []
         for k, cell in enumerate(net.cells):
             f, p = _node_costs(net, counts, k)
             flops.append((cell.reduction, f))

@@ -18,7 +18,7 @@ from typing import List, Sequence, Tuple
 
 import numpy as np
 
-from .tensor import renas_tensor
+from .tensor import live_nodes, renas_tensor
 
 __all__ = ['NASLIB_OPS', 'Spec', 'SpecError', 'from_naslib_key', 'prune', 'vertex_channels', 'cell_costs',
            'encode', 'network_params', 'network_mult_adds', 'NETWORK_CELLS', 'NODE_CODES']
@@ -64,14 +64,7 @@ def prune(spec: Spec) -> Spec:
     """Remove the vertices on no input-to-output path, as NAS-Bench-101 does before building a cell."""
     m = np.array(spec.matrix)
     n = len(m)
-    fwd, bwd = {0}, {n - 1}
-    for i in range(n):
-        if i in fwd:
-            fwd.update(np.flatnonzero(m[i]).tolist())
-    for j in reversed(range(n)):
-        if j in bwd:
-            bwd.update(np.flatnonzero(m[:, j]).tolist())
-    keep = sorted(fwd & bwd)
+    keep = sorted(live_nodes(m, [0], n - 1))
     if 0 not in keep or n - 1 not in keep:
         raise SpecError(f'NAS-Bench-101 cell {spec.ops}: the output is not reachable from the input')
     sub = m[np.ix_(keep, keep)]

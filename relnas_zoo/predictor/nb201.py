@@ -224,14 +224,8 @@ def node_graph(cell: Sequence[str]) -> Tuple[List[List[int]], List[str]]:
         for f, (s2, _) in enumerate(EDGES):
             if s2 == t and cell[f] != 'none':
                 adj[1 + e][1 + f] = 1
-    fwd, bwd = {0}, {n - 1}
-    for i in range(n):  # node order is topological
-        if i in fwd:
-            fwd.update(j for j in range(n) if adj[i][j])
-    for j in reversed(range(n)):
-        if j in bwd:
-            bwd.update(i for i in range(n) if adj[i][j])
-    live = fwd & bwd
+    from .tensor import live_nodes
+    live = live_nodes(adj, [0], n - 1)
     for i in range(n):
         for j in range(n):
             if i not in live or j not in live:

@@ -2,7 +2,6 @@
 without training. One object per space, so the commands and the bench treat them alike."""
 from __future__ import annotations
 
-import math
 from typing import Any, Dict, Sequence, Tuple
 
 import numpy as np

@@ -5,7 +5,22 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ['renas_tensor']
+__all__ = ['renas_tensor', 'live_nodes']
+
+
+def live_nodes(adjacency: Sequence[Sequence[int]], sources: Sequence[int], sink: int) -> set:
+    """Nodes on some path from a source to ``sink`` of a DAG whose node order is topological; the
+    others compute nothing the output sees."""
+    a = np.asarray(adjacency)
+    n = len(a)
+    fwd, bwd = set(sources), {sink}
+    for i in range(n):
+        if i in fwd:
+            fwd.update(np.flatnonzero(a[i]).tolist())
+    for j in reversed(range(n)):
+        if j in bwd:
+            bwd.update(np.flatnonzero(a[:, j]).tolist())
+    return fwd & bwd
 
 
 def renas_tensor(adjacency: Sequence[Sequence[int]], codes: Sequence[float],

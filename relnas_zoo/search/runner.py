@@ -43,6 +43,7 @@ import torch
 import torch.distributed as torch_dist
 import yaml
 
+from ..atomic import atomic_torch_save, atomic_write_text
 from ..data import DatasetError, ImageArrays, TensorBatches, load_cifar, load_digits, split_indices
 from ..encoding import bounds, decode
 from ..genotypes import Genotype, save_genotype
@@ -121,18 +122,6 @@ def _load_data(cfg: SearchConfig) -> tuple:
     return data, mean, std
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f'.{path.name}.tmp')
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def _atomic_torch_save(obj: Any, path: Path) -> None:
-    tmp = path.with_name(f'.{path.name}.tmp')
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
 class _Run:
     """State and I/O of one search run directory."""
 
@@ -179,7 +168,7 @@ class _Run:
 
     def save(self) -> None:
         if self.dist.main:
-            _atomic_torch_save(self.state(), self.out / CHECKPOINT)
+            atomic_torch_save(self.state(), self.out / CHECKPOINT)
 
     def restore(self) -> None:
         state = torch.load(self.out / CHECKPOINT, map_location='cpu', weights_only=True)
@@ -204,11 +193,11 @@ class _Run:
             path = self.out / EVAL_LOG
             if path.exists():
                 lines = path.read_text().splitlines(keepends=True)[:self.log_lines]
-                _atomic_write_text(path, ''.join(lines))
+                atomic_write_text(path, ''.join(lines))
             path = self.out / GENERATION_LOG  # one line per completed generation
             if path.exists():
                 lines = path.read_text().splitlines(keepends=True)[:len(self.history)]
-                _atomic_write_text(path, ''.join(lines))
+                atomic_write_text(path, ''.join(lines))
 
     # ---------------------------------------------------------------- one candidate / pair
     def settings(self, generation: int) -> TrainSettings:
@@ -410,7 +399,7 @@ class _Run:
                            last_val_loss=_num(last[k]))
                       for k, vec in enumerate(self.opt.population)]
         population.sort(key=lambda d: d['rank'])
-        _atomic_write_text(self.out / 'population.json', json.dumps(dict(
+        atomic_write_text(self.out / 'population.json', json.dumps(dict(
             generations=self.opt.generation, chosen_by=basis, best_individual=best, best_val_loss=best_loss,
             note=('vectors after the last update. final_val_loss: one epoch from the final Omega, the same for '
                   'every individual, no write-back (the ranking the genotype is chosen by when chosen_by is '
@@ -480,8 +469,8 @@ def run_search(cfg: SearchConfig, out_dir: os.PathLike, resume: bool = False, pr
         run.restore()
         log.info('resumed at generation %d, pair %d', run.opt.generation, run.pair_pos)
     elif dist.main:
-        _atomic_write_text(out / 'config.yaml', yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-        _atomic_write_text(out / 'split.json', json.dumps(dict(seed=cfg.seed, **run.split)))
+        atomic_write_text(out / 'config.yaml', yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        atomic_write_text(out / 'split.json', json.dumps(dict(seed=cfg.seed, **run.split)))
         (out / EVAL_LOG).write_text('')
     if not resume:
         run.save()  # from here on, --resume works whenever the run stops

@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..atomic import atomic_torch_save
 from ..networks import AuxOutput, RelativeNASNet
 from ..weights import arch_of, save_checkpoint
 from .config import ConfigError, TrainConfig
@@ -84,12 +85,6 @@ def _autocast(device: torch.device, amp: str):
     if amp == 'none':
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=torch.bfloat16 if amp == 'bf16' else torch.float16)
-
-
-def _atomic_save(obj: Any, path: Path) -> None:
-    tmp = path.with_name(f'.{path.name}.tmp')
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
 
 
 @torch.inference_mode()
@@ -299,7 +294,7 @@ def train(cfg: TrainConfig, out_dir: os.PathLike, resume: bool = False, progress
                     save_checkpoint(model, out / FINAL, extra=dict(
                         top1=final['top1'], top5=final['top5'], epoch=epoch, train_config=cfg.to_dict(),
                         note='the final epoch: the run\'s result, as the paper reports'))
-                _atomic_save(dict(format='relnas_zoo-train', epoch=epoch + 1, model=model.state_dict(),
+                atomic_torch_save(dict(format='relnas_zoo-train', epoch=epoch + 1, model=model.state_dict(),
                                   optimizer=opt.state_dict(), scheduler=sched.state_dict(),
                                   scaler=scaler.state_dict(), ema=ema.module.state_dict() if ema else None,
                                   best=best, config=cfg.to_dict(), arch=arch_of(model),
