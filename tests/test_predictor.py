@@ -290,6 +290,32 @@ def test_user_tables_csv_and_json(tmp_path, analog):
         tables.read_table(tmp_path / 't.csv', arch_column='cell')
 
 
+def test_official_api_records_become_a_table():
+    # the strings as NAS-Bench-201's and NATS-Bench's APIs print them
+    archs = ['|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|',
+             '|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|',
+             '|none~0|+|none~0|none~1|+|none~0|none~1|none~2|']
+
+    class API:
+        def __len__(self):
+            return len(archs)
+
+        def arch(self, i):
+            return archs[i]
+
+    infos = [{'valid-accuracy': 90.1, 'test-accuracy': 93.2}, {'valid-accuracy': 85.0, 'test-accuracy': 88.7},
+             {'test-accuracy': 10.0}]
+    t = tables.table_from_api(API(), infos.__getitem__, 'NAS-Bench-201-v1_1-096897.pth')
+    assert t.archs[0] == ('nor_conv_3x3', 'nor_conv_3x3', 'skip_connect', 'avg_pool_3x3', 'nor_conv_3x3', 'skip_connect')
+    assert nb201.to_naslib_key(t.archs[1]) == (4, 3, 3, 0, 0, 0)
+    np.testing.assert_array_equal(t.metric('test_accuracy'), [93.2, 88.7, 10.0])
+    assert np.isnan(t.metric('valid_accuracy')[2])
+    assert t.with_metric('valid_accuracy')[0] == t.archs[:2]
+    archs[2] = '|none~0|+|none~0|'
+    with pytest.raises(tables.TableError, match='architecture 2: .*expected 3 node groups'):
+        tables.table_from_api(API(), infos.__getitem__, 'x.pth')
+
+
 def test_official_api_path_says_what_is_missing(tmp_path):
     with pytest.raises(tables.TableError, match='pip install nats_bench'):
         tables.official_nb201(tmp_path / 'NATS-tss-v1_0-3ffb9-simple')

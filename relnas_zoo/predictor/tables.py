@@ -26,7 +26,7 @@ import numpy as np
 from . import nb101, nb201
 
 __all__ = ['Table', 'TableError', 'RestrictedUnpickler', 'analog_nasbench', 'naslib_nb201', 'naslib_nb101',
-           'read_table', 'official_nb201', 'search_log_pairs', 'NASLIB_DIR', 'ANALOG_METRICS']
+           'read_table', 'official_nb201', 'table_from_api', 'search_log_pairs', 'NASLIB_DIR', 'ANALOG_METRICS']
 
 NASLIB_DIR = Path(__file__).parent / 'data' / 'naslib'
 ANALOG_METRICS = ('baseline_accuracy', 'ptq_accuracy', 'qat_accuracy', 'noisy_accuracy', 'analog_accuracy')
@@ -205,23 +205,34 @@ def official_nb201(path: Union[str, Path], dataset: str = 'cifar10', hp: str = '
     """NATS-Bench topology (``nats_bench``) or NAS-Bench-201 (``nas_201_api``) files through their own
     APIs: metrics ``valid_accuracy`` and ``test_accuracy`` of ``dataset`` (``cifar10-valid``, ``cifar10``,
     ``cifar100``, ``ImageNet16-120``)."""
-    api = None
     if importlib.util.find_spec('nats_bench') is not None:
         from nats_bench import create
         api = create(str(path), 'tss', fast_mode=True, verbose=False)
+        info_of = lambda i: api.get_more_info(i, dataset, hp=hp, is_random=False)  # noqa: E731
     elif importlib.util.find_spec('nas_201_api') is not None:
         from nas_201_api import NASBench201API
         api = NASBench201API(str(path), verbose=False)
+        # NAS-Bench-201's own API has the 200-epoch results and, on request, the 12-epoch ones
+        info_of = lambda i: api.get_more_info(i, dataset, use_12epochs_result=hp == '12', is_random=False)  # noqa: E731
     else:
         raise TableError('reading the official NAS-Bench-201 / NATS-Bench files needs their API: '
                          '`pip install nats_bench` (or nas-bench-201), plus the benchmark file itself')
+    return table_from_api(api, info_of, str(path))
+
+
+def table_from_api(api: Any, info_of, source: str) -> Table:
+    """Architectures (``api.arch(i)``, the benchmark's strings) and ``info_of(i)``'s valid/test accuracy
+    for every index of an official API object."""
     archs, valid, test = [], [], []
     for i in range(len(api)):
-        archs.append(nb201.parse_arch_string(api.arch(i)))
-        info = api.get_more_info(i, dataset, hp=hp, is_random=False)
-        valid.append(float(info.get('valid-accuracy', math.nan) or math.nan))
-        test.append(float(info.get('test-accuracy', math.nan) or math.nan))
-    return Table('nb201', archs, dict(valid_accuracy=np.asarray(valid), test_accuracy=np.asarray(test)), str(path))
+        try:
+            archs.append(nb201.parse_arch_string(api.arch(i)))
+        except nb201.ArchStringError as e:
+            raise TableError(f'{source}, architecture {i}: {e}') from None
+        info = info_of(i)
+        valid.append(float(info.get('valid-accuracy', math.nan)))
+        test.append(float(info.get('test-accuracy', math.nan)))
+    return Table('nb201', archs, dict(valid_accuracy=np.asarray(valid), test_accuracy=np.asarray(test)), source)
 
 
 # ---------------------------------------------------------------------------------------- search logs
