@@ -19,12 +19,15 @@ from .spaces import Space, parse_features
 
 __all__ = ['kendall_bench', 'format_bench']
 
-_JOB_DATA: Optional[Dict[str, Any]] = None  # what the (forked) workers read
+_JOB_DATA: Optional[Dict[str, Any]] = None  # what a worker process reads (set by _init_worker)
 
 
-def _single_thread() -> None:
-    import torch
-    torch.set_num_threads(1)
+def _init_worker(data: Optional[Dict[str, Any]], threads: int = 1) -> None:
+    global _JOB_DATA
+    _JOB_DATA = data
+    if threads:
+        import torch
+        torch.set_num_threads(threads)
 
 
 def _run_job(job) -> Dict[str, float]:
@@ -71,17 +74,18 @@ def kendall_bench(space: Space, archs: Sequence[Any], values: np.ndarray, train_
     prep_seconds = time.perf_counter() - t0
     runs: Dict[str, Dict[int, List[Dict[str, float]]]] = {v: {s: [] for s in train_sizes} for v in variants}
     jobs = [(size, r, v) for size in train_sizes for r in range(repeats) for v in variants]
-    global _JOB_DATA
-    _JOB_DATA = dict(tensors=tensors, features=features, values=values, parsed=parsed, config=config, seed=seed,
-                     test_size=test_size)
+    data = dict(tensors=tensors, features=features, values=values, parsed=parsed, config=config, seed=seed,
+                test_size=test_size)
     bar = tqdm(total=len(jobs), desc='predictor bench', unit='fit', disable=not progress)
     if workers > 1:
         # One single-threaded process per core beats one process of several threads for these small
-        # batches; forked workers share the encoded tensors with the parent.
+        # batches. Spawned, not forked: a fork of a process that runs other threads (OpenMP pools, a
+        # test runner's) can inherit a held lock and hang.
         import multiprocessing as mp
-        pool = mp.get_context('fork').Pool(workers, initializer=_single_thread)
+        pool = mp.get_context('spawn').Pool(workers, initializer=_init_worker, initargs=(data,))
         results = pool.imap(_run_job, jobs)
     else:
+        _init_worker(data, threads=0)
         pool, results = None, map(_run_job, jobs)
     try:
         for (size, r, v), res in zip(jobs, results):
@@ -91,7 +95,7 @@ def kendall_bench(space: Space, archs: Sequence[Any], values: np.ndarray, train_
     finally:
         if pool is not None:
             pool.terminate()
-        _JOB_DATA = None
+        _init_worker(None, threads=0)
     bar.close()
     summary = {v: {str(s): dict(tau_mean=float(np.mean([x['tau'] for x in rs])),
                                 tau_std=float(np.std([x['tau'] for x in rs])),
