@@ -289,8 +289,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         f'(default renas, ReNAS as published)')
     _add_train_args(b)
     b.add_argument('--workers', type=int, default=1,
-                   help='processes training side by side, one thread each (default 1; 2 on a 2-core machine '
-                        'is faster than one process of 2 threads)')
+                   help='processes training side by side, one thread each (default 1; the number of cores '
+                        'keeps them all busy)')
     b.add_argument('--json', help='also write every tau and timing to this JSON file')
     _add_output_args(b)
     b.set_defaults(func=cmd_bench)
