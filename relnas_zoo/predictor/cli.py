@@ -77,8 +77,6 @@ def _config(args: argparse.Namespace, ensemble: int = 1) -> TrainConfig:
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import format_bench, kendall_bench
     space = get_space(args.space)
-    for v in args.features:
-        parse_features(v)
     with phase('load table', args.quiet):
         table = _load_table(args)
         metric = _metric(args, table)
