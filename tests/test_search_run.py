@@ -143,18 +143,27 @@ def test_checkpoint_of_the_slot_keyed_weight_set_is_refused(cifar, tmp_path):
     assert r.returncode == 2 and 'one weight per' in r.stderr and 'start a new search' in r.stderr
 
 
-def test_killed_run_resumes_to_the_same_result(cifar, tmp_path):
-    args = ['--data', str(cifar), *_set(*TINY, 'generations=3')]
+# with a predictor: it decides pairs from generation 1 on (threshold low enough that it does)
+PREDICTOR = ['generations=4', 'predictor=renas', 'predictor_warmup=1', 'predictor_threshold=0.3',
+             'predictor_epochs=30']
+
+
+@pytest.mark.parametrize('predictor', [False, True], ids=['plain', 'predictor'])
+def test_killed_run_resumes_to_the_same_result(cifar, tmp_path, predictor):
+    args = ['--data', str(cifar), *_set(*TINY, *(PREDICTOR if predictor else ['generations=3']))]
     ref = tmp_path / 'ref'
     subprocess.run(_cmd('--out', str(ref), *args), check=True, env=_env(), capture_output=True)
+    if predictor:
+        gens = [json.loads(l) for l in (ref / 'generations.jsonl').read_text().splitlines()]
+        assert sum(g['predicted_pairs'] for g in gens) >= 1, 'the predictor decided no pair: nothing to resume'
 
     run = tmp_path / 'killed'
     proc = subprocess.Popen(_cmd('--out', str(run), *args), env=_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
-    log = run / 'evaluations.jsonl'
+    log = run / ('generations.jsonl' if predictor else 'evaluations.jsonl')
     deadline = time.time() + 300
-    while time.time() < deadline:  # kill in the middle of generation 1
-        if log.exists() and len(log.read_text().splitlines()) >= 6:
+    while time.time() < deadline:  # kill in the middle of generation 1 (plain) or after generation 1
+        if log.exists() and len(log.read_text().splitlines()) >= (2 if predictor else 6):
             break
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)

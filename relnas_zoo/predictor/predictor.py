@@ -211,11 +211,16 @@ class RelativisticPredictor:
         except Exception as exc:
             raise PredictorFileError(f'{path}: not a readable predictor file ({type(exc).__name__}: '
                                      f'{str(exc).splitlines()[0] if str(exc) else "no detail"})') from None
+        return cls.from_state_dict(state, source=str(path))
+
+    @classmethod
+    def from_state_dict(cls, state: Dict[str, Any], source: str = 'predictor state') -> 'RelativisticPredictor':
+        """A predictor from :meth:`state_dict` (a file's content, or a search checkpoint's entry)."""
         if not isinstance(state, dict) or state.get('format') != FORMAT:
-            raise PredictorFileError(f'{path}: not a relnas_zoo predictor file (written by '
+            raise PredictorFileError(f'{source}: not a relnas_zoo predictor file (written by '
                                      f'`relnas-zoo predictor train --out ...`)')
         if state.get('version') != VERSION:
-            raise PredictorFileError(f'{path}: predictor file version {state.get("version")!r}; '
+            raise PredictorFileError(f'{source}: predictor file version {state.get("version")!r}; '
                                      f'this relnas_zoo reads version {VERSION}')
         pred = cls(state['in_channels'], state['grid'], state['extra_features'], TrainConfig(**state['config']),
                    state['meta'])

@@ -237,9 +237,11 @@ def table_from_api(api: Any, info_of, source: str) -> Table:
 
 # ---------------------------------------------------------------------------------------- search logs
 def search_log_pairs(run_dir: Union[str, Path]):
-    """A RelativeNAS search folder's decided pairs: ``(genotypes, pairs)`` where each row of ``pairs``
-    indexes the better (fast, lower validation loss) genotype first. Genotypes seen twice are merged."""
+    """A RelativeNAS search folder's evaluated pairs: ``(genotypes, pairs)`` where each row of ``pairs``
+    indexes the better (fast, lower validation loss) genotype first. Genotypes seen twice are merged;
+    pairs a predictor decided are not evidence and are left out."""
     from ..genotypes import Genotype
+    from ..search.summary import evaluated_pairs
     path = Path(run_dir) / 'generations.jsonl'
     if not path.is_file():
         raise TableError(f'{path}: no such file; pass a search folder (search/run.py --out)')
@@ -258,13 +260,9 @@ def search_log_pairs(run_dir: Union[str, Path]):
             continue
         try:
             rec = json.loads(line)
-            by_ind = {d['individual']: Genotype.from_dict(d['genotype']) for d in rec['individuals']}
-            for p in rec['pairs']:
-                if p.get('fast') is None or p.get('slow') is None:
-                    continue
-                fast, slow = idx(by_ind[p['fast']]), idx(by_ind[p['slow']])
+            for fast, slow in evaluated_pairs(rec):
                 if fast != slow:
-                    pairs.append((fast, slow))
+                    pairs.append((idx(fast), idx(slow)))
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
             raise TableError(f'{path}, line {n}: not a generation record ({type(e).__name__}: {e})') from None
     if not pairs:

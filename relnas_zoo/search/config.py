@@ -48,6 +48,16 @@ class SearchConfig:
     final_ranking: bool = True          # after the last generation, evaluate every individual from the
                                         # same final Omega (one epoch each, no write-back) and pick the
                                         # best of that ranking; false: lowest loss of the last generation
+    # ReNAS-decided pairs (off by default: the paper's procedure evaluates every candidate)
+    predictor: str = 'none'             # none | renas: from generation predictor_warmup on, a ReNAS predictor
+                                        # trained on every pair evaluated so far decides the pairs whose
+                                        # order it is confident about; neither candidate of such a pair is
+                                        # trained, Omega takes no weights from it, the slow-learner still
+                                        # moves (search.predicted_pairs)
+    predictor_warmup: int = 2           # generations evaluated in full before the predictor decides a pair
+    predictor_threshold: float = 1.0    # confident: the two predicted scores differ by at least this many
+                                        # score standard deviations (over the predictor's training genotypes)
+    predictor_epochs: int = 100         # training epochs of each generation's predictor
     # execution
     device: str = 'auto'                # auto | cpu | cuda | cuda:N
     amp: str = 'none'                   # none | bf16 | fp16
@@ -93,6 +103,14 @@ class SearchConfig:
         need(self.grad_clip >= 0, 'grad_clip', 'must be >= 0 (0 disables clipping)')
         need(isinstance(self.cutout, int) and self.cutout >= 0, 'cutout', 'must be an int >= 0')
         need(0 <= self.drop_path < 1, 'drop_path', 'must lie in [0, 1)')
+        need(self.predictor in ('none', 'renas'), 'predictor', 'choose none or renas')
+        need(isinstance(self.predictor_warmup, int) and not isinstance(self.predictor_warmup, bool)
+             and self.predictor_warmup >= 1, 'predictor_warmup',
+             'must be an int >= 1 (the predictor needs evaluated pairs to learn from)')
+        need(isinstance(self.predictor_threshold, (int, float)) and not isinstance(self.predictor_threshold, bool)
+             and self.predictor_threshold > 0, 'predictor_threshold', 'must be a number > 0')
+        need(isinstance(self.predictor_epochs, int) and not isinstance(self.predictor_epochs, bool)
+             and self.predictor_epochs >= 1, 'predictor_epochs', 'must be an int >= 1')
         need(self.device == 'auto' or self.device == 'cpu' or self.device.startswith('cuda'), 'device',
              'choose auto, cpu, cuda or cuda:N')
         need(self.amp in ('none', 'bf16', 'fp16'), 'amp', 'choose none, bf16 or fp16')

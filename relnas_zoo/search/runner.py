@@ -44,7 +44,7 @@ import torch.distributed as torch_dist
 import yaml
 
 from ..atomic import atomic_torch_save, atomic_write_text
-from ..data import DatasetError, ImageArrays, TensorBatches, load_cifar, load_digits, split_indices
+from ..data import TensorBatches, load_cifar, load_digits, split_indices
 from ..encoding import bounds, decode
 from ..genotypes import Genotype, save_genotype
 from ..timm_models import CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD
@@ -52,7 +52,8 @@ from .config import ConfigError, SearchConfig
 from .estimator import CandidateResult, TrainSettings, evaluate_candidate
 from .host_memory import keep_freed_memory
 from .optimizer import SlowFastOptimizer, decide
-from .summary import GENERATION_LOG, diversity, read_generations
+from .predicted_pairs import PairPlan, PairPredictor
+from .summary import GENERATION_LOG, diversity, evaluated_pairs, read_generations
 from .weight_set import WeightSet
 
 __all__ = ['run_search', 'SearchResult', 'candidate_seed']
@@ -72,6 +73,7 @@ class SearchResult:
     best_val_loss: float
     evaluations: int
     seconds: float
+    saved_evaluations: int = 0  # candidates whose pair a predictor decided (predictor: renas)
 
 
 @dataclass
@@ -156,7 +158,11 @@ class _Run:
         self.final: List[Optional[Dict[str, Any]]] = [None] * cfg.population  # the final ranking
         self.log_lines = 0
         self.evaluations = 0
+        self.saved_evaluations = 0
         self.seconds = 0.0
+        self.pair_predictor = (PairPredictor(cfg.seed, cfg.predictor_warmup, cfg.predictor_threshold,
+                                             cfg.predictor_epochs) if cfg.predictor == 'renas' else None)
+        self.plan: Optional[List[PairPlan]] = None  # the current generation's predicted decisions
 
     # ---------------------------------------------------------------- checkpoint
     def state(self) -> Dict[str, Any]:
@@ -164,7 +170,10 @@ class _Run:
                     omega=self.omega.state_dict(), pair_pos=self.pair_pos, losses=list(self.losses),
                     history=[list(h) for h in self.history], pair_log=json.dumps(self.pair_log),
                     final=json.dumps(self.final), log_lines=self.log_lines,
-                    evaluations=self.evaluations, seconds=self.seconds, rng_note='derived from (seed, position)')
+                    evaluations=self.evaluations, saved_evaluations=self.saved_evaluations,
+                    seconds=self.seconds, rng_note='derived from (seed, position)',
+                    plan=json.dumps(self.plan),
+                    predictor=None if self.pair_predictor is None else self.pair_predictor.state_dict())
 
     def save(self) -> None:
         if self.dist.main:
@@ -189,6 +198,10 @@ class _Run:
         self.log_lines = state['log_lines']
         self.evaluations = state['evaluations']
         self.seconds = state['seconds']
+        self.saved_evaluations = state.get('saved_evaluations', 0)
+        self.plan = json.loads(state.get('plan', 'null'))
+        if self.pair_predictor is not None and state.get('predictor') is not None:
+            self.pair_predictor.load_state_dict(state['predictor'])
         if self.dist.main:  # drop log lines written after the checkpoint (the pair was redone)
             path = self.out / EVAL_LOG
             if path.exists():
@@ -228,7 +241,7 @@ class _Run:
         settings = self.settings(g)
         vec = lambda k: [round(float(v), 6) for v in self.opt.population[k]]
         self.pair_log.append(dict(pair=pair, i=i, j=j, fast=out.fast, slow=out.slow, loss_i=_num(res_i.val_loss),
-                                  loss_j=_num(res_j.val_loss), vector_i=vec(i), vector_j=vec(j)))
+                                  loss_j=_num(res_j.val_loss), vector_i=vec(i), vector_j=vec(j), decided='evaluated'))
         lines = []
         for idx in (i, j):
             r = results[idx]
@@ -251,22 +264,60 @@ class _Run:
         self.log_lines += 2
         return f'{res_i.val_loss:.3f} vs {res_j.val_loss:.3f}'
 
+    def record_predicted(self, pair: int, i: int, j: int, plan: Dict[str, Any]) -> str:
+        """A pair the predictor decided: logged as such; no candidate trained, Omega unchanged."""
+        vec = lambda k: [round(float(v), 6) for v in self.opt.population[k]]
+        self.pair_log.append(dict(pair=pair, i=i, j=j, fast=plan['fast'], slow=plan['slow'], loss_i=None,
+                                  loss_j=None, vector_i=vec(i), vector_j=vec(j), decided='predicted',
+                                  score_i=plan['score_i'], score_j=plan['score_j'], confidence=plan['confidence']))
+        self.saved_evaluations += 2
+        return f'predicted ({plan["confidence"]:.2f})'
+
+    def make_plan(self, pairs: Sequence[tuple]) -> None:
+        """The predictor's decisions for this generation, made once before its first pair and saved."""
+        plan: List[PairPlan] = [None] * len(pairs)
+        if self.pair_predictor is not None:
+            if self.dist.main:
+                genotypes = [decode(v) for v in self.opt.population]
+                plan = self.pair_predictor.plan(self.opt.generation, genotypes, pairs)
+            if self.dist.world > 1:  # one predictor, on the main process; every rank follows its plan
+                box = [plan]
+                torch_dist.broadcast_object_list(box, src=0)
+                plan = box[0]
+            decided = sum(p is not None for p in plan)
+            if self.pair_predictor.predictor is not None and self.dist.main:
+                log.info('generation %d: the predictor (%d training pairs, %.1fs) decides %d of %d pairs',
+                         self.opt.generation, len(self.pair_predictor.pairs),
+                         self.pair_predictor.predictor.fit_seconds, decided, len(pairs))
+        with _interrupts_deferred():
+            self.plan = plan
+            self.save()
+
     # ---------------------------------------------------------------- generations
     def run_generation(self, bar) -> None:
         pairs = self.opt.ask()
+        if self.plan is None:
+            self.make_plan(pairs)
+        plan = self.plan
         if self.cfg.mode == 'sequential':
             for p in range(self.pair_pos, len(pairs)):
                 i, j = pairs[p]
-                res_i, res_j = self.evaluate(i), self.evaluate(j)
-                with _interrupts_deferred():
-                    status = self.record(p, i, j, res_i, res_j)
-                    self.pair_pos = p + 1
-                    self.save()
+                if plan[p] is not None:
+                    with _interrupts_deferred():
+                        status = self.record_predicted(p, i, j, plan[p])
+                        self.pair_pos = p + 1
+                        self.save()
+                else:
+                    res_i, res_j = self.evaluate(i), self.evaluate(j)
+                    with _interrupts_deferred():
+                        status = self.record(p, i, j, res_i, res_j)
+                        self.pair_pos = p + 1
+                        self.save()
                 if bar is not None:
                     bar.update(2)
                     bar.set_postfix_str(status)
         else:
-            order = [k for pair in pairs for k in pair]
+            order = [k for p, pair in enumerate(pairs) if plan[p] is None for k in pair]
             results: Dict[int, CandidateResult] = {}
             for pos, idx in enumerate(order):
                 if pos % self.dist.world == self.dist.rank:
@@ -277,34 +328,48 @@ class _Run:
         with _interrupts_deferred():
             if self.cfg.mode == 'parallel':
                 for p, (i, j) in enumerate(pairs):
-                    self.record(p, i, j, results[i], results[j])
+                    if plan[p] is not None:
+                        self.record_predicted(p, i, j, plan[p])
+                    else:
+                        self.record(p, i, j, results[i], results[j])
             self.history.append(list(self.losses))
             self.log_generation()  # vectors as evaluated, before the slow-learners move
-            self.opt.tell(pairs, [math.inf if v is None else v for v in self.losses])
+            told = [math.inf if v is None else v for v in self.losses]
+            for d in self.pair_log:  # a predicted pair: its order, for the optimizer's update only
+                if d['decided'] == 'predicted':
+                    told[d['fast']], told[d['slow']] = 0.0, 1.0
+            self.opt.tell(pairs, told)
             self.pair_pos = 0
             self.losses = [None] * self.cfg.population
             self.pair_log = []
+            self.plan = None
             self.save()
 
     def log_generation(self) -> None:
-        """Append the generation's line to generations.jsonl (inside the block that saves its checkpoint)."""
-        if not self.dist.main:
-            return
+        """Append the generation's line to generations.jsonl (inside the block that saves its checkpoint);
+        its evaluated pairs join the predictor's training pairs."""
         g = self.opt.generation
-        roles = {}
+        roles, predicted = {}, set()
         for d in self.pair_log:
             roles.update({d['fast']: 'fast', d['slow']: 'slow'})
+            if d['decided'] == 'predicted':
+                predicted.update((d['i'], d['j']))
         pop = self.opt.population
         individuals = [dict(individual=k, vector=[round(float(v), 6) for v in pop[k]],
                             genotype=decode(pop[k]).to_dict(), val_loss=_num(self.losses[k]),
-                            role=roles.get(k, 'nan')) for k in range(len(pop))]
+                            role=roles.get(k, 'nan'), evaluated=k not in predicted) for k in range(len(pop))]
         finite = [(v, k) for k, v in enumerate(self.losses) if v is not None and math.isfinite(v)]
         line = dict(generation=g, lr=self.cfg.lr_at(g), drop_path=self.cfg.drop_path_at(g),
                     best_individual=min(finite)[1] if finite else None,
                     best_val_loss=min(finite)[0] if finite else None,
                     mean_val_loss=float(np.mean([v for v, _ in finite])) if finite else None,
                     diversity=diversity(pop, self.opt.lower, self.opt.upper),
+                    predicted_pairs=sum(d['decided'] == 'predicted' for d in self.pair_log),
                     pairs=self.pair_log, individuals=individuals)
+        if self.pair_predictor is not None:
+            self.pair_predictor.add_pairs(evaluated_pairs(line))
+        if not self.dist.main:
+            return
         with open(self.out / GENERATION_LOG, 'a') as f:
             f.write(json.dumps(line) + '\n')
 
@@ -388,7 +453,8 @@ class _Run:
                                                          chosen[k] if chosen[k] is not None else 0, k))
         rank = {k: r + 1 for r, k in enumerate(order)}
         genotype = decode(self.opt.population[best], name=f'search_seed{self.cfg.seed}')
-        result = SearchResult(self.out, self.out / 'genotype.json', best, best_loss, self.evaluations, self.seconds)
+        result = SearchResult(self.out, self.out / 'genotype.json', best, best_loss, self.evaluations, self.seconds,
+                              self.saved_evaluations)
         if not self.dist.main:
             return result
         save_genotype(genotype, self.out / 'genotype.json')
@@ -494,7 +560,9 @@ def run_search(cfg: SearchConfig, out_dir: os.PathLike, resume: bool = False, pr
                 run.run_generation(bar)
             run.seconds += time.perf_counter() - t0
             losses = np.array([v for v in run.history[-1] if v is not None and math.isfinite(v)])
-            if dist.main:
+            if dist.main and not len(losses):
+                log.info('generation %d: every pair decided by the predictor (%.1fs)', g, time.perf_counter() - t0)
+            elif dist.main:
                 log.info('generation %d: val loss best %.4f mean %.4f (lr %.4g, drop-path %.3g, %.1fs)', g,
                          losses.min(), losses.mean(), cfg.lr_at(g), cfg.drop_path_at(g), time.perf_counter() - t0)
                 if tb is not None:

@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Sequence, Union
 
 import numpy as np
 
-__all__ = ['GENERATION_LOG', 'diversity', 'read_generations', 'summarize']
+__all__ = ['GENERATION_LOG', 'diversity', 'read_generations', 'evaluated_pairs', 'summarize']
 
 GENERATION_LOG = 'generations.jsonl'  # one line per completed generation of a search run
 
@@ -47,6 +47,15 @@ def read_generations(run_dir: Union[str, os.PathLike]) -> List[Dict[str, Any]]:
     return out
 
 
+def evaluated_pairs(record: Dict[str, Any]) -> List[tuple]:
+    """A generation record's trained pair decisions as ``(fast genotype, slow genotype)``. Pairs a
+    predictor decided are left out: they are its guesses, not evidence (``predictor: renas``)."""
+    from ..genotypes import Genotype
+    by_ind = {d['individual']: Genotype.from_dict(d['genotype']) for d in record['individuals']}
+    return [(by_ind[p['fast']], by_ind[p['slow']]) for p in record['pairs']
+            if p.get('fast') is not None and p.get('slow') is not None and p.get('decided') != 'predicted']
+
+
 def _fmt(v: Any) -> str:
     return 'nan' if v is None or (isinstance(v, float) and not math.isfinite(v)) else f'{v:.4f}'
 
@@ -66,6 +75,12 @@ def summarize(run_dir: Union[str, os.PathLike], last: int = 10) -> str:
     lines = [f'search in {run}: {cfg["dataset"]}, N={cfg["population"]}, G={cfg["generations"]}, '
              f'mode={cfg["mode"]}, C={cfg["C"]}, {cfg["layers"]} cells, seed {cfg["seed"]}',
              f'{len(gens)}/{cfg["generations"]} generations done' + (', finished' if finished else '')]
+    if cfg.get('predictor', 'none') != 'none':
+        predicted = sum(g.get('predicted_pairs', 0) for g in gens)
+        total = sum(len(g['pairs']) for g in gens)
+        lines.append(f'predictor {cfg["predictor"]} (from generation {cfg["predictor_warmup"]}, threshold '
+                     f'{cfg["predictor_threshold"]}): {predicted} of {total} pairs decided without training, '
+                     f'{2 * predicted} candidate evaluations saved')
     if gens:
         lines.append(f'{"gen":>4} {"best":>8} {"mean":>8} {"distance":>9} {"distinct":>8}')
         for g in gens[-last:]:
