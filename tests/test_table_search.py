@@ -82,3 +82,14 @@ def test_search_bench_command(tmp_path, capsys):
     assert "unknown method 'hillclimb'" in capsys.readouterr().err
     assert predictor_main(['search-bench', '--table', 'naslib', '--seeds', '1', '--queries', '5']) == 2
     assert 'needs every NAS-Bench-201 cell' in capsys.readouterr().err
+
+
+def test_search_bench_workers_give_the_same_record(acc):
+    """Seeds spread over two spawned processes give what one process gives (each run is seeded alone)."""
+    kw = dict(seeds=3, methods=['random', 'slowfast'], progress=False)
+    one = search_bench(acc, acc, [15, 30], workers=1, **kw)
+    two = search_bench(acc, acc, [15, 30], workers=2, **kw)
+    strip = lambda rec: {m: r['budgets'] for m, r in rec['results'].items()}
+    assert strip(one) == strip(two)
+    with pytest.raises(ValueError, match="'slowfast@x'"):
+        search_bench(acc, acc, [15], seeds=1, methods=['random', 'slowfast@x'], progress=False)

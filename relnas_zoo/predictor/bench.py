@@ -9,31 +9,22 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, replace
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Sequence
 
 import numpy as np
 from scipy.stats import kendalltau
 
 from .predictor import RelativisticPredictor, TrainConfig
 from .spaces import Space, parse_features
+from .workers import job_data, run_jobs
 
 __all__ = ['kendall_bench', 'format_bench']
-
-_JOB_DATA: Optional[Dict[str, Any]] = None  # what a worker process reads (set by _init_worker)
-
-
-def _init_worker(data: Optional[Dict[str, Any]], threads: int = 1) -> None:
-    global _JOB_DATA
-    _JOB_DATA = data
-    if threads:
-        import torch
-        torch.set_num_threads(threads)
 
 
 def _run_job(job) -> Dict[str, float]:
     """Train one variant on one seeded training set and rank the test architectures with it."""
     size, r, v = job
-    d = _JOB_DATA
+    d = job_data()
     values, tensors = d['values'], d['tensors']
     n = len(values)
     perm = np.random.default_rng([d['seed'], size, r]).permutation(n)
@@ -77,25 +68,10 @@ def kendall_bench(space: Space, archs: Sequence[Any], values: np.ndarray, train_
     data = dict(tensors=tensors, features=features, values=values, parsed=parsed, config=config, seed=seed,
                 test_size=test_size)
     bar = tqdm(total=len(jobs), desc='predictor bench', unit='fit', disable=not progress)
-    if workers > 1:
-        # One single-threaded process per core beats one process of several threads for these small
-        # batches. Spawned, not forked: a fork of a process that runs other threads (OpenMP pools, a
-        # test runner's) can inherit a held lock and hang.
-        import multiprocessing as mp
-        pool = mp.get_context('spawn').Pool(workers, initializer=_init_worker, initargs=(data,))
-        results = pool.imap(_run_job, jobs)
-    else:
-        _init_worker(data, threads=0)
-        pool, results = None, map(_run_job, jobs)
-    try:
-        for (size, r, v), res in zip(jobs, results):
-            runs[v][size].append(res)
-            bar.update(1)
-            bar.set_postfix_str(f"{v} n={size} tau={res['tau']:.3f}")
-    finally:
-        if pool is not None:
-            pool.terminate()
-        _init_worker(None, threads=0)
+    for (size, r, v), res in zip(jobs, run_jobs(_run_job, jobs, data, workers)):
+        runs[v][size].append(res)
+        bar.update(1)
+        bar.set_postfix_str(f"{v} n={size} tau={res['tau']:.3f}")
     bar.close()
     summary = {v: {str(s): dict(tau_mean=float(np.mean([x['tau'] for x in rs])),
                                 tau_std=float(np.std([x['tau'] for x in rs])),

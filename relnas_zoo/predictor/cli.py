@@ -214,7 +214,7 @@ def cmd_search_bench(args: argparse.Namespace) -> int:
 
     try:
         rec = search_bench(sel, rep, args.queries, args.seeds, args.methods, progress=not args.no_progress,
-                           on_method=save_partial,
+                           on_method=save_partial, workers=args.workers,
                            population=args.population, threshold=args.threshold, warmup=args.warmup,
                            retrain_every=args.retrain_every,
                            predictor_config=_config(args))
@@ -334,6 +334,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     sb.add_argument('--batch-size', type=int, default=1024, help='slowfast+renas: predictor batch (default 1024)')
     sb.add_argument('--lr', type=float, default=1e-3, help='slowfast+renas: predictor learning rate (default 1e-3)')
     sb.add_argument('--seed', type=int, default=0, help='predictor seed offset (default 0)')
+    sb.add_argument('--workers', type=int, default=1,
+                    help='processes running seeds side by side, one thread each (default 1; the number of '
+                         'cores keeps them all busy)')
     sb.add_argument('--json', help='also write the results to this JSON file (rewritten after each method)')
     _add_output_args(sb)
     sb.set_defaults(func=cmd_search_bench)

@@ -28,8 +28,9 @@ import numpy as np
 
 from . import nb201
 from .predictor import RelativisticPredictor, TrainConfig
+from .workers import job_data, run_jobs
 
-__all__ = ['TableOracle', 'BudgetExhausted', 'SearchRun', 'METHODS', 'run_method', 'random_search',
+__all__ = ['TableOracle', 'BudgetExhausted', 'SearchRun', 'METHODS', 'parse_method', 'run_method', 'random_search',
            'regularized_evolution', 'slowfast', 'RenasPairs', 'search_bench', 'format_search_bench']
 
 Cell = Tuple[str, ...]
@@ -208,17 +209,22 @@ def slowfast(oracle: TableOracle, seed: int, population: int = 20, pairs: Option
 METHODS = ('random', 'rea', 'slowfast', 'slowfast+renas')
 
 
-def run_method(method: str, select: Dict[Cell, float], report: Dict[Cell, float], budget: int, seed: int,
-               population: int = 20, threshold: float = 0.5, warmup: int = 20, retrain_every: int = 10,
-               predictor_config: Optional[TrainConfig] = None) -> SearchRun:
+def parse_method(method: str, threshold: float = 0.5) -> Tuple[str, float]:
+    """``'slowfast+renas@0.25'`` -> ('slowfast+renas', 0.25); an unknown method fails naming it."""
     base, _, t = method.partition('@')
     if base not in METHODS or (t and base != 'slowfast+renas'):
         raise ValueError(f'unknown method {method!r}; choose one of {", ".join(METHODS)} '
                          f'(slowfast+renas@T sets the confidence threshold T)')
     try:
-        threshold = float(t) if t else threshold
+        return base, float(t) if t else threshold
     except ValueError:
         raise ValueError(f'{method!r}: the threshold after "@" must be a number') from None
+
+
+def run_method(method: str, select: Dict[Cell, float], report: Dict[Cell, float], budget: int, seed: int,
+               population: int = 20, threshold: float = 0.5, warmup: int = 20, retrain_every: int = 10,
+               predictor_config: Optional[TrainConfig] = None) -> SearchRun:
+    base, threshold = parse_method(method, threshold)
     oracle = TableOracle(select, report, budget)
     run = SearchRun(method, seed, oracle)
     t0 = time.perf_counter()
@@ -241,33 +247,50 @@ def run_method(method: str, select: Dict[Cell, float], report: Dict[Cell, float]
     return run
 
 
+def _search_job(job) -> Dict[str, Any]:
+    """One method with one seed at the largest budget (a worker's job): its result at every budget."""
+    method, seed = job
+    d = job_data()
+    run = run_method(method, d['select'], d['report'], d['budgets'][-1], seed, **d['kwargs'])
+    return dict(results={b: run.result(b) for b in d['budgets']}, decisions=run.decisions,
+                queries=len(run.oracle.order), seconds=run.seconds)
+
+
 def search_bench(select: Dict[Cell, float], report: Dict[Cell, float], budgets: Sequence[int], seeds: int,
-                 methods: Sequence[str], progress: bool = True, on_method=None, **kwargs: Any) -> Dict[str, Any]:
+                 methods: Sequence[str], progress: bool = True, on_method=None, workers: int = 1,
+                 **kwargs: Any) -> Dict[str, Any]:
     """Every method with every seed at the largest budget; the returned cell's report metric at each
     budget, mean and std over the seeds; for predictor-decided pairs, how many and how often right.
-    ``on_method(record)`` is called with the record so far after each method (a long run's partial result)."""
+    ``on_method(record)`` is called with the record so far after each method (a long run's partial result);
+    ``workers`` > 1 runs the seeds in that many single-threaded processes."""
     from tqdm import tqdm
     budgets = sorted(budgets)
+    for m in methods:  # a misspelt method fails now, not after the others have run
+        parse_method(m)
     out: Dict[str, Any] = {}
-    bar = tqdm(total=len(methods) * seeds, desc='search bench', unit='run', disable=not progress)
-    for m in methods:
-        runs = []
-        for s in range(seeds):
-            runs.append(run_method(m, select, report, budgets[-1], s, **kwargs))
-            bar.update(1)
+    jobs = [(m, s) for m in methods for s in range(seeds)]
+    data = dict(select=select, report=report, budgets=budgets, kwargs=kwargs)
+    bar = tqdm(total=len(jobs), desc='search bench', unit='run', disable=not progress)
+    runs: List[Dict[str, Any]] = []
+    for (m, s), run in zip(jobs, run_jobs(_search_job, jobs, data, workers)):
+        runs.append(run)
+        bar.update(1)
+        if s < seeds - 1:
+            continue
         rec: Dict[str, Any] = {}
         for b in budgets:
-            res = [r.result(b) for r in runs]
+            res = [r['results'][b] for r in runs]
             rec[str(b)] = dict(report_mean=float(np.mean([x['report'] for x in res])),
                                report_std=float(np.std([x['report'] for x in res])),
                                select_mean=float(np.mean([x['select'] for x in res])),
                                queries_mean=float(np.mean([x['queries'] for x in res])))
-        predicted = [d for r in runs for d in r.decisions if d['decided'] == 'predicted']
-        decided = [d for r in runs for d in r.decisions if d['decided'] != 'known']
-        out[m] = dict(budgets=rec, seconds=float(sum(r.seconds for r in runs)),
-                      queries_used=float(np.mean([len(r.oracle.order) for r in runs])),
+        predicted = [d for r in runs for d in r['decisions'] if d['decided'] == 'predicted']
+        decided = [d for r in runs for d in r['decisions'] if d['decided'] != 'known']
+        out[m] = dict(budgets=rec, seconds=float(sum(r['seconds'] for r in runs)),
+                      queries_used=float(np.mean([r['queries'] for r in runs])),
                       predicted_pairs=len(predicted), decided_pairs=len(decided),
                       predicted_accuracy=float(np.mean([d['correct'] for d in predicted])) if predicted else None)
+        runs = []
         if on_method is not None:
             on_method(_record(select, report, budgets, seeds, methods, out))
     bar.close()
