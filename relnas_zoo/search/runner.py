@@ -16,6 +16,11 @@ Per generation, ``generations.jsonl`` gets one line: every individual's vector, 
 pair decision (both vectors, both losses, who was fast) and the population's diversity; the plots are
 refreshed at the same time, so a user can follow a long run from its folder.
 
+With ``predictor: renas`` (off by default), a ReNAS predictor decides the pairs it is confident about
+from generation ``predictor_warmup`` on (``search.predicted_pairs``): those pairs train nothing and give
+Omega nothing, their decisions are marked ``decided: predicted`` in ``generations.jsonl`` (no
+``evaluations.jsonl`` lines), and the final ranking still evaluates every individual.
+
 Modes:
 * ``sequential`` (default, the authors' procedure): pairs run one after another and each pair's
   candidates inherit the Omega left by the previous pair.
