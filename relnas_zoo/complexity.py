@@ -1,4 +1,4 @@
-"""Parameter and mult-add counts, measured the way REFERENCE.md's figures were measured.
+"""Parameter and mult-add counts, measured the way the paper's figures were measured.
 
 Mult-adds are ``torch.utils.flop_counter.FlopCounterMode`` total FLOPs / 2 for one image in eval mode
 (convolutions and linear layers; pooling, BN and activations count zero).

@@ -1,6 +1,7 @@
 """Dataclass configs from YAML files and ``--set key=value`` overrides, with errors naming the field."""
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import os
 import typing
@@ -9,7 +10,8 @@ from typing import Any, Mapping, Optional, Sequence, Type, TypeVar, Union
 
 import yaml
 
-__all__ = ['ConfigError', 'config_from_mapping', 'load_config_file', 'apply_overrides', 'field_help']
+__all__ = ['ConfigError', 'config_from_mapping', 'load_config_file', 'apply_overrides', 'field_help',
+           'add_resume_argument', 'resume_dir']
 
 T = TypeVar('T')
 
@@ -120,3 +122,20 @@ def field_help(cls: type, defaults: Any = None) -> str:
     notes = _field_comments(cls)
     return '\n'.join(f'  {f.name:<18} {getattr(defaults, f.name)!r:<14} {notes.get(f.name, "")}'.rstrip()
                      for f in dataclasses.fields(cls))
+
+
+def add_resume_argument(p: argparse.ArgumentParser, job: str) -> None:
+    """The one resume flag of every long job: ``--resume RUN_DIR``, or ``--out RUN_DIR --resume``."""
+    p.add_argument('--resume', nargs='?', const='', metavar='RUN_DIR',
+                   help=f'continue the unfinished {job} in RUN_DIR with the settings it was started with '
+                        f'(--resume alone: the one in --out); settings may not be given again')
+
+
+def resume_dir(args: argparse.Namespace) -> Path:
+    """The folder ``--resume`` names; a ConfigError when neither it nor ``--out`` gives one."""
+    folder = args.resume or args.out
+    if not folder:
+        raise ConfigError('--resume needs the run directory: --resume RUN_DIR (or --out RUN_DIR --resume)')
+    if args.resume and args.out and Path(args.resume) != Path(args.out):
+        raise ConfigError(f'--resume {args.resume} and --out {args.out} name two folders; give one')
+    return Path(folder)

@@ -1,20 +1,22 @@
 """ONNX export of zoo models (classifier or backbone), checked in ONNX Runtime before it is trusted.
 
 BN is folded into the convolutions first (``relnas_zoo.deploy.fold_batchnorm``), cell states are
-zero-padded to a multiple of 8 channels (``relnas_zoo.deploy.pad_channels``: same outputs, about 1.5x
-faster in ONNX Runtime for the C=46 ImageNet network), the batch axis is dynamic, and the written file is run in ONNX Runtime on a batch of another size than the one exported
-with; the largest difference from eager PyTorch is reported, and an export above the tolerance fails.
+zero-padded to a multiple of 8 channels (``relnas_zoo.deploy.pad_channels``: same outputs; ONNX
+Runtime's blocked CPU kernels want multiples of 8), the batch axis is dynamic, and the file is run in
+ONNX Runtime on a batch of another size than the one exported with before it is written; the largest difference from eager PyTorch is reported, and an export above the tolerance fails.
 ONNX and ONNX Runtime are the ``deploy`` extra: ``pip install "relnas_zoo[deploy]"``.
 """
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import nn
 
+from .atomic import atomic_write_bytes
 from .deploy import fold_batchnorm, pad_channels
 from .networks import RelativeNASNet
 
@@ -90,6 +92,9 @@ def export_onnx(model: nn.Module, path: Union[str, os.PathLike], input_size: Seq
     Other models are exported as given.
     """
     require_onnx()
+    folder = Path(path).resolve().parent
+    if not folder.is_dir():  # before the export work, not after
+        raise ExportError(f'{path}: the folder {folder} does not exist; create it or choose another --onnx path')
     import numpy as np
     import onnxruntime as ort
 
@@ -104,24 +109,27 @@ def export_onnx(model: nn.Module, path: Union[str, os.PathLike], input_size: Seq
     out = reference(example)
     n_out = len(out) if isinstance(out, (tuple, list)) else 1
     outputs = ['logits'] if n_out == 1 else [f'feature{i}' for i in range(n_out)]
-    tmp = f'{os.fspath(path)}.tmp'
+    # the exporter writes a file; it is checked there, then handed to the one atomic writer
+    tmp = Path(path).with_name(f'.{Path(path).name}.{os.getpid()}.export')
     try:
         kwargs = dict(input_names=['image'], output_names=outputs, dynamic_shapes=({0: torch.export.Dim('batch')},))
         if opset is not None:
             kwargs['opset_version'] = opset
-        torch.onnx.export(model, (example,), tmp, **kwargs)
-    except Exception as e:  # the exporter raises many kinds; name the stage
-        raise ExportError(f'torch.onnx.export failed: {type(e).__name__}: {e}') from e
-    check = torch.randn(3, *input_size)  # another batch size than exported: the axis must be dynamic
-    session = ort.InferenceSession(tmp, providers=['CPUExecutionProvider'])
-    got = session.run(None, {'image': check.numpy()})
-    want = reference(check)
-    want = [want] if isinstance(want, torch.Tensor) else list(want)
-    diff = max(float(np.abs(g - w.numpy()).max()) for g, w in zip(got, want))
-    if len(got) != len(want) or diff > tolerance:
-        os.remove(tmp)
-        raise ExportError(f'the exported model differs from PyTorch by {diff:.3g} (> tolerance {tolerance:g}); '
-                          f'nothing was written to {path}')
-    os.replace(tmp, path)
+        try:
+            torch.onnx.export(model, (example,), str(tmp), **kwargs)
+        except Exception as e:  # the exporter raises many kinds; name the stage
+            raise ExportError(f'torch.onnx.export failed: {type(e).__name__}: {e}') from e
+        check = torch.randn(3, *input_size)  # another batch size than exported: the axis must be dynamic
+        session = ort.InferenceSession(str(tmp), providers=['CPUExecutionProvider'])
+        got = session.run(None, {'image': check.numpy()})
+        want = reference(check)
+        want = [want] if isinstance(want, torch.Tensor) else list(want)
+        diff = max(float(np.abs(g - w.numpy()).max()) for g, w in zip(got, want))
+        if len(got) != len(want) or diff > tolerance:
+            raise ExportError(f'the exported model differs from PyTorch by {diff:.3g} (> tolerance {tolerance:g}); '
+                              f'nothing was written to {path}')
+        atomic_write_bytes(path, tmp.read_bytes())
+    finally:
+        tmp.unlink(missing_ok=True)
     return ExportReport(os.fspath(path), outputs, diff, len(check), fold_bn,
                         channel_multiple if padded else 0)

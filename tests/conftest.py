@@ -9,7 +9,7 @@ torch.set_num_threads(max(1, torch.get_num_threads()))
 
 
 def to_authors_layout(state_dict):
-    """Rename our keys to the authors' DARTS-style layout, by the rule REFERENCE.md states:
+    """Rename our keys to the authors' DARTS-style layout, by the rule of the authors' code:
     ops are numbered by their position j in the genotype list (node k owns j = 2k and 2k + 1)."""
     out = {}
     for k, v in state_dict.items():

@@ -9,14 +9,18 @@ import numpy as np
 import pytest
 import torch
 
+from relnas_zoo.cli import main as _cli_main
 from relnas_zoo.genotypes import Genotype
 from relnas_zoo.networks import RelativeNASNet
 from relnas_zoo.predictor import RelativisticPredictor, TrainConfig, get_space, nb101, nb201, tables
 from relnas_zoo.predictor import genotype_space
-from relnas_zoo.predictor.cli import main as predictor_main
 from relnas_zoo.predictor.features import NB201_SCORES, SCORE_NAMES, load_nb201_scores
 from relnas_zoo.predictor.model import pairwise_agreement, pairwise_logistic_loss
 from relnas_zoo.predictor.predictor import PredictorFileError
+
+
+def predictor_main(argv):
+    return _cli_main(['predictor', *argv])
 
 BEST_CIFAR10 = '|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|'
 

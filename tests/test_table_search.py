@@ -4,10 +4,14 @@ import json
 import numpy as np
 import pytest
 
+from relnas_zoo.cli import main as _cli_main
 from relnas_zoo.predictor import nb201, tables
-from relnas_zoo.predictor.cli import main as predictor_main
 from relnas_zoo.predictor.predictor import TrainConfig
 from relnas_zoo.predictor.table_search import BudgetExhausted, TableOracle, run_method, search_bench
+
+
+def predictor_main(argv):
+    return _cli_main(['predictor', *argv])
 
 
 @pytest.fixture(scope='module')

@@ -29,7 +29,7 @@ def authors_model(name, **kw):
 
 def test_authors_key_layout_matches_reference(authors_layout):
     sd = authors_layout(authors_model('relativenas', auxiliary=True).state_dict())
-    # keys REFERENCE.md spells out
+    # keys of the authors' released files
     for key in ['stem0.0.weight', 'stem0.1.running_mean', 'stem0.3.weight', 'stem1.1.weight',
                 'cells.0.preprocess0.conv_1.weight', 'cells.0.preprocess0.conv_2.weight',
                 'cells.0.preprocess0.bn.running_var', 'cells.1.preprocess0.op.1.weight',

@@ -24,7 +24,7 @@ from .lmdb_format import (LABELS_PREFIX, META_KEY, labels_key, meta_bytes, pack_
                           record_key, unpack_labels, unpack_record)
 
 __all__ = ['ImageSource', 'scan_class_folders', 'scan_flat_with_labels', 'read_devkit_labels', 'build_lmdb',
-           'verify_lmdb', 'open_readonly', 'close_readonly',
+           'verify_lmdb', 'read_build_meta', 'open_readonly', 'close_readonly',
            'ImageNetLMDB', 'BuildError', 'IMAGE_EXTENSIONS']
 
 log = logging.getLogger('relnas_zoo.lmdb')
@@ -75,6 +75,19 @@ def close_readonly(path: PathLike) -> None:
     env = _READERS.pop((os.path.realpath(path), os.getpid()), None)
     if env is not None:
         env.close()
+
+
+def read_build_meta(path: PathLike) -> Optional[Dict]:
+    """The metadata of the (possibly unfinished) build at ``path``; None where no build is there."""
+    path = Path(path)
+    if not (path / 'data.mdb').is_file():
+        return None
+    env = open_readonly(path)
+    with env.begin() as txn:
+        found = txn.get(META_KEY) is not None
+        meta = read_meta(txn) if found else None
+    close_readonly(path)
+    return meta
 
 
 def _images_in(folder: Path) -> List[str]:
@@ -218,11 +231,13 @@ def _load_image(task: Tuple[str, str, int]) -> Tuple[Optional[bytes], Optional[s
 
 def build_lmdb(source: ImageSource, out: PathLike, split: str, workers: int = 4, commit_every: int = 1000,
                resize: int = 0, on_error: str = 'skip', map_size: int = 1 << 40,
-               progress: bool = True, stop_after: Optional[int] = None) -> Dict:
+               progress: bool = True, stop_after: Optional[int] = None,
+               arguments: Optional[Dict] = None) -> Dict:
     """Write (or continue writing) ``source`` into the LMDB at ``out``; returns the final metadata.
 
     ``on_error``: 'skip' logs an unreadable image with its path and leaves it out; 'fail' stops.
     ``stop_after`` ends the build after that many source files (for tests of resuming).
+    ``arguments``: the command-line settings that define the build, saved for ``--resume``.
     """
     import lmdb
     from tqdm import tqdm
@@ -266,6 +281,8 @@ def build_lmdb(source: ImageSource, out: PathLike, split: str, workers: int = 4,
     else:
         meta = dict(settings, format='relnas_zoo-imagenet-lmdb', version=2, num_records=0, next_source=0,
                     skipped=[], complete=False)
+        if arguments is not None:
+            meta['arguments'] = dict(arguments)
     start = meta['next_source']
     end = len(source.items) if stop_after is None else min(len(source.items), start + stop_after)
     tasks = [(os.path.join(os.fsencode(source.root), os.fsencode(p)), p, resize) for p, _ in source.items[start:end]]
@@ -429,7 +446,7 @@ class ImageNetLMDB:
         self.readahead = readahead
         if not Path(self.path, 'data.mdb').is_file():
             raise BuildError(f'{self.path} is not an LMDB directory (no data.mdb); build it with '
-                             f'tools/imagenet_to_lmdb.py')
+                             f'relnas-zoo pack-lmdb')
         with open_readonly(self.path, readahead).begin() as txn:
             self.meta = read_meta(txn)
         if not self.meta['complete'] and not allow_incomplete:

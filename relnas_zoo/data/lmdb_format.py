@@ -66,5 +66,5 @@ def meta_bytes(meta: Dict[str, Any]) -> bytes:
 def read_meta(txn) -> Dict[str, Any]:
     raw = txn.get(META_KEY)
     if raw is None:
-        raise ValueError('no __meta__ record: not a relnas_zoo ImageNet LMDB (build it with tools/imagenet_to_lmdb.py)')
+        raise ValueError('no __meta__ record: not a relnas_zoo ImageNet LMDB (build it with relnas-zoo pack-lmdb)')
     return json.loads(bytes(raw).decode('utf-8'))

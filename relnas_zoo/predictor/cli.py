@@ -7,7 +7,7 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -15,7 +15,7 @@ from .predictor import PredictorFileError, RelativisticPredictor, TrainConfig
 from .spaces import FEATURE_SETS, SPACES, FeatureError, get_space, parse_features
 from .tables import Table, TableError
 
-__all__ = ['add_parser', 'main']
+__all__ = ['configure']
 
 BUILTIN_TABLES = ('analog-nasbench', 'naslib')
 DEFAULT_METRIC = {'analog-nasbench': 'baseline_accuracy', 'naslib': 'cifar10'}
@@ -269,9 +269,9 @@ def _add_output_args(p: argparse.ArgumentParser) -> None:
     p.add_argument('--quiet', action='store_true', help='no per-phase timings on stderr')
 
 
-def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = sub.add_parser('predictor', help='ReNAS architecture predictors: benchmark, train, rank',
-                       description=__doc__)
+def configure(name: str, p: argparse.ArgumentParser, argv: Sequence[str] = (), **options: Any) -> None:
+    """Give ``p`` (the ``predictor`` command) its subcommands; bad input is one line and exit status 2."""
+    p.description = __doc__
     cmds = p.add_subparsers(dest='predictor_command', required=True)
     variants = ', '.join(FEATURE_SETS)
 
@@ -347,19 +347,15 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                                                 'relnas_zoo/predictor/data/nb201_cell_scores.npz)')
     _add_output_args(f)
     f.set_defaults(func=cmd_features)
-    return p
+    for command in cmds.choices.values():
+        command.set_defaults(func=_one_line_errors(command.get_default('func')))
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run a parsed predictor command; bad input is one line on stderr and exit status 2."""
-    try:
-        return args.func(args)
-    except (UsageError, TableError, FeatureError, PredictorFileError, FileNotFoundError) as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog='relnas-zoo')
-    add_parser(parser.add_subparsers(dest='command', required=True))
-    return run(parser.parse_args(['predictor', *(argv or [])] if argv is not None else None))
+def _one_line_errors(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except (UsageError, TableError, FeatureError, PredictorFileError, FileNotFoundError) as e:
+            print(f'error: {e}', file=sys.stderr)
+            return 2
+    return run

@@ -244,7 +244,7 @@ def search_log_pairs(run_dir: Union[str, Path]):
     from ..search.summary import evaluated_pairs
     path = Path(run_dir) / 'generations.jsonl'
     if not path.is_file():
-        raise TableError(f'{path}: no such file; pass a search folder (search/run.py --out)')
+        raise TableError(f'{path}: no such file; pass a search folder (relnas-zoo search --out)')
     index: Dict[Genotype, int] = {}
     genotypes: List[Genotype] = []
     pairs: List[Tuple[int, int]] = []

@@ -4,9 +4,8 @@ A candidate's training step allocates its activations (about 1 GB at batch 64, C
 them when the backward ends; the next step and the next candidate allocate the same sizes again. glibc
 returns freed memory at the top of its heap to the kernel once more than a trim threshold is free there
 (adaptive, at most 64 MB) and serves blocks above an mmap threshold (adaptive, 128 KB to 32 MB) with
-their own mappings, unmapped on free. Either way the pages come back zero-filled through page faults:
-2-190 thousand faults per pair of candidates after the first (C=16, batch 64, 512 + 512 images, 2 cores).
-With the mmap threshold fixed at glibc's maximum and the trim threshold at the largest mallopt takes
+their own mappings, unmapped on free. Either way the pages come back zero-filled through page faults,
+at every step (bench/README.md and docs/search.md give the counts measured). With the mmap threshold fixed at glibc's maximum and the trim threshold at the largest mallopt takes
 (2 GiB free at the heap's top), a search faults its peak in once and reuses it (the peak itself does
 not change: the freed memory is what the next step needs anyway). ``mallopt`` is process-wide, so the
 search applies it where it owns the process (the ``keep_freed_memory`` setting, on by default for CPU

@@ -1,4 +1,4 @@
-"""The command line shared by tools/train_imagenet.py and tools/train_cifar.py."""
+"""``relnas-zoo train`` (also tools/train_imagenet.py and tools/train_cifar.py)."""
 from __future__ import annotations
 
 import argparse
@@ -6,15 +6,15 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
-from ..config_io import field_help
+from ..config_io import add_resume_argument, field_help, resume_dir
 from ..data import DatasetError
 from .config import ConfigError, TrainConfig, apply_overrides, load_train_config, recipe_path
 from .distributed import finish
 from .trainer import train
 
-__all__ = ['main']
+__all__ = ['configure', 'resolve_config']
 
 
 def _task_override(overrides: Sequence[str]) -> Optional[str]:
@@ -56,31 +56,56 @@ def resolve_config(config_arg: Optional[str], default_config: str, overrides: Se
     return apply_overrides(cfg, overrides)
 
 
-def main(argv: Optional[Sequence[str]], doc: str, default_config: str) -> int:
+DESCRIPTION = """Train a zoo network with the paper's recipes (any genotype): ImageNet or CIFAR-10/100.
+
+  torchrun --nproc_per_node 8 tools/train_imagenet.py --data ~/imagenet-lmdb --out runs/in1k
+  torchrun --nproc_per_node 1 tools/train_cifar.py --data ~/data/cifar10 --genotype runs/s1/genotype.json \\
+      --out runs/c10
+  relnas-zoo train --config configs/train/cifar10.yaml --data ~/data/cifar10 --out runs/c10
+  relnas-zoo train --resume runs/c10                   # continue after an interruption
+Runs on one process without torchrun too (CPU or GPU). ImageNet data is an LMDB from relnas-zoo pack-lmdb
+or class folders; CIFAR data is the python-pickle layout.
+"""
+
+
+def _arguments(p: argparse.ArgumentParser, argv: Sequence[str], default_config: str) -> None:
     shown = _help_defaults(argv, default_config)
-    p = argparse.ArgumentParser(description=doc + '\nConfig fields and the values this command uses (from '
-                                f'--config, default {default_config}; override with --set key=value; values are '
-                                'YAML):\n' + field_help(TrainConfig, shown),
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.description = (DESCRIPTION + '\nConfig fields and the values this command uses (from --config, default '
+                     f'{default_config}; override with --set key=value; values are YAML):\n'
+                     + field_help(TrainConfig, shown))
     p.add_argument('--config', help=f'YAML recipe (default: {default_config}); --set task=X without --config '
                                     f'loads the recipe of task X')
     p.add_argument('--data', help='dataset root (same as --set data=...)')
     p.add_argument('--genotype', help='genotype name or JSON file, e.g. a search\'s genotype.json '
                                       '(same as --set genotype=...)')
-    p.add_argument('--out', required=True, help='run directory: last.pth (every epoch), final.pth (the result: '
-                                                'the last epoch, zoo format), best_on_test.pth (epoch selected '
-                                                'on the test set; not a result), log.jsonl, config.yaml, tb/')
-    p.add_argument('--resume', action='store_true', help='continue the run in --out from last.pth')
+    p.add_argument('--out', help='run directory: last.pth (every epoch), final.pth (the result: the last epoch, '
+                                 'zoo format), best_on_test.pth (epoch selected on the test set; not a result), '
+                                 'log.jsonl, config.yaml, tb/')
+    add_resume_argument(p, 'training')
     p.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE',
                    help='override a config field (repeatable)')
     p.add_argument('--no-progress', action='store_true', help='no progress bars')
-    args = p.parse_args(argv)
+    p.set_defaults(func=lambda args: run_training(args, default_config))
+
+
+def configure(name: str, parser: argparse.ArgumentParser, argv: Sequence[str] = (),
+              default_config: Optional[str] = None, **options: Any) -> None:
+    """Give ``parser`` the ``train`` arguments; ``default_config`` is the recipe loaded without --config."""
+    _arguments(parser, argv, default_config or recipe_path('imagenet'))
+
+
+def run_training(args: argparse.Namespace, default_config: str) -> int:
     try:
-        if args.resume:
-            cfg = load_train_config(Path(args.out) / 'config.yaml')
-            if args.overrides or args.data or args.genotype:
-                raise ConfigError('--resume continues with the run\'s saved config.yaml; drop --set/--data/--genotype')
+        if args.resume is not None:
+            out = resume_dir(args)
+            if args.overrides or args.data or args.genotype or args.config:
+                raise ConfigError('--resume continues with the run\'s saved config.yaml; drop '
+                                  '--config/--set/--data/--genotype')
+            cfg = load_train_config(out / 'config.yaml')
         else:
+            if not args.out:
+                raise ConfigError('--out is required (the run directory)')
+            out = Path(args.out)
             extra = [f'data={args.data}'] if args.data else []
             extra += [f'genotype={args.genotype}'] if args.genotype else []
             cfg = resolve_config(args.config, default_config, [*args.overrides, *extra]).validate()
@@ -89,20 +114,19 @@ def main(argv: Optional[Sequence[str]], doc: str, default_config: str) -> int:
         return 2
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s')
     try:
-        result = train(cfg, args.out, resume=args.resume, progress=not args.no_progress)
+        result = train(cfg, out, resume=args.resume is not None, progress=not args.no_progress)
     except (ConfigError, DatasetError, FileExistsError, FileNotFoundError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f'\ninterrupted: the last finished epoch is saved; continue with --out {args.out} --resume',
-              file=sys.stderr)
+        print(f'\ninterrupted: the last finished epoch is saved; continue with --resume {out}', file=sys.stderr)
         return 130
     if result:
         final = result['final']
         print(f"result (final epoch {final['epoch']}, fp32): top-1 error {100 - final['top1']:.2f}%, top-5 error "
-              f"{100 - final['top5']:.2f}% on {final['images']} test images -> {Path(args.out) / 'final.pth'}")
+              f"{100 - final['top5']:.2f}% on {final['images']} test images -> {out / 'final.pth'}")
         best = result['best']
         print(f"(epoch {best['epoch']} had the highest test top-1, {best['top1']:.2f}%: it was selected on the "
-              f"test set, so it is not a test error; weights in {Path(args.out) / 'best_on_test.pth'})")
+              f"test set, so it is not a test error; weights in {out / 'best_on_test.pth'})")
     finish()
     return 0

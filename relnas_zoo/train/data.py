@@ -116,7 +116,7 @@ def imagenet_eval_transform():
 
 
 def imagenet_dataset(path: Path, transform) -> Dataset:
-    """An LMDB built by tools/imagenet_to_lmdb.py, or a folder of class folders (sorted wnids)."""
+    """An LMDB built by relnas-zoo pack-lmdb, or a folder of class folders (sorted wnids)."""
     path = Path(path)
     if (path / 'data.mdb').is_file():
         return ImageNetLMDB(path, transform)
@@ -134,7 +134,7 @@ def check_class_lists(train_classes: Sequence[str], val_classes: Sequence[str]) 
         raise ConfigError(f'train and val class lists differ ({len(train_classes)} vs {len(val_classes)} classes; '
                           f'only in train: {only_train}, only in val: {only_val}; or another order): label k would '
                           f'mean different classes. Rebuild both from the same class list '
-                          f'(tools/imagenet_to_lmdb.py builds val with the train split\'s wnids)')
+                          f'(relnas-zoo pack-lmdb builds val with the train split\'s wnids)')
 
 
 class ImageNetBatches:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-__all__ = ['DistInfo', 'init_distributed', 'all_reduce_sum', 'barrier', 'cleanup']
+__all__ = ['DistInfo', 'init_distributed', 'all_reduce_sum', 'barrier', 'finish']
 
 
 @dataclass

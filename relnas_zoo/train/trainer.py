@@ -152,7 +152,11 @@ class _Logger:
 
 
 def train(cfg: TrainConfig, out_dir: os.PathLike, resume: bool = False, progress: bool = True) -> Dict[str, Any]:
-    """Train ``cfg`` into ``out_dir`` (``last.pth`` each epoch, ``model_best.pth`` in the zoo format)."""
+    """Train ``cfg`` into ``out_dir``: ``last.pth`` each epoch, ``final.pth`` (the result, zoo format) at the end.
+
+    ``best_on_test.pth`` keeps the epoch with the highest test top-1 for inspection; it was selected on the
+    test set, so it is not a result.
+    """
     from timm.utils import ModelEmaV3, distribute_bn
     from tqdm import tqdm
 

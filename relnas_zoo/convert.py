@@ -1,0 +1,100 @@
+"""``relnas-zoo convert`` (also tools/convert_checkpoint.py): the authors' checkpoints in this package's format."""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, Sequence
+
+import torch
+
+from .class_order import read_class_order, reorder_model, rows_for
+from .networks import RelativeNASNet
+from .variants import VARIANTS
+from .weights import FORMAT, CheckpointMismatchError, load_checkpoint_file, save_checkpoint
+
+__all__ = ['configure']
+
+DESCRIPTION = """Convert an authors' RelativeNAS checkpoint (DARTS-style keys) into a relnas_zoo checkpoint.
+
+The output carries an arch record, so `relnas_zoo.model_from_checkpoint(out)` rebuilds the model, and
+it loads anywhere our models load (timm `file=` / `checkpoint_path=`, the OpenMMLab backbone).
+Dead keys (preprocess layers of cell inputs the genotype never reads) are dropped. The converted
+weights are checked by running both layouts on the same random batch.
+
+With --class-order FILE (the checkpoint's class order, one wnid per line, e.g. written by
+relnas-zoo validate --recover-class-order) the classifier rows are permuted so that the converted file
+uses our labels: positions in the sorted wnid list.
+
+Example:
+    relnas-zoo convert imagenet_model.pt relativenas_imagenet.pth --model relativenas
+    relnas-zoo convert imagenet_model.pt relativenas_sorted.pth --class-order order.txt
+"""
+
+
+def _arguments(p: argparse.ArgumentParser) -> None:
+    p.description = DESCRIPTION
+    p.add_argument('src', help="authors' checkpoint (a state_dict, optionally under 'state_dict', "
+                               "optionally with 'module.' prefixes)")
+    p.add_argument('dst', help='output file in relnas_zoo format (written atomically)')
+    p.add_argument('--model', default='relativenas', choices=sorted(VARIANTS),
+                   help='registered model the checkpoint belongs to (default: relativenas)')
+    p.add_argument('--genotype', help='genotype name or JSON file, when not the model\'s own')
+    p.add_argument('--num-classes', type=int, help='classifier size, when not the model\'s own')
+    p.add_argument('--C', type=int, help='initial channels, when not the model\'s own')
+    p.add_argument('--layers', type=int, help='number of cells, when not the model\'s own')
+    p.add_argument('--class-order', metavar='FILE',
+                   help='the checkpoint\'s class order (one wnid per line, output 0 first): rows are permuted '
+                        'to sorted-wnid order')
+    p.add_argument('--no-verify', action='store_true',
+                   help='skip running the original and the converted layout on a random batch')
+
+
+def run_conversion(args: argparse.Namespace) -> int:
+    arch = dict(VARIANTS[args.model])
+    for key in ('genotype', 'num_classes', 'C', 'layers'):
+        if getattr(args, key) is not None:
+            arch[key] = getattr(args, key)
+    checkpoint = load_checkpoint_file(args.src)
+    has_aux = any('auxiliary_head.' in k for k in checkpoint.get('state_dict', checkpoint))
+    model = RelativeNASNet(**arch, auxiliary=has_aux)
+    try:
+        model.load_state_dict(checkpoint)
+    except CheckpointMismatchError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 1
+    ours = isinstance(checkpoint, dict) and checkpoint.get('format') == FORMAT
+    if not args.no_verify and not ours:  # our own files hold no dead layers to compare with
+        reference = RelativeNASNet(**arch, auxiliary=has_aux, prune_unused=False)
+        reference.load_state_dict(checkpoint)
+        size = (3, 224, 224) if arch['stem_type'] == 'imagenet' else (3, 32, 32)
+        x = torch.randn(2, *size)
+        with torch.no_grad():
+            diff = (model.eval()(x) - reference.eval()(x)).abs().max().item()
+        if diff > 1e-5:
+            print(f'error: converted model differs from the original layout by {diff:.3g}', file=sys.stderr)
+            return 1
+        print(f'verified: outputs match the original layout (max abs diff {diff:.2g})')
+    if args.class_order:
+        try:
+            order = read_class_order(args.class_order)
+            rows = rows_for(sorted(order), order)
+            if len(rows) != model.num_classes:
+                raise ValueError(f'{len(rows)} classes listed, the model has {model.num_classes} outputs')
+        except (OSError, ValueError) as e:
+            print(f'error: --class-order: {e}', file=sys.stderr)
+            return 1
+        reorder_model(model, rows)
+        print(f'classifier rows permuted from {args.class_order} to sorted order '
+              f'({sum(j != k for j, k in enumerate(rows))} of {len(rows)} moved)')
+    save_checkpoint(model, args.dst)
+    n_src = len(checkpoint.get('state_dict', checkpoint))
+    print(f'wrote {args.dst}: {len(model.state_dict())} tensors ({n_src} in the source; '
+          f'{len(model.unused_state_prefixes())} unused preprocess/node modules dropped)')
+    return 0
+
+
+
+def configure(name: str, parser: argparse.ArgumentParser, argv: Sequence[str] = (), **options: Any) -> None:
+    """Give ``parser`` the ``convert`` arguments and the function that runs it."""
+    _arguments(parser)
+    parser.set_defaults(func=run_conversion)

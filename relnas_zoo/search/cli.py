@@ -1,0 +1,115 @@
+"""``relnas-zoo search`` (also ``search/run.py``) and ``relnas-zoo search-summary``."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..config_io import add_resume_argument, field_help, resume_dir
+from ..data import DatasetError
+from .config import ConfigError, SearchConfig, apply_overrides, load_config
+
+__all__ = ['configure']
+
+DESCRIPTION = """RelativeNAS search: slow-fast learning of cell genotypes on CIFAR (or scikit-learn's digits).
+
+Examples:
+  relnas-zoo search --config configs/search/cifar10.yaml --data ~/data/cifar10 --out runs/s1
+  relnas-zoo search --resume runs/s1                     # after a crash or Ctrl-C
+  torchrun --nproc_per_node 4 search/run.py --config configs/search/cifar10.yaml --data ~/data/cifar10 \\
+      --out runs/s2 --set mode=parallel                  # candidates spread over 4 GPUs
+  relnas-zoo search --config configs/search/demo.yaml --out runs/demo   # 1-2 minutes on a CPU
+  relnas-zoo search-summary runs/s1                      # where a running or finished search stands
+
+Outputs in --out: genotype.json (load it with timm.create_model('relativenas_cifar10',
+genotype='runs/s1/genotype.json')), population.json (the final population ranked, with every
+individual's loss from the final Omega), evaluations.jsonl (every candidate evaluation),
+generations.jsonl (per generation: vectors, genotypes, losses, pair decisions, diversity),
+config.yaml (resolved), split.json (the search-train/validation split), losses.png (validation loss of
+every individual over the generations), diversity.png, cells.png (the best cells so far; the chosen
+ones at the end), checkpoint.pt, search.log, tb/. The plots are refreshed every generation.
+
+Config fields (any of them can be overridden with --set key=value; values are YAML):
+"""
+
+
+def _search_arguments(p: argparse.ArgumentParser) -> None:
+    p.description = DESCRIPTION + field_help(SearchConfig)
+    p.add_argument('--config', help='YAML config (configs/search/*.yaml); fields not given keep their defaults')
+    p.add_argument('--data', help='dataset root holding cifar-10-batches-py/ or cifar-100-python/ '
+                                  '(same as --set data=...)')
+    p.add_argument('--out', help='run directory (created; must not hold another search)')
+    add_resume_argument(p, 'search')
+    p.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE',
+                   help='override a config field, e.g. --set generations=10 --set amp=bf16 (repeatable)')
+    p.add_argument('--summary', metavar='RUN_DIR',
+                   help='print where the search in RUN_DIR stands (running or finished) and exit')
+    p.add_argument('--no-progress', action='store_true', help='no progress bars (logs only)')
+
+
+def run_search_command(args: argparse.Namespace) -> int:
+    if args.summary:
+        return _print_summary(args.summary, last=10)
+    try:
+        if args.resume is not None:
+            if args.config or args.overrides or args.data:
+                raise ConfigError('--resume continues with the run\'s saved config.yaml; drop --config/--set/--data')
+            out = resume_dir(args)
+            if not (out / 'checkpoint.pt').is_file():
+                raise ConfigError(f'nothing to resume: {out / "checkpoint.pt"} does not exist')
+            cfg = load_config(out / 'config.yaml')
+        else:
+            if not args.out:
+                raise ConfigError('--out is required (the run directory)')
+            out = Path(args.out)
+            cfg = load_config(args.config)
+            if args.data:
+                args.overrides.append(f'data={args.data}')
+            cfg = apply_overrides(cfg, args.overrides).validate()
+    except ConfigError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+    from ..train.distributed import finish
+    from .runner import run_search
+    out.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s',
+                        handlers=[logging.StreamHandler(), logging.FileHandler(out / 'search.log')])
+    try:
+        result = run_search(cfg, out, resume=args.resume is not None, progress=not args.no_progress)
+    except (ConfigError, DatasetError, FileExistsError, FileNotFoundError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    print(f'best genotype (val loss {result.best_val_loss:.4f}, individual {result.best_individual}) '
+          f'written to {result.genotype_path}')
+    finish()
+    return 0
+
+
+def _print_summary(run_dir: str, last: int) -> int:
+    from .summary import summarize
+    try:
+        print(summarize(run_dir, last=last))
+    except FileNotFoundError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+    return 0
+
+
+def _summary_arguments(p: argparse.ArgumentParser) -> None:
+    p.description = 'Where a running or finished search stands: generations done, best individuals, pairs.'
+    p.add_argument('run_dir', help='the search\'s --out directory')
+    p.add_argument('--last', type=int, default=10, help='generations to list (default: the last 10)')
+
+
+def configure(name: str, parser: argparse.ArgumentParser, argv: Sequence[str] = (), **options: Any) -> None:
+    """Give ``parser`` the arguments of ``search`` or ``search-summary`` and the function that runs it."""
+    if name == 'search-summary':
+        _summary_arguments(parser)
+        parser.set_defaults(func=lambda args: _print_summary(args.run_dir, args.last))
+    else:
+        _search_arguments(parser)
+        parser.set_defaults(func=run_search_command)

@@ -1,0 +1,177 @@
+"""``relnas-zoo validate`` (also tools/validate.py): top-1/top-5 error of a zoo model and checkpoint."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Sequence
+
+import torch
+from torch.utils.data import DataLoader
+
+from ..class_order import (near_chance, order_from_rows, read_class_order, recover_rows, reorder_model, rows_for,
+                           write_class_order)
+from ..data import DatasetError, TensorBatches, load_cifar
+from ..variants import VARIANTS
+from ..weights import CheckpointMismatchError, create_model_for_checkpoint, load_checkpoint_file
+from .data import (IMAGENET_MEAN, IMAGENET_STD, DeviceNormalize, ShardSampler, imagenet_dataset,
+                   imagenet_eval_transform, uint8_collate)
+from .distributed import finish, init_distributed
+from .trainer import evaluate
+
+__all__ = ['configure']
+
+DESCRIPTION = """Evaluate a zoo model and checkpoint (ours or the authors') and print top-1/top-5 error (fp32 by default).
+
+  relnas-zoo validate --model relativenas --checkpoint imagenet_model.pt --data ~/imagenet-lmdb/val
+  relnas-zoo validate --model relativenas --checkpoint final.pth --data ~/ILSVRC2012/val   # class folders
+  relnas-zoo validate --model relativenas_cifar10 --checkpoint cifar10_model.pt --data ~/data/cifar10
+  torchrun --nproc_per_node 8 tools/validate.py --model relativenas --checkpoint final.pth --data ~/in-lmdb/val
+ImageNet data is an LMDB from relnas-zoo pack-lmdb or a folder of class folders (labels: sorted
+wnids); CIFAR data is the python-pickle layout (its test split is used). Under torchrun the images are
+sharded over the processes and every image is counted once.
+
+Class order. A checkpoint trained with another class order (the authors' packer took classes in
+os.listdir order, which depends on the file system) scores near chance against sorted wnids, and this
+tool warns when top-1 is near chance. --class-order FILE (one wnid per line, the checkpoint's output 0
+first) evaluates it under that order. --recover-class-order FILE finds an unknown order: it matches
+outputs to classes by the assignment that maximises agreement on this data (Hungarian matching of the
+confusion matrix), reports top-1 before and after, and writes the order file;
+relnas-zoo convert --class-order FILE then writes a checkpoint in sorted-wnid order.
+"""
+
+
+class _ImageNetEval:
+    def __init__(self, path, batch_size, workers, dist):
+        ds = imagenet_dataset(path, imagenet_eval_transform())
+        self.classes = list(ds.classes)
+        self.loader = DataLoader(ds, batch_size=batch_size, sampler=ShardSampler(len(ds), dist.rank, dist.world),
+                                 num_workers=workers, pin_memory=dist.device.type == 'cuda', collate_fn=uint8_collate)
+        self.finish = DeviceNormalize(IMAGENET_MEAN, IMAGENET_STD)
+
+    def eval_batches(self):
+        return iter(self.loader)
+
+    def eval_len(self):
+        return len(self.loader)
+
+
+class _CifarEval:
+    def __init__(self, root, dataset, batch_size, dist):
+        from ..timm_models import CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD
+        test = load_cifar(root, dataset, train=False)
+        mean, std = (CIFAR10_MEAN, CIFAR10_STD) if dataset == 'cifar10' else (CIFAR100_MEAN, CIFAR100_STD)
+        self.classes = list(test.classes)
+        self.batches = TensorBatches(test.images, test.labels, mean, std, batch_size, dist.device)
+        self.dist = dist
+
+    def eval_batches(self):
+        return self.batches.epoch(shuffle=False, rank=self.dist.rank, world=self.dist.world)
+
+    def eval_len(self):
+        return -(-self.batches.shard_size(self.dist.world, shuffle=False) // self.batches.batch_size)
+
+
+def _arguments(p: argparse.ArgumentParser) -> None:
+    p.description = DESCRIPTION
+    p.add_argument('--model', required=True, choices=sorted(VARIANTS), help='registered zoo model')
+    p.add_argument('--checkpoint', required=True, help='weights: our format or the authors\' state dict')
+    p.add_argument('--data', required=True, help='ImageNet val LMDB/folder, or CIFAR root')
+    p.add_argument('--genotype', help='genotype name or JSON when the weights are for another genotype')
+    p.add_argument('--batch-size', type=int, default=256,
+                   help='global batch: images per step over all processes, as in the training recipes '
+                        '(default 256; each of N torchrun processes takes 256/N)')
+    p.add_argument('--workers', type=int, default=8, help='ImageNet DataLoader workers per process (default 8)')
+    p.add_argument('--amp', choices=('none', 'bf16', 'fp16'), default='none',
+                   help='autocast dtype (default none: fp32, as the training log reports)')
+    p.add_argument('--device', default='auto', choices=('auto', 'cpu', 'cuda'))
+    p.add_argument('--class-order', metavar='FILE',
+                   help='the checkpoint\'s class order: one wnid (class name) per line, output 0 first')
+    p.add_argument('--recover-class-order', metavar='FILE',
+                   help='find the checkpoint\'s class order on this data (Hungarian matching), write it to FILE, '
+                        'and report top-1 before and after')
+    p.add_argument('--json', action='store_true', help='print a JSON record instead of text')
+
+
+def _report(args, res, tag=''):
+    if args.json:
+        return
+    print(f"{args.model}{tag} on {res['images']} images: top-1 error {100 - res['top1']:.2f}%, "
+          f"top-5 error {100 - res['top5']:.2f}% (top-1 {res['top1']:.2f}%, loss {res['loss']:.4f})")
+
+
+def run_validation(args: argparse.Namespace) -> int:
+    if args.class_order and args.recover_class_order:
+        print('error: give --class-order (a known order) or --recover-class-order (find it), not both', file=sys.stderr)
+        return 2
+    dist = init_distributed(args.device)
+    if args.batch_size % dist.world:
+        print(f'error: --batch-size {args.batch_size} is global and must divide by the {dist.world} processes',
+              file=sys.stderr)
+        return 2
+    ckpt = load_checkpoint_file(args.checkpoint)
+    try:
+        model = create_model_for_checkpoint(args.model, ckpt, **({'genotype': args.genotype} if args.genotype else {}))
+    except CheckpointMismatchError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+    model.to(dist.device)
+    per_process = args.batch_size // dist.world
+    try:
+        if VARIANTS[args.model]['stem_type'] == 'imagenet':
+            data = _ImageNetEval(args.data, per_process, args.workers, dist)
+        else:
+            data = _CifarEval(args.data, 'cifar10' if model.num_classes == 10 else 'cifar100', per_process, dist)
+    except (DatasetError, FileNotFoundError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+    if len(data.classes) != model.num_classes:
+        print(f'error: the data has {len(data.classes)} classes, the model {model.num_classes} outputs', file=sys.stderr)
+        return 2
+    record = dict(model=args.model, checkpoint=args.checkpoint)
+    if args.class_order:
+        try:
+            rows = rows_for(data.classes, read_class_order(args.class_order))
+        except (OSError, ValueError) as e:
+            print(f'error: --class-order: {e}', file=sys.stderr)
+            return 2
+        reorder_model(model, rows)
+        record['class_order'] = args.class_order
+    confusion = None
+    if args.recover_class_order:
+        confusion = torch.zeros(model.num_classes, model.num_classes, dtype=torch.float64, device=dist.device)
+    res = evaluate(model, data, dist.device, args.amp, progress=dist.main, confusion=confusion)
+    record.update(res, top1_error=100 - res['top1'], top5_error=100 - res['top5'])
+    if dist.main:
+        _report(args, res, ' (sorted class order)' if args.recover_class_order else '')
+    if args.recover_class_order:
+        rows = recover_rows(confusion.cpu().numpy())
+        moved = sum(j != k for j, k in enumerate(rows))
+        reorder_model(model, rows)
+        after = evaluate(model, data, dist.device, args.amp, progress=dist.main)
+        if dist.main:
+            write_class_order(args.recover_class_order, order_from_rows(data.classes, rows))
+            _report(args, after, ' (recovered class order)')
+            if not args.json:
+                print(f'recovered order: {moved} of {len(rows)} outputs are not in sorted position; top-1 '
+                      f'{res["top1"]:.2f}% -> {after["top1"]:.2f}%; order written to {args.recover_class_order} '
+                      f'(relnas-zoo convert --class-order {args.recover_class_order} makes a sorted copy)')
+        record.update(recovered_order=args.recover_class_order, moved_outputs=moved,
+                      top1_before=res['top1'], top1_after=after['top1'], top5_after=after['top5'])
+        res = after
+    if dist.main:
+        if near_chance(res['top1'], model.num_classes):
+            print(f"warning: top-1 {res['top1']:.2f}% is near chance ({100 / model.num_classes:.2f}% for "
+                  f"{model.num_classes} classes): the checkpoint may use another class order than the data's "
+                  f"labels; try --recover-class-order order.txt", file=sys.stderr)
+        if args.json:
+            print(json.dumps(record))
+    finish()
+    return 0
+
+
+
+def configure(name: str, parser: argparse.ArgumentParser, argv: Sequence[str] = (), **options: Any) -> None:
+    """Give ``parser`` the ``validate`` arguments and the function that runs it."""
+    _arguments(parser)
+    parser.set_defaults(func=run_validation)
