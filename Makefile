@@ -11,7 +11,7 @@ MM_STAMP := $(VENV)/.relnas-mm-installed
 # once (about 18 minutes on 2 cores) and the wheel is cached in .cache/wheels for the next environment.
 WHEELHOUSE ?= $(wildcard ../shared/wheels)
 
-.PHONY: venv mm test demo bench clean
+.PHONY: venv mm test test-fast demo bench clean
 
 venv: $(STAMP)
 
@@ -37,15 +37,20 @@ $(MM_STAMP): tools/install_mm.sh | $(STAMP)
 test: $(STAMP) $(MM_STAMP)
 	$(PY) -m pytest -q tests
 
+# The edit loop: everything but the OpenMMLab tests and the slow ones (kill/resume runs, torchrun, sweeps
+# over whole benchmark spaces); needs no OpenMMLab stack. `make test` stays the whole suite.
+test-fast: $(STAMP)
+	$(PY) -m pytest -q tests -m "not mm and not slow"
+
 # The zoo table, then a short real search on scikit-learn's digits and a report of the model it found.
 DEMO_RUN ?= runs/demo
 demo: $(STAMP)
-	$(PY) -m relnas_zoo demo --plot relativenas_cells.png
+	$(VENV)/bin/relnas-zoo demo --plot relativenas_cells.png
 	rm -rf $(DEMO_RUN)
-	$(PY) search/run.py --config configs/search/demo.yaml --out $(DEMO_RUN)
-	$(PY) -m relnas_zoo info relativenas_cifar10 --genotype $(DEMO_RUN)/genotype.json
+	$(VENV)/bin/relnas-zoo search --config configs/search/demo.yaml --out $(DEMO_RUN)
+	$(VENV)/bin/relnas-zoo info relativenas_cifar10 --genotype $(DEMO_RUN)/genotype.json
 	@echo "search outputs in $(DEMO_RUN)/: genotype.json, population.json, evaluations.jsonl, generations.jsonl, losses.png, diversity.png, cells.png"
-	$(PY) search/run.py --summary $(DEMO_RUN)
+	$(VENV)/bin/relnas-zoo search-summary $(DEMO_RUN)
 
 bench: $(STAMP)
 	$(PY) bench/inference_latency.py

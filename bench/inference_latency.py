@@ -17,7 +17,6 @@ their mult-adds.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 from pathlib import Path
@@ -31,6 +30,8 @@ import timm  # noqa: E402
 
 import relnas_zoo  # noqa: E402,F401
 from relnas_zoo import benchmark  # noqa: E402
+from relnas_zoo.atomic import atomic_write_json  # noqa: E402
+from relnas_zoo.complexity import count_mult_adds  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -91,7 +92,7 @@ def main(argv=None) -> int:
     if args.baselines:
         results['baselines'] = run_baselines(args, size)
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2) + '\n')
+        atomic_write_json(args.json, results)
     return 0
 
 
@@ -102,7 +103,7 @@ def run_baselines(args, size) -> Dict[str, dict]:
     for name, m in models.items():
         runners = benchmark.build_runtimes(m, ['eager', 'onnxruntime'], size)
         variants[f'{name} eager'], variants[f'{name} onnxruntime'] = runners['eager'], runners['onnxruntime']
-    out: Dict[str, dict] = {name: dict(mult_adds=benchmark.mult_adds(m, size)) for name, m in models.items()}
+    out: Dict[str, dict] = {name: dict(mult_adds=count_mult_adds(m, size)) for name, m in models.items()}
     for bs in args.batch_sizes:
         x = torch.randn(bs, *size)
         for name, m in models.items():  # per model: ONNX Runtime must agree with its own eager outputs

@@ -11,8 +11,6 @@ from a cold page cache; otherwise both read from a warm cache.
 from __future__ import annotations
 
 import argparse
-import io
-import json
 import statistics
 import sys
 import tempfile
@@ -23,6 +21,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from relnas_zoo.atomic import atomic_write_json  # noqa: E402
+from relnas_zoo.benchmark import interleaved_rounds  # noqa: E402
 
 def make_images(root: Path, n: int, classes: int, seed: int = 0) -> None:
     from PIL import Image, ImageFilter
@@ -89,13 +89,15 @@ def main(argv=None) -> int:
         readers = {'folder (ImageFolder)': ImageFolder(str(folder), tf), 'lmdb (ImageNetLMDB)': ImageNetLMDB(lm, tf),
                    'lmdb, readahead=False': ImageNetLMDB(lm, tf, readahead=False)}
         cold = args.drop_caches and drop_caches()
-        rates = {k: [] for k in readers}
-        for r in range(args.rounds):
-            for name, ds in readers.items():
+
+        def images_per_s(ds):
+            def measure() -> float:
                 if cold:
                     drop_caches()
-                rates[name].append(read_all(ds, args.workers, args.batch_size))
-                print(f'round {r}: {name:<24} {rates[name][-1]:8.1f} img/s', flush=True)
+                return read_all(ds, args.workers, args.batch_size)
+            return measure
+        rates = interleaved_rounds({name: images_per_s(ds) for name, ds in readers.items()}, args.rounds,
+                                   lambda r, name, rate: print(f'round {r}: {name:<24} {rate:8.1f} img/s', flush=True))
         med = {k: statistics.median(v) for k, v in rates.items()}
         base = med['folder (ImageFolder)']
         print(f"\n{args.images} images, {args.workers} workers, decode + Resize(256) + CenterCrop(224), "
@@ -103,7 +105,7 @@ def main(argv=None) -> int:
         for k, v in med.items():
             print(f'{k:<24}{v:10.1f} img/s{v / base:8.2f}x')
         if args.json:
-            Path(args.json).write_text(json.dumps(dict(args=vars(args), cold=cold, rates=rates, median=med), indent=2))
+            atomic_write_json(args.json, dict(args=vars(args), cold=cold, rates=rates, median=med))
     return 0
 
 

@@ -9,7 +9,6 @@ the published figures of other predictors.
 The same measurement as ``relnas-zoo predictor bench``; this script adds the published rows.
 """
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from relnas_zoo.predictor.bench import format_bench, kendall_bench
 from relnas_zoo.predictor.predictor import TrainConfig
 from relnas_zoo.predictor.spaces import get_space
 from relnas_zoo.predictor import tables
+from relnas_zoo.atomic import atomic_write_json
 
 # Kendall tau on all remaining NAS-Bench-201 CIFAR-10 cells at 78 / 156 / 469 / 781 / 1563 training cells.
 PUBLISHED_NB201 = {
@@ -57,7 +57,7 @@ def main() -> int:
         print(PUBLISHED_NB101)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(rec, indent=2) + '\n')
+        atomic_write_json(args.json, rec)
     return 0
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from relnas_zoo.atomic import atomic_write_json  # noqa: E402
 VARIANTS = {
     'graphs': ['channels_last=false', 'amp=none', 'cuda_graphs=true'],     # the search default on CUDA
     'nchw': ['channels_last=false', 'amp=none', 'cuda_graphs=false'],      # eager steps
@@ -122,7 +123,7 @@ def main(argv=None) -> int:
               f"{s['peak_gpu_mb']:>13.0f}{51 * s['generation_s'] / 3600:>10.2f}")
     print('paper: about 7 h on one V100 (0.4 GPU-days), 9 h on one 1080Ti')
     if args.json:
-        Path(args.json).write_text(json.dumps(dict(args=vars(args), runs=runs, summary=summary), indent=2))
+        atomic_write_json(args.json, dict(args=vars(args), runs=runs, summary=summary))
     return 0
 
 

@@ -1,13 +1,14 @@
 #!/usr/bin/env python
 """Time and peak memory of evaluating one pair of candidates: ours vs a reproduction of the authors'.
 
-The authors' procedure (reproduced here with the zoo's own op and cell code): every candidate holds all
-7 ops on every edge (14 edges per cell: each intermediate node from each earlier node) plus the dead
+The authors' procedure (bench/authors_reference.py, written independently of the zoo's network): every
+candidate holds all 7 ops on every edge (14 edges per cell: each intermediate node from each earlier node) plus the dead
 preprocess layers, all weights are copied in from Omega, one epoch of SGD, then validation with
 autograd on (the graph of the previous batch is still alive while the next one runs), NCHW fp32.
 Its Omega is exactly ours (one weight per (cell, node, input node, op)), so 'authors' and 'ours+nchw'
 do the same arithmetic up to the order of floating-point sums (the zoo shares each state's ReLU among the
-ops reading it; the reproduction keeps a ReLU per op): after two steps (``--images 128``) their validation
+ops reading it, takes the factorized reduction's odd grid directly and scales the drop-path mask; the
+reference keeps a ReLU per op, pads and shifts, and divides the activation): after two steps (``--images 128``) their validation
 losses agree to 1e-6; over the default 16 steps at lr 0.1 on random labels the rounding differences grow
 (to 0.05-0.15 in the loss). Ours: only the candidate's own ops, validation under inference mode,
 channels_last (the CPU default; 'ours+nchw' without it), glibc keeping freed memory as a CPU search
@@ -38,6 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from relnas_zoo.atomic import atomic_write_json  # noqa: E402
 VARIANTS = ('authors', 'ours+nchw', 'ours', 'ours+default-malloc', 'ours+bf16', 'ours+graphs', 'ours+cl+graphs',
             'ours+cl+bf16+graphs')
 
@@ -70,111 +72,16 @@ def _rss_bytes() -> int:
         return int(f.read().split()[1]) * resource.getpagesize()
 
 
-def _authors_candidate(genotype, omega, net_args):
-    """A candidate as the authors build it: all ops on every edge, dead preprocess layers kept."""
-    import torch
-    from relnas_zoo.networks import RelativeNASNet, reduction_layers
-    from relnas_zoo.search.weight_set import PROXY_NET_ARGS
-
-    model = RelativeNASNet(genotype=genotype, prune_unused=False, **PROXY_NET_ARGS, **net_args)
-    _authors_cell_forward(model)
-    reductions = reduction_layers(net_args['layers'])
-    _add_unused_ops(model, genotype, omega, reductions)
-    with torch.no_grad():  # the selected ops, stem, preprocess and classifier from Omega
-        for k, v in _own_weights(model, genotype, net_args['layers']).items():
-            v.copy_(omega.tensors[k])
-    return model
-
-
-def _authors_cell_forward(model) -> None:
-    """The authors' cell arithmetic on the zoo's modules: every op and preprocess layer applies its own
-    leading ReLU (the zoo applies it once per state), a plain concat, the factorized reduction slices the full-size input
-    before a stride-2 conv (the zoo takes the odd grid directly), and drop-path divides the activation
-    before masking it (the zoo scales the mask), and depthwise convolutions take PyTorch's own backward
-    (the zoo's ``DepthwiseConv2d`` computes it with faster calls on the CPU). Same numbers up to rounding."""
-    import types
-
-    import torch
-    import torch.nn.functional as F
-    from relnas_zoo.depthwise import DepthwiseConv2d
-    from relnas_zoo.ops import FactorizedReduce, ScheduledDropPath
-
-    def fr_forward(fr, x):
-        x = torch.relu(x)
-        return fr.bn(torch.cat([fr.conv_1(x), F.conv2d(x[:, :, 1:, 1:], fr.conv_2.weight, stride=2)], dim=1))
-
-    def cell_forward(cell, s0, s1):
-        states = [cell.preprocess0(s0), cell.preprocess1(s1)]
-        for node in cell.nodes.values():
-            states.append(node(states, states))
-        return torch.cat([states[i] for i in cell.concat], dim=1)
-
-    def drop_path_forward(dp, x):  # DARTS: divide the activation, then multiply it by the mask
-        if not dp.training or not dp.enabled:
-            return x
-        keep = (1. - dp.rate).to(x.dtype)
-        mask = torch.bernoulli(keep.expand(x.shape[0], 1, 1, 1).contiguous())
-        return x / keep * mask
-
-    for module in model.modules():
-        if isinstance(module, FactorizedReduce):  # preprocess layers and strided skips alike
-            module.forward = types.MethodType(fr_forward, module)
-        elif isinstance(module, ScheduledDropPath):
-            module.forward = types.MethodType(drop_path_forward, module)
-        elif isinstance(module, DepthwiseConv2d):  # the authors' nn.Conv2d
-            module.forward = types.MethodType(torch.nn.Conv2d.forward, module)
-    model._activated_states = [False] * len(model._activated_states)  # each preprocess layer its own ReLU
-    for cell in model.cells:
-        cell.forward = types.MethodType(cell_forward, cell)
-        cell.activate = [False] * len(cell.activate)
-        ops = [cell.preprocess0, cell.preprocess1]
-        for node in cell.nodes.values():
-            node.act1 = node.act2 = False
-            ops += [node.op1, node.op2]
-        for op in ops:
-            if hasattr(op, 'op') and isinstance(op.op[0], torch.nn.Identity):
-                op.op[0] = torch.nn.ReLU(inplace=False)
-
-
-def _add_unused_ops(model, genotype, omega, reductions) -> None:
-    """Every (node, input node, op) the genotype does not select, with its Omega weights (they take part
-    in nothing but memory and the copies, as in the authors' network)."""
-    import torch
-    from relnas_zoo.genotypes import OPS
-    from relnas_zoo.ops import build_op
-
-    for i, cell in enumerate(model.cells):
-        edges, _ = genotype.cell(i in reductions)
-        channels = cell.out_channels // 4
-        for k, node in cell.nodes.items():
-            node.unused_ops = torch.nn.ModuleList()
-            used = {edges[2 * int(k)], edges[2 * int(k) + 1]}
-            for src in range(int(k) + 2):
-                stride = 2 if i in reductions and src < 2 else 1
-                for op_name in OPS:
-                    if (op_name, src) in used:
-                        continue
-                    op = build_op(op_name, channels, stride)
-                    node.unused_ops.append(op)
-                    key = f'cells.{i}.nodes.{k}.from{src}.{op_name}.'
-                    with torch.no_grad():
-                        for name, t in op.state_dict(keep_vars=True).items():
-                            t.copy_(omega.tensors[key + name])
-
-
-def _own_weights(model, genotype, layers) -> dict:
-    from relnas_zoo.search.weight_set import omega_key
-    return {omega_key(k, genotype, layers): v for k, v in model.state_dict(keep_vars=True).items()
-            if '.unused_ops.' not in k}
-
-
 def _authors_evaluate(genotype, omega, net_args, train, val, settings, seed):
     import torch
     import torch.nn.functional as F
+    from authors_reference import AuthorsCandidate
     from relnas_zoo.search.estimator import CandidateResult, train_one_epoch
 
     t0 = time.perf_counter()
-    model = _authors_candidate(genotype, omega, net_args).to(train.device)
+    model = AuthorsCandidate(genotype, net_args['C'], net_args['layers'], net_args['num_classes'])
+    model.load_omega(omega)
+    model = model.to(train.device)
     model.set_drop_path_rate(settings.drop_path)
     torch.manual_seed(seed)  # as ours: the same drop-path and data stream
     train_loss, train_acc = train_one_epoch(model, train, settings, torch.Generator().manual_seed(seed))
@@ -185,7 +92,7 @@ def _authors_evaluate(genotype, omega, net_args, train, val, settings, seed):
         loss = F.cross_entropy(logits, y)
         total += loss.item() * len(y)
         correct += (logits.argmax(1) == y).sum().item()
-    weights = {k: v.detach().clone() for k, v in _own_weights(model, genotype, net_args['layers']).items()}
+    weights = {k: v.detach().clone() for k, v in model.own_weights().items()}
     return CandidateResult(train_loss, train_acc, total / val.num_samples, correct / val.num_samples,
                            time.perf_counter() - t0, weights)
 
@@ -294,7 +201,7 @@ def main(argv=None) -> int:
     if args.profile:
         out = profile(args)
         if args.json:
-            Path(args.json).write_text(json.dumps(out, indent=2))
+            atomic_write_json(args.json, out)
         return 0
     runs = {v: [] for v in args.variants}
     base = [sys.executable, __file__, '--images', str(args.images), '--batch-size', str(args.batch_size),
@@ -319,7 +226,7 @@ def main(argv=None) -> int:
         mem = s['peak_extra_mb'] / ref['peak_extra_mb'] if ref else float('nan')
         print(f"{v:<22}{s['seconds']:>9.2f}{sp:>9.2f}{s['peak_extra_mb']:>10.1f}{mem:>10.2f}")
     if args.json:
-        Path(args.json).write_text(json.dumps(dict(args=vars(args), runs=runs, summary=summary), indent=2))
+        atomic_write_json(args.json, dict(args=vars(args), runs=runs, summary=summary))
     return 0
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
+import functools
 import statistics
 import sys
 import time
@@ -33,6 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import timm  # noqa: E402
 
 import relnas_zoo  # noqa: E402,F401
+from relnas_zoo.atomic import atomic_write_json  # noqa: E402
+from relnas_zoo.benchmark import interleaved_rounds  # noqa: E402
 
 VARIANTS = {'fp32': ('none', False), 'channels_last': ('none', True), 'bf16': ('bf16', False),
             'bf16+channels_last': ('bf16', True)}
@@ -81,7 +83,8 @@ def loader_throughput(args) -> int:
     from torch.utils.data import DataLoader
     from torchvision import transforms as T
     from torchvision.datasets import ImageFolder
-    from relnas_zoo.train.data import (IMAGENET_MEAN, IMAGENET_STD, DeviceNormalize, imagenet_train_transform,
+    from relnas_zoo.data.normalization import IMAGENET_MEAN, IMAGENET_STD
+    from relnas_zoo.train.data import (DeviceNormalize, imagenet_train_transform,
                                        uint8_collate)
     device = torch.device(args.device)
     float_tf = T.Compose([T.RandomResizedCrop(224), T.RandomHorizontalFlip(),
@@ -97,9 +100,9 @@ def loader_throughput(args) -> int:
                                                             pin_memory=device.type == 'cuda', collate_fn=uint8_collate),
                                                  DeviceNormalize(IMAGENET_MEAN, IMAGENET_STD)),
         }
-        rates = {k: [] for k in variants}
-        for r in range(args.rounds):
-            for name, (loader, finish) in variants.items():
+
+        def images_per_s(loader, finish):
+            def measure() -> float:
                 t0 = time.perf_counter()
                 n = 0
                 for x, _ in loader:
@@ -107,12 +110,18 @@ def loader_throughput(args) -> int:
                     n += len(x)
                 if device.type == 'cuda':
                     torch.cuda.synchronize()
-                rates[name].append(n / (time.perf_counter() - t0))
-                print(f'round {r}: {name:<34} {rates[name][-1]:8.1f} img/s', flush=True)
+                return n / (time.perf_counter() - t0)
+            return measure
+        rates = interleaved_rounds({name: images_per_s(*v) for name, v in variants.items()}, args.rounds,
+                                   _print_round(34))
     _summary(args, rates, f'loader alone: {args.images} JPEGs 500x375, batch {args.batch_size}, {args.workers} '
                           f'workers, to {device}; median of {args.rounds} rounds (bytes per image: float32 602 KB, '
                           f'uint8 150 KB)', width=36)
     return 0
+
+
+def _print_round(width: int):
+    return lambda r, name, rate: print(f'round {r}: {name:<{width}} {rate:8.1f} img/s', flush=True)
 
 
 def _summary(args, rates, title: str, width: int) -> None:
@@ -123,7 +132,7 @@ def _summary(args, rates, title: str, width: int) -> None:
     for k, v in med.items():
         print(f'{k:<{width}}{v:10.1f} img/s{v / first:8.2f}x')
     if args.json:
-        Path(args.json).write_text(json.dumps(dict(args=vars(args), rates=rates, median=med), indent=2))
+        atomic_write_json(args.json, dict(args=vars(args), rates=rates, median=med))
 
 
 def main(argv=None) -> int:
@@ -154,11 +163,8 @@ def main(argv=None) -> int:
         models[name] = m.to(memory_format=torch.channels_last) if cl else m
     for name, (amp, cl) in VARIANTS.items():  # warm-up
         run_steps(models[name], x, y, amp, cl, 1)
-    rates = {k: [] for k in VARIANTS}
-    for r in range(args.rounds):
-        for name, (amp, cl) in VARIANTS.items():
-            rates[name].append(run_steps(models[name], x, y, amp, cl, args.steps))
-            print(f'round {r}: {name:<20} {rates[name][-1]:8.1f} img/s', flush=True)
+    rates = interleaved_rounds({name: functools.partial(run_steps, models[name], x, y, amp, cl, args.steps)
+                                for name, (amp, cl) in VARIANTS.items()}, args.rounds, _print_round(20))
     _summary(args, rates, f'{args.model}, batch {args.batch_size} at {size}x{size}, {device}, torch '
                           f'{torch.__version__}, {torch.get_num_threads()} threads; median of {args.rounds} rounds '
                           f'of {args.steps} steps', width=20)

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Optional, Union
 
-__all__ = ['atomic_write_bytes', 'atomic_write_text', 'atomic_torch_save']
+__all__ = ['atomic_write_bytes', 'atomic_write_text', 'atomic_write_json', 'atomic_torch_save']
 
 
 def atomic_write_bytes(path: Union[str, Path], data: bytes) -> None:
@@ -26,6 +27,11 @@ def atomic_write_bytes(path: Union[str, Path], data: bytes) -> None:
 
 def atomic_write_text(path: Union[str, Path], text: str) -> None:
     atomic_write_bytes(path, text.encode('utf-8'))
+
+
+def atomic_write_json(path: Union[str, Path], obj: Any, indent: Optional[int] = 2) -> None:
+    """``obj`` as JSON text (one trailing newline)."""
+    atomic_write_text(path, json.dumps(obj, indent=indent) + '\n')
 
 
 def atomic_torch_save(obj: Any, path: Union[str, Path]) -> None:

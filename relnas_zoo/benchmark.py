@@ -15,14 +15,14 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
 
 from .deploy import fold_batchnorm
 
-__all__ = ['RUNTIMES', 'build_runtimes', 'check_outputs', 'time_interleaved', 'mult_adds', 'onnx_session',
+__all__ = ['RUNTIMES', 'build_runtimes', 'check_outputs', 'interleaved_rounds', 'time_interleaved', 'onnx_session',
            'onnx_op_profile']
 
 RUNTIMES = ('eager', 'channels_last', 'bn_folded', 'bn_folded_cl', 'compile', 'onnxruntime')
@@ -105,26 +105,36 @@ def check_outputs(reference: nn.Module, runners: Dict[str, Runner], x: torch.Ten
     return seconds
 
 
+def interleaved_rounds(measures: Dict[str, Callable[[], float]], rounds: int,
+                       report: Optional[Callable[[int, str, float], None]] = None) -> Dict[str, List[float]]:
+    """Every measurement of every variant, the variants taking turns within each round.
+
+    Interleaving spreads a machine's drift over all variants alike, so their ratios hold within a run
+    even where the absolute figures do not. ``report(round, name, value)`` is called after each one.
+    """
+    values: Dict[str, List[float]] = {name: [] for name in measures}
+    for r in range(rounds):
+        for name, measure in measures.items():
+            values[name].append(measure())
+            if report is not None:
+                report(r, name, values[name][-1])
+    return values
+
+
+def _seconds_of(fn: Callable[[torch.Tensor], Any], x: torch.Tensor) -> Callable[[], float]:
+    def measure() -> float:
+        t0 = time.perf_counter()
+        fn(x)
+        return time.perf_counter() - t0
+    return measure
+
+
 @torch.inference_mode()
 def time_interleaved(runners: Dict[str, Runner], x: torch.Tensor, rounds: int) -> Dict[str, float]:
     """Median seconds per call of every runner, the runners interleaved within each round."""
-    times: Dict[str, List[float]] = {name: [] for name in runners}
     inputs = {fmt: x.contiguous(memory_format=fmt) for _, fmt in runners.values()}
-    for _ in range(rounds):
-        for name, (fn, fmt) in runners.items():
-            t0 = time.perf_counter()
-            fn(inputs[fmt])
-            times[name].append(time.perf_counter() - t0)
+    times = interleaved_rounds({name: _seconds_of(fn, inputs[fmt]) for name, (fn, fmt) in runners.items()}, rounds)
     return {name: statistics.median(ts) for name, ts in times.items()}
-
-
-def mult_adds(model: nn.Module, input_size: Sequence[int]) -> int:
-    """Mult-adds of one image (torch's FLOP counter / 2)."""
-    from torch.utils.flop_counter import FlopCounterMode
-    counter = FlopCounterMode(display=False)
-    with torch.no_grad(), counter:
-        model.eval()(torch.zeros(1, *input_size))
-    return counter.get_total_flops() // 2
 
 
 def onnx_op_profile(model: nn.Module, input_size: Sequence[int], batch_size: int = 1, runs: int = 20,

@@ -19,36 +19,15 @@ from torch import nn
 from .genotypes import NUM_INPUT_NODES, Edge
 from .ops import FactorizedReduce, ReLUConvBN, ScheduledDropPath, build_op, is_identity_op, reads_activated_input
 
-__all__ = ['Node', 'Cell', 'live_states']
+__all__ = ['Node', 'Cell', 'ChannelConcat', 'live_states']
 
 
-class _ConcatDenseGrads(torch.autograd.Function):
-    """``torch.cat`` over channels whose backward hands every input a dense gradient.
+class ChannelConcat(nn.Module):
+    """``torch.cat`` of a cell's output states over channels (a module, so that a training speed-up can
+    swap it: ``relnas_zoo.search.speedups``)."""
 
-    Plain ``cat`` passes each input a channel slice of the output's gradient. In channels_last that slice
-    is strided, and without drop-path (whose multiply makes a dense gradient) it reaches the BatchNorm
-    ending the op that produced the state (the node's sum passes gradients on unchanged), where CPU BN
-    backward on a strided gradient runs about 12x slower than on a dense one (15 ms vs 1.2 ms for
-    64x16x32x32; a training step of a C=16 8-cell network 0.93 -> 0.69 s). One copy per state is cheaper.
-    """
-
-    @staticmethod
-    def forward(ctx, *states: torch.Tensor) -> torch.Tensor:
-        ctx.widths = [s.shape[1] for s in states]
-        cl = states[0].dim() == 4 and states[0].is_contiguous(memory_format=torch.channels_last)
-        ctx.memory_format = torch.channels_last if cl else torch.contiguous_format
+    def forward(self, states: List[torch.Tensor]) -> torch.Tensor:
         return torch.cat(states, dim=1)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        return tuple(g.contiguous(memory_format=ctx.memory_format) for g in grad.split(ctx.widths, dim=1))
-
-
-@torch.jit.unused
-def _concat_dense_grads(states: List[torch.Tensor]) -> torch.Tensor:
-    if isinstance(states[0], torch.fx.Proxy):  # fx tracing (timm's feature extraction) records a plain cat
-        return torch.cat(states, dim=1)
-    return _ConcatDenseGrads.apply(*states)
 
 
 def live_states(edges: Sequence[Edge], concat: Sequence[int]) -> List[bool]:
@@ -166,6 +145,7 @@ class Cell(nn.Module):
         # Per runtime state: does some op read its activation (computed once in forward)?
         self.activate: List[bool] = [i in activated for i in range(len(position))]
         self.out_channels = len(concat) * channels
+        self.join = ChannelConcat()
 
     def forward(self, s0: torch.Tensor, s1: torch.Tensor) -> torch.Tensor:
         states = [self.preprocess0(s0), self.preprocess1(s1)]
@@ -174,10 +154,7 @@ class Cell(nn.Module):
             out = node(states, activated)
             activated.append(torch.relu(out) if self.activate[len(states)] else out)
             states.append(out)
-        outputs = [states[i] for i in self.concat]
-        if not torch.jit.is_scripting() and torch.is_grad_enabled():
-            return _concat_dense_grads(outputs)
-        return torch.cat(outputs, dim=1)
+        return self.join([states[i] for i in self.concat])
 
 
 def unused_prefixes(edges: Sequence[Edge], concat: Sequence[int]) -> Tuple[str, ...]:

@@ -8,6 +8,7 @@ from typing import Any, Sequence
 import torch
 
 from .class_order import read_class_order, reorder_model, rows_for
+from .keymap import strip_wrappers
 from .networks import RelativeNASNet
 from .variants import VARIANTS
 from .weights import FORMAT, CheckpointMismatchError, load_checkpoint_file, save_checkpoint
@@ -55,7 +56,7 @@ def run_conversion(args: argparse.Namespace) -> int:
         if getattr(args, key) is not None:
             arch[key] = getattr(args, key)
     checkpoint = load_checkpoint_file(args.src)
-    has_aux = any('auxiliary_head.' in k for k in checkpoint.get('state_dict', checkpoint))
+    has_aux = any('auxiliary_head.' in k for k in strip_wrappers(checkpoint))
     model = RelativeNASNet(**arch, auxiliary=has_aux)
     try:
         model.load_state_dict(checkpoint)
@@ -87,7 +88,7 @@ def run_conversion(args: argparse.Namespace) -> int:
         print(f'classifier rows permuted from {args.class_order} to sorted order '
               f'({sum(j != k for j, k in enumerate(rows))} of {len(rows)} moved)')
     save_checkpoint(model, args.dst)
-    n_src = len(checkpoint.get('state_dict', checkpoint))
+    n_src = len(strip_wrappers(checkpoint))
     print(f'wrote {args.dst}: {len(model.state_dict())} tensors ({n_src} in the source; '
           f'{len(model.unused_state_prefixes())} unused preprocess/node modules dropped)')
     return 0

@@ -113,7 +113,7 @@ def _layouts(model, padded) -> Tuple[Dict[str, Tuple[Optional[torch.Tensor], tor
             for which in ('op1', 'op2'):
                 _op_convs(getattr(nd, which), f'cells.{i}.nodes.{key}.{which}', node, node, half, maps)
         s0, s1 = s1, _concat_layout(k, n, n_new)
-        if i in model._level_cells:
+        if i in model.level_cells:
             levels.append(s1)
     if isinstance(model.classifier, nn.Linear):
         maps['classifier'] = (s1, _plain(model.classifier.out_features))

@@ -21,7 +21,7 @@ from .ops import ScheduledDropPath
 from .genotypes import Genotype, GenotypeLike, resolve_genotype
 from .keymap import authors_key_to_ours, drop_prefixed, is_authors_layout
 
-__all__ = ['RelativeNASNet', 'AuxOutput', 'AuxiliaryHeadCIFAR', 'AuxiliaryHeadImageNet', 'reduction_layers']
+__all__ = ['RelativeNASNet', 'AuxOutput', 'AuxiliaryHead', 'reduction_layers']
 
 STEM_TYPES = ('cifar', 'imagenet')
 
@@ -36,43 +36,28 @@ class AuxOutput(NamedTuple):
     aux_logits: Optional[torch.Tensor]
 
 
-class AuxiliaryHeadCIFAR(nn.Module):
-    """Auxiliary classifier for an 8x8 map (CIFAR after the second reduction)."""
+class AuxiliaryHead(nn.Module):
+    """The auxiliary classifier of the paper's recipes, read after the second reduction.
 
-    def __init__(self, channels: int, num_classes: int, device=None, dtype=None):
+    CIFAR (an 8x8 map): pooling stride 3 and a BN after the 2x2 conv; ImageNet (14x14): stride 2 and,
+    as in the authors' (DARTS) code, no BN there. The layer indices match their checkpoints either way.
+    """
+
+    def __init__(self, channels: int, num_classes: int, pool_stride: int = 3, bn_after_second_conv: bool = True,
+                 device=None, dtype=None):
         super().__init__()
         dd = dict(device=device, dtype=dtype)
-        self.features = nn.Sequential(
+        layers = [
             nn.ReLU(inplace=False),
-            nn.AvgPool2d(5, stride=3, padding=0, count_include_pad=False),
+            nn.AvgPool2d(5, stride=pool_stride, padding=0, count_include_pad=False),
             nn.Conv2d(channels, 128, 1, bias=False, **dd),
             nn.BatchNorm2d(128, **dd),
             nn.ReLU(inplace=True),
             nn.Conv2d(128, 768, 2, bias=False, **dd),
-            nn.BatchNorm2d(768, **dd),
-            nn.ReLU(inplace=True),
-        )
-        self.classifier = nn.Linear(768, num_classes, **dd)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(torch.flatten(self.features(x), 1))
-
-
-class AuxiliaryHeadImageNet(nn.Module):
-    """Auxiliary classifier for a 14x14 map; like the authors' (DARTS) code it has no BN after the 2x2 conv."""
-
-    def __init__(self, channels: int, num_classes: int, device=None, dtype=None):
-        super().__init__()
-        dd = dict(device=device, dtype=dtype)
-        self.features = nn.Sequential(
-            nn.ReLU(inplace=False),
-            nn.AvgPool2d(5, stride=2, padding=0, count_include_pad=False),
-            nn.Conv2d(channels, 128, 1, bias=False, **dd),
-            nn.BatchNorm2d(128, **dd),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(128, 768, 2, bias=False, **dd),
-            nn.ReLU(inplace=True),
-        )
+        ]
+        if bn_after_second_conv:
+            layers.append(nn.BatchNorm2d(768, **dd))
+        self.features = nn.Sequential(*layers, nn.ReLU(inplace=True))
         self.classifier = nn.Linear(768, num_classes, **dd)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -101,6 +86,7 @@ class RelativeNASNet(nn.Module):
         device, dtype: where and in which dtype to create every parameter and buffer (timm's factory
             arguments: ``device='meta'`` allocates nothing; then ``to_empty`` and load weights).
     """
+    single_stem: torch.jit.Final[bool]
 
     def __init__(
             self,
@@ -138,6 +124,7 @@ class RelativeNASNet(nn.Module):
         self.drop_path_rate = drop_path_rate
         self.prune_unused = prune_unused
         self.grad_checkpointing = False
+        self.single_stem = stem_type == 'cifar'  # one stem conv (CIFAR), or stem0 and stem1 (ImageNet)
 
         if stem_type == 'cifar':
             c_stem = 3 * C
@@ -189,15 +176,16 @@ class RelativeNASNet(nn.Module):
                 c_aux = c_prev
             if i + 1 in reductions or i == layers - 1:
                 self.feature_info.append(dict(num_chs=c_prev, reduction=stride, module=f'cells.{i}'))
-        self._activated_states: List[bool] = self._states_to_activate()
-        # level index -> index of the cell whose output it is (the stem level has none)
-        self._level_cells: List[int] = [int(f['module'].split('.')[1]) for f in self.feature_info[1:]]
+        self.activated_states: List[bool] = self._states_to_activate()
+        # feature level -> index of the cell whose output it is (level 0, the stem, has none)
+        self.level_cells: List[int] = [int(f['module'].split('.')[1]) for f in self.feature_info[1:]]
         self._num_levels: int = len(self.feature_info)
 
         self.auxiliary_head = None
         if auxiliary:
-            head_cls = AuxiliaryHeadCIFAR if stem_type == 'cifar' else AuxiliaryHeadImageNet
-            self.auxiliary_head = head_cls(c_aux, num_classes, **dd)
+            cifar = stem_type == 'cifar'
+            self.auxiliary_head = AuxiliaryHead(c_aux, num_classes, pool_stride=3 if cifar else 2,
+                                                bn_after_second_conv=cifar, **dd)
 
         self.num_features = self.head_hidden_size = c_prev
         self.global_pool, self.classifier = create_classifier(c_prev, num_classes, pool_type=global_pool, **dd)
@@ -257,16 +245,16 @@ class RelativeNASNet(nn.Module):
         for i, cell in enumerate(self.cells):
             read[i] = read[i] or cell.uses_input0
             read[i + 1] = read[i + 1] or cell.uses_input1
-        if hasattr(self, 'stem'):  # both stem states are the stem's one output
+        if self.single_stem:  # both stem states are the stem's one output
             read[0] = read[1] = read[0] or read[1]
         return read
 
     def _activate(self, state: torch.Tensor, index: int) -> torch.Tensor:
-        return torch.relu(state) if self._activated_states[index] else state
+        return torch.relu(state) if self.activated_states[index] else state
 
     def _stem(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """The stem's feature, the first cell's two inputs as it reads them, and the raw state s1."""
-        if hasattr(self, 'stem'):  # static under TorchScript: the other branch is not compiled
+        if self.single_stem:  # a constant under TorchScript: the other branch is not compiled
             x = self.stem(x)
             a = self._activate(x, 0)
             return x, a, a, x
@@ -340,7 +328,7 @@ class RelativeNASNet(nn.Module):
             intermediates.append(stem)
         n_cells = len(self.cells)
         if stop_early:
-            n_cells = 0 if max_index == 0 else min(n_cells, self._level_cells[max_index - 1] + 1)
+            n_cells = 0 if max_index == 0 else min(n_cells, self.level_cells[max_index - 1] + 1)
         for i, cell in enumerate(self.cells):
             if i < n_cells:  # no break: TorchScript unrolls loops over a ModuleList
                 if self.grad_checkpointing and not torch.jit.is_scripting():
@@ -348,7 +336,7 @@ class RelativeNASNet(nn.Module):
                 else:
                     s1 = cell(a0, a1)
                 a0, a1 = a1, self._activate(s1, i + 2)
-                if i in self._level_cells and self._level_cells.index(i) + 1 in take_indices:
+                if i in self.level_cells and self.level_cells.index(i) + 1 in take_indices:
                     intermediates.append(s1)
         if intermediates_only:
             return intermediates
@@ -363,9 +351,9 @@ class RelativeNASNet(nn.Module):
     ) -> List[int]:
         """Drop the cells after the last requested level (and the head); returns absolute indices."""
         take_indices, max_index = feature_take_indices(len(self.feature_info), indices)
-        keep = 0 if max_index == 0 else self._level_cells[max_index - 1] + 1
+        keep = 0 if max_index == 0 else self.level_cells[max_index - 1] + 1
         self.cells = self.cells[:keep]
-        self._activated_states = self._states_to_activate()
+        self.activated_states = self._states_to_activate()
         if self.aux_index >= keep:
             self.auxiliary_head = None
         if max_index < len(self.feature_info) - 1:

@@ -13,7 +13,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .depthwise import DepthwiseConv2d
 from .genotypes import OPS
 
 __all__ = ['ReLUConvBN', 'FactorizedReduce', 'SepConv', 'DilConv', 'ScheduledDropPath', 'build_op', 'is_identity_op',
@@ -84,11 +83,11 @@ class SepConv(nn.Module):
         pad = kernel_size // 2
         self.op = nn.Sequential(
             _leading_relu(relu_input),
-            DepthwiseConv2d(c, kernel_size, stride=stride, padding=pad, **dd),
+            nn.Conv2d(c, c, kernel_size, stride=stride, padding=pad, groups=c, bias=False, **dd),
             nn.Conv2d(c, c, 1, bias=False, **dd),
             nn.BatchNorm2d(c, **dd),
             nn.ReLU(inplace=False),  # in place measured no faster, and breaks full backward hooks on the BN
-            DepthwiseConv2d(c, kernel_size, stride=1, padding=pad, **dd),
+            nn.Conv2d(c, c, kernel_size, padding=pad, groups=c, bias=False, **dd),
             nn.Conv2d(c, c, 1, bias=False, **dd),
             nn.BatchNorm2d(c, **dd),
         )
@@ -107,7 +106,7 @@ class DilConv(nn.Module):
         pad = dilation * (kernel_size - 1) // 2
         self.op = nn.Sequential(
             _leading_relu(relu_input),
-            DepthwiseConv2d(c, kernel_size, stride=stride, padding=pad, dilation=dilation, **dd),
+            nn.Conv2d(c, c, kernel_size, stride=stride, padding=pad, dilation=dilation, groups=c, bias=False, **dd),
             nn.Conv2d(c, c, 1, bias=False, **dd),
             nn.BatchNorm2d(c, **dd),
         )

@@ -8,20 +8,15 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
-from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
 
+from .data.normalization import CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD, IMAGENET_MEAN, IMAGENET_STD
 from .networks import RelativeNASNet
 from .variants import VARIANTS
 from .weights import checkpoint_filter_fn
 
-__all__ = ['CIFAR10_MEAN', 'CIFAR10_STD', 'CIFAR100_MEAN', 'CIFAR100_STD']
+__all__: list = []  # registers the models with timm; nothing to import from here
 
-CIFAR10_MEAN = (0.49139968, 0.48215827, 0.44653124)
-CIFAR10_STD = (0.24703233, 0.24348505, 0.26158768)
-# the authors' constants (utils._data_transforms_cifar100); the paper gives none
-CIFAR100_MEAN = (0.5071, 0.4867, 0.4408)
-CIFAR100_STD = (0.2675, 0.2565, 0.2761)
 
 _ORIGIN = 'https://github.com/EMI-Group/RelativeNAS'
 _PAPER = 'arXiv:2009.06193'
@@ -48,7 +43,7 @@ def _create(variant: str, pretrained: bool = False, **kwargs: Any) -> RelativeNA
 def _imagenet_cfg(**kwargs: Any) -> Dict[str, Any]:
     return dict(dict(
         url='', num_classes=1000, input_size=(3, 224, 224), pool_size=(7, 7), crop_pct=0.875,
-        interpolation='bilinear', mean=IMAGENET_DEFAULT_MEAN, std=IMAGENET_DEFAULT_STD,
+        interpolation='bilinear', mean=IMAGENET_MEAN, std=IMAGENET_STD,
         first_conv='stem0.0', classifier='classifier', origin_url=_ORIGIN, paper_ids=_PAPER,
         license='unknown'), **kwargs)
 

@@ -8,7 +8,7 @@ import time
 from typing import Any, Callable, Dict, List, Sequence
 
 from .benchmark import RUNTIMES
-from .complexity import Complexity, measure
+from .complexity import Complexity, count_mult_adds, measure
 from .genotypes import PUBLISHED, GenotypeError, resolve_genotype
 from .variants import VARIANTS
 
@@ -159,8 +159,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     """Latency of one model under the chosen runtimes on this machine, side by side in one run."""
-    from pathlib import Path
-
     import timm
     import torch
 
@@ -178,7 +176,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     size = tuple(_input_size(args, args.model) or timm.models.get_pretrained_cfg(args.model).input_size)
     runners = benchmark.build_runtimes(model, args.runtime, size, channel_multiple=args.channel_multiple)
     threads = torch.get_num_threads()
-    print(f'{args.model} at {size[1]}x{size[2]}: {benchmark.mult_adds(model, size) / 1e6:.1f} M mult-adds/image; '
+    print(f'{args.model} at {size[1]}x{size[2]}: {count_mult_adds(model, size) / 1e6:.1f} M mult-adds/image; '
           f'{threads} threads; median of {args.rounds} interleaved rounds after {args.warmup} warm-up calls')
     rows = []
     for bs in args.batch_size:
@@ -206,7 +204,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         for op, ms in prof['ms_per_op_type'].items():
             print(f"{op:<20}{prof['nodes_per_op_type'][op]:>7}{ms:>9.2f}{100 * ms / total:>7.1f}%")
     if args.json:
-        Path(args.json).write_text(json.dumps(record, indent=2) + '\n')
+        from .atomic import atomic_write_json
+        atomic_write_json(args.json, record)
     return 0
 
 

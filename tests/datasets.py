@@ -1,6 +1,9 @@
 """Tiny datasets in the real on-disk formats, written by the tests themselves."""
+import csv
+import io
 import pickle
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -29,4 +32,33 @@ def write_cifar(root: Path, dataset: str = 'cifar10', per_batch: int = 40, seed:
         (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
     (folder / meta).write_bytes(pickle.dumps({names_key: [f'class{i}'.encode() for i in range(classes)],
                                               b'num_cases_per_batch': per_batch}, protocol=2))
+    return root
+
+
+def jpeg_bytes(rng, w=48, h=40) -> bytes:
+    """A random JPEG of w x h pixels."""
+    from PIL import Image
+    arr = rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format='JPEG', quality=90)
+    return buf.getvalue()
+
+
+def write_imagenet(root: Path, wnids: Sequence[str]) -> Path:
+    """An ILSVRC layout: train/ and val_folders/ class folders, a flat val/ with LOC_val_solution.csv."""
+    rng = np.random.default_rng(0)
+    for wnid in wnids:
+        (root / 'train' / wnid).mkdir(parents=True)
+        (root / 'val_folders' / wnid).mkdir(parents=True)
+        for i in range(4):
+            (root / 'train' / wnid / f'{wnid}_{i}.JPEG').write_bytes(jpeg_bytes(rng, 40 + 8 * i))
+        (root / 'val_folders' / wnid / f'ILSVRC2012_val_{wnid}.JPEG').write_bytes(jpeg_bytes(rng))
+    (root / 'val').mkdir()
+    with open(root / 'LOC_val_solution.csv', 'w', newline='') as f:
+        w = csv.writer(f)
+        w.writerow(['ImageId', 'PredictionString'])
+        for k, wnid in enumerate(list(wnids) * 2):
+            name = f'ILSVRC2012_val_{k:08d}'
+            (root / 'val' / f'{name}.JPEG').write_bytes(jpeg_bytes(rng))
+            w.writerow([name, f'{wnid} 1 2 3 4'])
     return root

@@ -14,7 +14,7 @@ from relnas_zoo.search.estimator import TrainSettings, evaluate_candidate, valid
 
 from datasets import write_cifar
 
-pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA device')
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA device')]
 
 NET = dict(C=8, layers=3, num_classes=10, stem_type='cifar')
 

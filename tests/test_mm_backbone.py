@@ -4,6 +4,9 @@ import timm
 import torch
 from torch import nn
 
+pytestmark = pytest.mark.mm  # the OpenMMLab stack: make mm (make test installs it)
+pytest.importorskip('mmengine', reason='the OpenMMLab stack is not installed (make mm)')
+
 import relnas_zoo
 from relnas_zoo.mm import RelativeNASBackbone, registered_in
 from relnas_zoo.networks import RelativeNASNet
@@ -41,11 +44,11 @@ def test_unneeded_cells_are_not_built():
 def test_frozen_stages_have_no_gradients_and_stay_in_eval():
     b = RelativeNASBackbone(C=8, layers=5, frozen_stages=1, drop_path_rate=0.1)
     b.train()
-    frozen = list(b.stem0.modules()) + list(b.stem1.modules()) + [m for c in b.cells[:b._level_cells[0] + 1]
+    frozen = list(b.stem0.modules()) + list(b.stem1.modules()) + [m for c in b.cells[:b.level_cells[0] + 1]
                                                                   for m in c.modules()]
     assert all(not m.training for m in frozen)
     assert all(not p.requires_grad for m in frozen for p in m.parameters(recurse=False))
-    live = b.cells[b._level_cells[0] + 1]
+    live = b.cells[b.level_cells[0] + 1]
     assert live.training and all(p.requires_grad for p in live.parameters())
     sum(o.sum() for o in b(torch.randn(2, 3, 64, 64))).backward()
     assert all(p.grad is None for m in frozen for p in m.parameters(recurse=False))

@@ -2,19 +2,23 @@
 import os
 import pickle
 import platform
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from relnas_zoo.data import DatasetError, TensorBatches, load_cifar, load_digits, split_indices
-from relnas_zoo.encoding import bounds, decode
+from relnas_zoo.encoding import bounds, decode, encode, random_vector
 from relnas_zoo.genotypes import DARTS_V2, RELATIVENAS
 from relnas_zoo.networks import RelativeNASNet
 from relnas_zoo.search import ConfigError, SearchConfig, SlowFastOptimizer, WeightSet, apply_overrides, decide, \
     load_config, omega_key
+from relnas_zoo.search.weight_set import PROXY_NET_ARGS
 
 from datasets import write_cifar
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 # ------------------------------------------------------------------------------------------ optimizer
@@ -81,7 +85,9 @@ def test_positions_are_clipped_to_bounds():
     pairs = opt.ask()
     opt.tell(pairs, [0.0, 1.0])
     assert ((opt.population >= lo) & (opt.population <= hi)).all()
-    assert decode(opt.population[1]) is not None
+    assert (opt.population[1] == lo).mean() > 0.9                   # pushed out of the box, clipped onto it
+    g = decode(opt.population[1])                                   # a valid genotype of the space
+    assert len(g.normal) == len(g.reduce) == 8 and decode(encode(g)) == g
 
 
 def _sphere(target, hi):
@@ -152,6 +158,27 @@ def _expected_omega(C, layers, num_classes):
             keys.add(name)
             count += t.numel()
     return keys, count
+
+
+def test_the_benchmarks_authors_reference_computes_the_same_candidate():
+    """bench/authors_reference.py (the baseline of bench/search_pair.py) is written without the zoo's
+    network; given Omega it computes what the zoo's candidate computes, and hands back the same tensors."""
+    import sys
+    sys.path.insert(0, str(ROOT / 'bench'))
+    from authors_reference import AuthorsCandidate
+    sys.path.pop(0)
+    omega = WeightSet.initial(0, **NET)
+    genotype = decode(random_vector(np.random.default_rng(3)))
+    ref = AuthorsCandidate(genotype, NET['C'], NET['layers'], NET['num_classes'])
+    ref.load_omega(omega)
+    ours = RelativeNASNet(genotype=genotype, **PROXY_NET_ARGS, **NET)
+    omega.load_into(ours)
+    x = torch.randn(4, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(ref.eval()(x), ours.eval()(x), rtol=1e-5, atol=1e-6)
+    own = {omega_key(k, genotype, NET['layers']) for k in ours.state_dict()}
+    assert set(ref.own_weights()) == own                 # what Omega takes back from a candidate
+    assert len(ref.state_dict()) == len(omega.tensors)   # every op on every edge is built
 
 
 def test_omega_holds_every_op_on_every_edge():

@@ -1,6 +1,5 @@
 """The search end to end on a tiny CIFAR layout: outputs, resume after a kill, NaN, errors, 2 processes."""
 import json
-import math
 import os
 import signal
 import subprocess
@@ -148,6 +147,7 @@ PREDICTOR = ['generations=4', 'predictor=renas', 'predictor_warmup=1', 'predicto
              'predictor_epochs=30']
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('predictor', [False, True], ids=['plain', 'predictor'])
 def test_killed_run_resumes_to_the_same_result(cifar, tmp_path, predictor):
     args = ['--data', str(cifar), *_set(*TINY, *(PREDICTOR if predictor else ['generations=3']))]
@@ -220,19 +220,7 @@ def test_nan_candidate_loses_and_the_run_goes_on(cifar, tmp_path, monkeypatch, c
     assert 'non-finite loss' in caplog.text
 
 
-def test_cli_errors(cifar, tmp_path):
-    r = subprocess.run(_cmd('--out', str(tmp_path / 'a'), '--data', str(tmp_path / 'missing')),
-                       capture_output=True, text=True, env=_env())
-    assert r.returncode == 2 and 'cifar-10-batches-py/' in r.stderr and 'data_batch_1' in r.stderr
-    r = subprocess.run(_cmd('--out', str(tmp_path / 'b'), '--data', str(cifar), '--set', 'population=3'),
-                       capture_output=True, text=True, env=_env())
-    assert r.returncode == 2 and 'population=3' in r.stderr
-    r = subprocess.run(_cmd('--resume', str(tmp_path / 'never')), capture_output=True, text=True, env=_env())
-    assert r.returncode == 2 and 'nothing to resume' in r.stderr
-    r = subprocess.run(_cmd('--help'), capture_output=True, text=True)
-    assert r.returncode == 0 and 'drop_path_ramp' in r.stdout and '--resume' in r.stdout
-
-
+@pytest.mark.slow
 def test_two_processes_match_one_process_in_parallel_mode(cifar, tmp_path):
     args = ['--data', str(cifar), *_set(*TINY, 'generations=2', 'mode=parallel')]
     one = tmp_path / 'one'

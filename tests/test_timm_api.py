@@ -241,6 +241,7 @@ def test_channels_last():
     torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_torch_compile():
     model = timm.create_model('relativenas_cifar10', C=8, layers=5).eval()
     x = torch.randn(2, 3, 32, 32)

@@ -47,6 +47,7 @@ def _env():
     return dict(os.environ, OMP_NUM_THREADS=os.environ.get('OMP_NUM_THREADS', '2'), PYTHONUNBUFFERED='1')
 
 
+@pytest.mark.slow
 def test_timm_model_suite_passes_for_our_models(timm_tests):
     """Every test of timm's tests/test_models.py that selects our models, all markers."""
     r = subprocess.run([sys.executable, '-m', 'pytest', '-p', 'relnas_zoo', '-q', '-rA', '-p', 'no:cacheprovider',

@@ -6,6 +6,9 @@ import pytest
 import torch
 import torchvision
 
+pytestmark = pytest.mark.mm  # the OpenMMLab stack: make mm (make test installs it)
+pytest.importorskip('mmengine', reason='the OpenMMLab stack is not installed (make mm)')
+
 from mm_helpers import ROOT, loader_opts, make_cityscapes, make_coco, train
 
 sys.path.insert(0, str(ROOT / 'tools'))
@@ -22,8 +25,9 @@ def test_every_row_of_tables_5_to_7_matches_the_paper():
     # the cell networks run fewer weights than the authors' counts include (their dead preprocess layers)
     assert live['Table 5', 'relativenas']['live_params_m'] < live['Table 5', 'relativenas']['params_m']
     assert live['Table 5', 'mobilenetv2']['live_params_m'] == live['Table 5', 'mobilenetv2']['params_m']
+    assert all(r['latency_ms'] is None for r in rows)                    # rounds=0: not timed
     timed = comparison(rounds=1, tables=['Table 7: SimpleBaseline, COCO'], backbones=('shufflenetv2',))
-    assert timed[0]['latency_ms'] > 0
+    assert 1.0 < timed[0]['latency_ms'] < 60_000  # milliseconds: 0.4 G mult-adds take more than 1 ms on a CPU
 
 
 @pytest.mark.parametrize('name,channels', [('mobilenet_v2', (24, 32, 96, 1280)), ('mnasnet1_0', (24, 40, 96, 1280)),
@@ -119,4 +123,4 @@ def test_one_row_per_task_trains(tmp_path):
     log = train('transfer/comparison/simplebaseline_mnasnet_coco.py', tmp_path / 'pose',
                 _coco_opts(coco, _weights(tmp_path, 'mnasnet1_0'), 1))
     assert 'of mnasnet1_0 from' in log and re.search(r'Epoch\(train\) \[1\]\[2/2\]', log)
-    assert re.search(r'coco/AP: [-\d]', log)
+    assert re.search(r'coco/AP: [01]\.\d{4}', log)

@@ -5,6 +5,9 @@ import re
 import pytest
 import timm
 
+pytestmark = pytest.mark.mm  # the OpenMMLab stack: make mm (make test installs it)
+pytest.importorskip('mmengine', reason='the OpenMMLab stack is not installed (make mm)')
+
 import relnas_zoo
 from mm_helpers import dist_train, loader_opts, make_cityscapes, make_coco, train
 
@@ -61,12 +64,12 @@ def test_simplebaseline_coco(tmp_path, weights):
     work = tmp_path / 'work'
     log = train('transfer/simplebaseline_coco.py', work, _coco_opts(root, weights, 1))
     assert f'Loads checkpoint by local backend from path: {weights}' in log
-    assert re.search(r'coco/AP: [-\d]', log), log[-2000:]
+    assert re.search(r'coco/AP: [01]\.\d{4}', log), log[-2000:]
     assert re.search(r'Epoch\(train\) \[1\]\[2/2\]', log)  # two training iterations
     log = train('transfer/simplebaseline_coco.py', work, _coco_opts(root, weights, 2), '--resume')
     assert 'resumed' in log.lower() and (work / 'epoch_2.pth').exists()
     log = dist_train('transfer/simplebaseline_coco.py', tmp_path / 'dist', _coco_opts(root, weights, 1), 29542)
-    assert 'Distributed training: True' in log and re.search(r'coco/AP: [-\d]', log)
+    assert 'Distributed training: True' in log and re.search(r'coco/AP: [01]\.\d{4}', log)
 
 
 def test_transfer_report(tmp_path):
@@ -81,11 +84,14 @@ def test_transfer_report(tmp_path):
     assert all(r['backbone_params'] == 4_964_837 - 737_000 for r in rows.values())
     bisenet = rows['Table 6: BiSeNet, Cityscapes']
     assert bisenet['input'] == [3, 1024, 1024] and bisenet['aux']          # the authors' rule: train mode
-    assert rel(bisenet['params'] / 1e6, 6.94) < 0.02 and rel(bisenet['flops_in_unit'], 35.35) < 0.02
     ssd, pose = rows['Table 5: SSDLite, VOC'], rows['Table 7: SimpleBaseline, COCO']
-    assert rel(ssd['params'] / 1e6, 5.07) < 0.03
-    assert pose['flops_in_unit'] > 3 * pose['authors_rule_in_unit']       # the deconvolutions dominate
-    assert rel(pose['authors_rule_in_unit'], 564.19) < 0.05
+    frame = rows['  (full 2048x1024 frame, test)']
+    # the live networks, counted exactly (deterministic: the configs build them)
+    assert (ssd['params'], ssd['mult_adds'], ssd['authors_rule_mult_adds']) == (4_981_784, 1_148_247_411, 1_148_247_411)
+    assert (bisenet['params'], bisenet['mult_adds']) == (6_859_510, 34_791_976_960)
+    assert frame['mult_adds'] == 66_514_087_936 and not frame['aux']
+    assert (pose['params'], pose['mult_adds'], pose['authors_rule_mult_adds']) == (9_345_550, 1_689_467_904,
+                                                                                   538_131_456)
     # with the authors' dead preprocess layers, Tables 5, 6 and 7 come out as printed
     run([sys.executable, str(ROOT / 'tools/transfer_report.py'), '--with-dead-weights', '--json',
          str(tmp_path / 'd.json')])

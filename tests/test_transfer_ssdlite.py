@@ -8,6 +8,9 @@ import pytest
 import timm
 from PIL import Image
 
+pytestmark = pytest.mark.mm  # the OpenMMLab stack: make mm (make test installs it)
+pytest.importorskip('mmengine', reason='the OpenMMLab stack is not installed (make mm)')
+
 import relnas_zoo
 from mm_helpers import env as mm_env
 from mm_helpers import loader_opts

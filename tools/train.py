@@ -33,7 +33,7 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     from relnas_zoo.mm.runtime import allow_mmengine_checkpoints, build_runner, load_run_config
-    from relnas_zoo.train.distributed import finish
+    from relnas_zoo.distributed import finish
 
     cfg = load_run_config(args)
     if args.amp:

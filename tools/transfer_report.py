@@ -120,29 +120,14 @@ def measure(config: str, size, aux: bool = False, dead_weights: bool = False) ->
 def count(model, size, aux: bool = False) -> dict:
     """Parameters and mult-adds (all layers, and the authors' Conv2d/Linear-only rule) of a built model."""
     import torch
-    from torch import nn
-    from torch.utils.flop_counter import FlopCounterMode
+    from relnas_zoo.complexity import mult_adds
 
     params = sum(p.numel() for p in model.parameters())
-    deconv_inputs = []
-    hooks = [m.register_forward_hook(lambda mod, inp, out: deconv_inputs.append((mod, inp[0].shape)))
-             for m in model.modules() if isinstance(m, nn.ConvTranspose2d)]
-    counter = FlopCounterMode(display=False)
-    with torch.no_grad(), counter:
-        _forward(model, torch.zeros(1, *size), aux)
-    for h in hooks:
-        h.remove()
-    deconv = 0
-    for mod, shape in deconv_inputs:  # what the authors' Conv2d/Linear-only counter does not see
-        c = FlopCounterMode(display=False)
-        with torch.no_grad(), c:
-            mod(torch.zeros(shape))
-        deconv += c.get_total_flops()
+    counts = mult_adds(model, torch.zeros(1, *size), forward=lambda x: _forward(model, x, aux))
     backbone = model.backbone
     if hasattr(backbone, 'context_path'):  # BiSeNetV1 holds ours inside its context path
         backbone = backbone.context_path.backbone
-    total = counter.get_total_flops()
-    return dict(params=params, mult_adds=total // 2, authors_rule_mult_adds=(total - deconv) // 2,
+    return dict(params=params, mult_adds=counts.total, authors_rule_mult_adds=counts.authors_rule,
                 backbone_params=sum(p.numel() for p in backbone.parameters()))
 
 
@@ -159,19 +144,12 @@ def report(dead_weights: bool = False):
 
 def latency_ms(model, size, rounds: int) -> float:
     """Median batch-1 latency of the full network (no pre/post-processing) in eager PyTorch on this CPU."""
-    import statistics
-    import time
-
     import torch
+    from relnas_zoo.benchmark import time_interleaved
     x = torch.randn(1, *size)
-    times = []
     with torch.inference_mode():
         model._forward(x)  # warm-up
-        for _ in range(rounds):
-            t0 = time.perf_counter()
-            model._forward(x)
-            times.append(time.perf_counter() - t0)
-    return 1e3 * statistics.median(times)
+    return 1e3 * time_interleaved({'eager': (model._forward, torch.contiguous_format)}, x, rounds)['eager']
 
 
 def comparison(rounds: int = 3, tables=None, backbones=BACKBONES) -> list:

@@ -127,8 +127,8 @@ class RelativeNASBackbone(StageFreezing, RelativeNASNet, BaseModule):
         """Modules that compute level ``level`` from the previous one."""
         if level == 0:
             return [self.stem] if hasattr(self, 'stem') else [self.stem0, self.stem1]
-        first = 0 if level == 1 else self._level_cells[level - 2] + 1
-        return list(self.cells[first:self._level_cells[level - 1] + 1])
+        first = 0 if level == 1 else self.level_cells[level - 2] + 1
+        return list(self.cells[first:self.level_cells[level - 1] + 1])
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         return tuple(self.forward_intermediates(x, indices=list(self.out_indices), stop_early=True,

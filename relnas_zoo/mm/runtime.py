@@ -16,7 +16,8 @@ from typing import Any, Iterator, List
 
 import numpy as np
 import torch
-import torch.distributed as dist
+
+from ..distributed import init_distributed
 
 __all__ = ['checkpoint_safe_globals', 'allow_mmengine_checkpoints', 'setup_cpu_distributed', 'replace_sync_bn',
            'add_runner_arguments', 'load_run_config', 'build_runner']
@@ -42,8 +43,7 @@ def setup_cpu_distributed(cfg) -> bool:
     """Under torchrun without CUDA: join a gloo group before mmengine tries CUDA; returns True if so."""
     if torch.cuda.is_available() or int(os.environ.get('WORLD_SIZE', '1')) <= 1:
         return False
-    if not dist.is_initialized():
-        dist.init_process_group(backend='gloo')
+    init_distributed('cpu')
     cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False,
                                  find_unused_parameters=cfg.get('find_unused_parameters', False))
     replace_sync_bn(cfg.model)  # a Config is not a dict: walk its model section

@@ -93,8 +93,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"[features for {len(archs)} architectures: {rec['feature_seconds']:.2f} s]", file=sys.stderr)
     if args.json:
-        from ..atomic import atomic_write_text
-        atomic_write_text(args.json, json.dumps(rec, indent=2) + '\n')
+        from ..atomic import atomic_write_json
+        atomic_write_json(args.json, rec)
         print(f'wrote {args.json}', file=sys.stderr)
     return 0
 
@@ -172,10 +172,10 @@ def cmd_rank(args: argparse.Namespace) -> int:
         from scipy.stats import kendalltau
         print(f'Kendall tau against {metric}: {kendalltau(scores, values).statistic:.4f} ({len(values)} architectures)')
     if args.json:
-        from ..atomic import atomic_write_text
+        from ..atomic import atomic_write_json
         rows = [dict(rank=r, score=float(scores[i]), architecture=names[i],
                      metric=None if values is None else float(values[i])) for r, i in enumerate(order, start=1)]
-        atomic_write_text(args.json, json.dumps(rows, indent=1) + '\n')
+        atomic_write_json(args.json, rows, indent=1)
         print(f'wrote {args.json}', file=sys.stderr)
     return 0
 
@@ -208,9 +208,9 @@ def cmd_search_bench(args: argparse.Namespace) -> int:
     rep = {archs[i]: float(by_arch[archs[i]]) for i in keep}
     def save_partial(rec):
         if args.json:
-            from ..atomic import atomic_write_text
+            from ..atomic import atomic_write_json
             rec.update(table=table.source, metric=metric, report_metric=report)
-            atomic_write_text(args.json, json.dumps(rec, indent=2) + '\n')
+            atomic_write_json(args.json, rec)
 
     try:
         rec = search_bench(sel, rep, args.queries, args.seeds, args.methods, progress=not args.no_progress,

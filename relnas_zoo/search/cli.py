@@ -71,7 +71,7 @@ def run_search_command(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
-    from ..train.distributed import finish
+    from ..distributed import finish
     from .runner import run_search
     out.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s',

@@ -15,6 +15,7 @@ from ..deploy import fold_batchnorm
 from ..genotypes import Genotype
 from ..networks import RelativeNASNet
 from .graphs import CapturedStep, run_on_side_stream
+from .speedups import apply_cpu_training_speedups
 from .weight_set import PROXY_NET_ARGS, WeightSet
 
 __all__ = ['TrainSettings', 'CandidateResult', 'evaluate_candidate', 'train_one_epoch', 'validate',
@@ -205,6 +206,8 @@ def evaluate_candidate(genotype: Genotype, omega: WeightSet, net_args: dict, tra
         with phase('build'):
             model = RelativeNASNet(genotype=genotype, drop_path_rate=settings.drop_path, **PROXY_NET_ARGS,
                                    **net_args).to(device)
+            if device.type == 'cpu':
+                apply_cpu_training_speedups(model)
             if settings.channels_last:
                 model = model.to(memory_format=torch.channels_last)
         with phase('omega_in'):

@@ -48,11 +48,12 @@ import torch
 import torch.distributed as torch_dist
 import yaml
 
-from ..atomic import atomic_torch_save, atomic_write_text
+from ..atomic import atomic_torch_save, atomic_write_json, atomic_write_text
 from ..data import TensorBatches, load_cifar, load_digits, split_indices
+from ..data.normalization import mean_std
+from ..distributed import DistInfo, init_distributed
 from ..encoding import bounds, decode
 from ..genotypes import Genotype, save_genotype
-from ..timm_models import CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD
 from .config import ConfigError, SearchConfig
 from .estimator import CandidateResult, TrainSettings, evaluate_candidate
 from .host_memory import keep_freed_memory
@@ -81,35 +82,11 @@ class SearchResult:
     saved_evaluations: int = 0  # candidates whose pair a predictor decided (predictor: renas)
 
 
-@dataclass
-class _Dist:
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
 def candidate_seed(seed: int, generation: int, individual: int) -> int:
     return int(np.random.SeedSequence([seed, generation, individual]).generate_state(1)[0])
 
 
-def _init_dist() -> _Dist:
-    world = int(os.environ.get('WORLD_SIZE', '1'))
-    if world <= 1:
-        return _Dist()
-    rank, local = int(os.environ['RANK']), int(os.environ.get('LOCAL_RANK', '0'))
-    if not torch_dist.is_initialized():
-        backend = 'nccl' if torch.cuda.is_available() else 'gloo'
-        if backend == 'nccl':
-            torch.cuda.set_device(local)
-        torch_dist.init_process_group(backend=backend)
-    return _Dist(rank, world, local)
-
-
-def _device(cfg: SearchConfig, dist: _Dist) -> torch.device:
+def _device(cfg: SearchConfig, dist: DistInfo) -> torch.device:
     if cfg.device == 'auto':
         return torch.device(f'cuda:{dist.local_rank}' if torch.cuda.is_available() else 'cpu')
     if cfg.device.startswith('cuda') and not torch.cuda.is_available():
@@ -120,19 +97,14 @@ def _device(cfg: SearchConfig, dist: _Dist) -> torch.device:
 
 
 def _load_data(cfg: SearchConfig) -> tuple:
-    if cfg.dataset == 'digits':
-        data = load_digits(32)
-        mean, std = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
-    else:
-        data = load_cifar(cfg.data, cfg.dataset, train=True)
-        mean, std = (CIFAR10_MEAN, CIFAR10_STD) if cfg.dataset == 'cifar10' else (CIFAR100_MEAN, CIFAR100_STD)
-    return data, mean, std
+    data = load_digits(32) if cfg.dataset == 'digits' else load_cifar(cfg.data, cfg.dataset, train=True)
+    return (data, *mean_std(cfg.dataset))
 
 
 class _Run:
     """State and I/O of one search run directory."""
 
-    def __init__(self, cfg: SearchConfig, out_dir: Path, dist: _Dist, progress: bool):
+    def __init__(self, cfg: SearchConfig, out_dir: Path, dist: DistInfo, progress: bool):
         self.cfg, self.out, self.dist = cfg, out_dir, dist
         self.device = _device(cfg, dist)
         # before the data and the first candidate are allocated
@@ -470,13 +442,13 @@ class _Run:
                            last_val_loss=_num(last[k]))
                       for k, vec in enumerate(self.opt.population)]
         population.sort(key=lambda d: d['rank'])
-        atomic_write_text(self.out / 'population.json', json.dumps(dict(
+        atomic_write_json(self.out / 'population.json', dict(
             generations=self.opt.generation, chosen_by=basis, best_individual=best, best_val_loss=best_loss,
             note=('vectors after the last update. final_val_loss: one epoch from the final Omega, the same for '
                   'every individual, no write-back (the ranking the genotype is chosen by when chosen_by is '
                   'final_ranking); last_val_loss: the loss in the last generation, where each pair started '
                   'from a different Omega (fast-learners did not move since)'),
-            population=population), indent=1))
+            population=population), indent=1)
         self.refresh_plots(genotype, f'chosen ({basis.replace("_", " ")}, val loss {best_loss:.3f})')
         return result
 
@@ -506,7 +478,7 @@ def _num(v: float) -> Optional[float]:
     return float(v) if v is not None and math.isfinite(v) else None
 
 
-def _tensorboard(cfg: SearchConfig, out: Path, dist: _Dist):
+def _tensorboard(cfg: SearchConfig, out: Path, dist: DistInfo):
     if not (cfg.tensorboard and dist.main):
         return None
     try:
@@ -519,7 +491,7 @@ def _tensorboard(cfg: SearchConfig, out: Path, dist: _Dist):
 def run_search(cfg: SearchConfig, out_dir: os.PathLike, resume: bool = False, progress: bool = True) -> SearchResult:
     """Run (or continue, with ``resume``) a search in ``out_dir``; see the module docstring."""
     out = Path(out_dir)
-    dist = _init_dist()
+    dist = init_distributed('cpu' if cfg.device == 'cpu' else 'auto')  # a bad device is named by _device
     if torch.cuda.is_available():
         torch.backends.cudnn.benchmark = True  # the same few conv shapes recur in every candidate
     if dist.world > 1 and cfg.mode != 'parallel':
@@ -541,7 +513,7 @@ def run_search(cfg: SearchConfig, out_dir: os.PathLike, resume: bool = False, pr
         log.info('resumed at generation %d, pair %d', run.opt.generation, run.pair_pos)
     elif dist.main:
         atomic_write_text(out / 'config.yaml', yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-        atomic_write_text(out / 'split.json', json.dumps(dict(seed=cfg.seed, **run.split)))
+        atomic_write_json(out / 'split.json', dict(seed=cfg.seed, **run.split), indent=None)
         (out / EVAL_LOG).write_text('')
     if not resume:
         run.save()  # from here on, --resume works whenever the run stops

@@ -10,8 +10,8 @@ from typing import Any, Optional, Sequence
 
 from ..config_io import add_resume_argument, field_help, resume_dir
 from ..data import DatasetError
+from ..distributed import finish
 from .config import ConfigError, TrainConfig, apply_overrides, load_train_config, recipe_path
-from .distributed import finish
 from .trainer import train
 
 __all__ = ['configure', 'resolve_config']

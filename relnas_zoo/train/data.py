@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Iterator, List, Sequence, Tuple
+from typing import Iterator, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -17,15 +17,13 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from ..data import TensorBatches, load_cifar
 from ..data.imagenet_lmdb import ImageNetLMDB
-from ..timm_models import CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD
+from ..data.normalization import IMAGENET_MEAN, IMAGENET_STD, mean_std
+from ..distributed import DistInfo
 from .config import ConfigError, TrainConfig
-from .distributed import DistInfo
 
 __all__ = ['build_loaders', 'ShardSampler', 'imagenet_dataset', 'imagenet_eval_transform', 'uint8_collate',
            'DeviceNormalize', 'micro_batch_size']
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class ShardSampler(Sampler):
@@ -74,7 +72,7 @@ class CifarBatches:
         test = load_cifar(cfg.data, cfg.task, train=False)
         if cfg.subset:
             train, test = train.subset(np.arange(min(cfg.subset, len(train)))), test.subset(np.arange(min(cfg.subset, len(test))))
-        mean, std = (CIFAR10_MEAN, CIFAR10_STD) if cfg.task == 'cifar10' else (CIFAR100_MEAN, CIFAR100_STD)
+        mean, std = mean_std(cfg.task)
         self.dist = dist
         self.seed = cfg.seed
         self.train = TensorBatches(train.images, train.labels, mean, std,

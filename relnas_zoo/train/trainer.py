@@ -16,25 +16,24 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import math
 import os
 import random
-import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterator, Optional, Tuple
+from typing import Any, Dict, Optional
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..atomic import atomic_torch_save
+from ..atomic import atomic_torch_save, atomic_write_text
+from ..distributed import DistInfo, all_reduce_sum, barrier, init_distributed
 from ..networks import AuxOutput, RelativeNASNet
+from ..search.speedups import apply_cpu_training_speedups
 from ..weights import arch_of, save_checkpoint
 from .config import ConfigError, TrainConfig
 from .data import build_loaders, micro_batch_size
-from .distributed import DistInfo, all_reduce_sum, barrier, init_distributed
 
 __all__ = ['train', 'evaluate', 'AuxForward', 'build_model', 'LAST', 'BEST', 'FINAL']
 
@@ -182,6 +181,8 @@ def train(cfg: TrainConfig, out_dir: os.PathLike, resume: bool = False, progress
     loaders = build_loaders(cfg, dist)
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
     model = build_model(cfg, getattr(loaders, 'num_classes', None)).to(device)
+    if device.type == 'cpu':
+        apply_cpu_training_speedups(model)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     steps_per_epoch = len(loaders) // cfg.accum_steps  # optimizer steps; a last incomplete group is dropped
@@ -205,7 +206,7 @@ def train(cfg: TrainConfig, out_dir: os.PathLike, resume: bool = False, progress
         log.info('resumed %s after epoch %d', out, start_epoch)
     elif dist.main:
         import yaml
-        (out / 'config.yaml').write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        atomic_write_text(out / 'config.yaml', yaml.safe_dump(cfg.to_dict(), sort_keys=False))
         if cfg.accum_steps > 1:
             log.info('gradient accumulation: %d micro-batches of %d images per process and step (global batch %d); '
                      'BN statistics are per micro-batch', cfg.accum_steps,

@@ -12,11 +12,11 @@ from torch.utils.data import DataLoader
 from ..class_order import (near_chance, order_from_rows, read_class_order, recover_rows, reorder_model, rows_for,
                            write_class_order)
 from ..data import DatasetError, TensorBatches, load_cifar
+from ..data.normalization import IMAGENET_MEAN, IMAGENET_STD, mean_std
+from ..distributed import finish, init_distributed
 from ..variants import VARIANTS
 from ..weights import CheckpointMismatchError, create_model_for_checkpoint, load_checkpoint_file
-from .data import (IMAGENET_MEAN, IMAGENET_STD, DeviceNormalize, ShardSampler, imagenet_dataset,
-                   imagenet_eval_transform, uint8_collate)
-from .distributed import finish, init_distributed
+from .data import DeviceNormalize, ShardSampler, imagenet_dataset, imagenet_eval_transform, uint8_collate
 from .trainer import evaluate
 
 __all__ = ['configure']
@@ -58,9 +58,8 @@ class _ImageNetEval:
 
 class _CifarEval:
     def __init__(self, root, dataset, batch_size, dist):
-        from ..timm_models import CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD
         test = load_cifar(root, dataset, train=False)
-        mean, std = (CIFAR10_MEAN, CIFAR10_STD) if dataset == 'cifar10' else (CIFAR100_MEAN, CIFAR100_STD)
+        mean, std = mean_std(dataset)
         self.classes = list(test.classes)
         self.batches = TensorBatches(test.images, test.labels, mean, std, batch_size, dist.device)
         self.dist = dist

@@ -1,4 +1,5 @@
-"""torchrun/DDP plumbing: one process per GPU (or CPU processes on gloo), any number of nodes."""
+"""torchrun/DDP plumbing for the search, the trainers and the OpenMMLab tools: one process per GPU (or CPU
+processes on gloo), any number of nodes."""
 from __future__ import annotations
 
 import os

@@ -1,0 +1,166 @@
+"""The one command line: every command's help and argument errors in-process, the scripts once each,
+the resume flag's two forms, and an LMDB build resumed from the settings it saved."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from relnas_zoo.cli import COMMANDS, build_parser, main, run_command
+from relnas_zoo.data.imagenet_lmdb import ImageNetLMDB, build_lmdb, read_build_meta, scan_class_folders
+from relnas_zoo.train.config import recipe_path
+
+from datasets import write_cifar, write_imagenet
+
+ROOT = Path(__file__).resolve().parents[1]
+WNIDS = ['n01530575', 'n01440764', 'n02102040']
+
+
+@pytest.fixture(scope='module')
+def imagenet(tmp_path_factory):
+    return write_imagenet(tmp_path_factory.mktemp('ilsvrc'), WNIDS)
+
+
+@pytest.fixture(scope='module')
+def cifar(tmp_path_factory):
+    return write_cifar(tmp_path_factory.mktemp('cifar'), per_batch=24)
+
+
+@pytest.mark.parametrize('name', list(COMMANDS))
+def test_every_command_explains_its_flags(name, capsys):
+    with pytest.raises(SystemExit) as e:
+        main([name, '--help'])
+    out = capsys.readouterr().out
+    assert e.value.code == 0 and out.startswith(f'usage: relnas-zoo {name}')
+    flags = [a for a in out.split() if a.startswith('--') and a != '--help']
+    assert flags or name in ('list', 'search-summary', 'predictor'), out   # the others take flags
+
+
+def test_the_top_level_help_lists_every_command_and_imports_none(capsys):
+    before = set(sys.modules)
+    with pytest.raises(SystemExit):
+        build_parser(['--help']).parse_args(['--help'])
+    out = capsys.readouterr().out
+    assert all(name in out for name in COMMANDS)
+    loaded = {m for m in set(sys.modules) - before if m.startswith('relnas_zoo.')}
+    assert not loaded & {'relnas_zoo.search.runner', 'relnas_zoo.train.trainer', 'relnas_zoo.mm',
+                         'relnas_zoo.predictor.cli'}, loaded
+
+
+SCRIPTS = [('search/run.py', '--summary'), ('tools/train_imagenet.py', '--genotype'),
+           ('tools/train_cifar.py', '--genotype'), ('tools/validate.py', '--recover-class-order'),
+           ('tools/convert_checkpoint.py', '--class-order'), ('tools/imagenet_to_lmdb.py', '--verify')]
+
+
+@pytest.mark.parametrize('script,flag', SCRIPTS)
+def test_scripts_are_the_commands(script, flag):
+    r = subprocess.run([sys.executable, str(ROOT / script), '--help'], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.startswith(f'usage: {script}') and flag in r.stdout, r.stderr
+    assert 'sys.path' not in (ROOT / script).read_text()
+
+
+def _help(name, **options):
+    import io
+    from contextlib import redirect_stdout
+    buf = io.StringIO()
+    with redirect_stdout(buf), pytest.raises(SystemExit):
+        run_command(name, ['--help'], **options)
+    return {line.split()[0]: line for line in buf.getvalue().splitlines()
+            if line.startswith('  ') and len(line.split()) > 1}
+
+
+def test_train_help_shows_the_values_each_script_uses():
+    imagenet = _help('train', default_config=recipe_path('imagenet'))
+    assert "'imagenet'" in imagenet['task'] and '250' in imagenet['epochs'] and '0.5' in imagenet['lr']
+    cifar = _help('train', default_config=recipe_path('cifar10'))
+    assert '600' in cifar['epochs'] and '0.025' in cifar['lr'] and "'cifar10'" in cifar['task']
+    assert _help('train') == imagenet                               # relnas-zoo train: the ImageNet recipe
+
+
+def test_search_argument_errors(cifar, tmp_path, capsys):
+    def err(*argv):
+        code = main(['search', '--no-progress', *argv])
+        return code, capsys.readouterr().err
+    code, e = err('--out', str(tmp_path / 'a'), '--data', str(tmp_path / 'missing'))
+    assert code == 2 and 'cifar-10-batches-py/' in e and 'data_batch_1' in e
+    code, e = err('--out', str(tmp_path / 'b'), '--data', str(cifar), '--set', 'population=3')
+    assert code == 2 and 'population=3' in e
+    code, e = err('--resume', str(tmp_path / 'never'))
+    assert code == 2 and 'nothing to resume' in e and str(tmp_path / 'never') in e
+    code, e = err('--out', str(tmp_path / 'never'), '--resume')              # the same, other form
+    assert code == 2 and 'nothing to resume' in e and str(tmp_path / 'never') in e
+    code, e = err('--resume')
+    assert code == 2 and '--resume RUN_DIR' in e
+    code, e = err('--resume', str(tmp_path / 'x'), '--out', str(tmp_path / 'y'))
+    assert code == 2 and 'two folders' in e
+    code, e = err('--resume', str(tmp_path / 'x'), '--set', 'seed=1')
+    assert code == 2 and 'drop --config/--set/--data' in e
+    code, e = err()
+    assert code == 2 and '--out is required' in e
+
+
+def test_training_argument_errors(tmp_path, capsys):
+    tiny = ['--set', 'C=4', '--set', 'layers=3', '--set', 'epochs=1']
+
+    def err(*argv):
+        code = run_command('train', ['--no-progress', *argv], default_config=recipe_path('cifar10'))
+        return code, capsys.readouterr().err
+    code, e = err('--out', str(tmp_path / 'a'), '--data', str(tmp_path / 'nope'), *tiny)
+    assert code == 2 and 'cifar-10-batches-py' in e
+    code, e = err('--out', str(tmp_path / 'b'), '--data', 'x', '--set', 'amp=fp8')
+    assert code == 2 and "amp='fp8'" in e
+    code, e = err('--out', str(tmp_path / 'c'), '--data', 'x', '--set', 'model=relativenas')
+    assert code == 2 and 'does not fit' in e
+    code, e = err('--out', str(tmp_path / 'd'), '--resume')
+    assert code == 2 and str(tmp_path / 'd' / 'config.yaml') in e
+    code, e = err('--resume', str(tmp_path / 'd'))                          # the same, other form
+    assert code == 2 and str(tmp_path / 'd' / 'config.yaml') in e
+    code, e = err('--resume', str(tmp_path / 'd'), '--data', 'x')
+    assert code == 2 and 'drop' in e
+    code, e = err('--data', 'x')
+    assert code == 2 and '--out is required' in e
+
+
+def test_lmdb_build_resumes_with_the_settings_it_saved(imagenet, tmp_path, capsys):
+    out = tmp_path / 'train'
+    settings = dict(root=str(imagenet), split='train', val_labels=None, devkit_meta=None, num_classes=3,
+                    resize=0, on_error='skip')
+    source = scan_class_folders(imagenet / 'train', expected_classes=3)
+    meta = build_lmdb(source, out, 'train', workers=1, commit_every=2, progress=False, stop_after=5,
+                      arguments=settings)                                   # an interrupted build
+    assert not meta['complete'] and read_build_meta(out)['arguments'] == settings
+    assert main(['pack-lmdb', '--resume', str(out), '--workers', '1', '--no-progress']) == 0
+    assert 'complete=True' in capsys.readouterr().out
+    ref = tmp_path / 'ref'
+    assert main(['pack-lmdb', '--root', str(imagenet), '--split', 'train', '--out', str(ref), '--num-classes', '3',
+                 '--workers', '1', '--no-progress']) == 0
+    a, b = ImageNetLMDB(out), ImageNetLMDB(ref)
+    assert len(a) == len(b) == 12 and [a.raw(i) for i in range(12)] == [b.raw(i) for i in range(12)]
+    assert read_build_meta(ref)['arguments']['root'] == str(imagenet.resolve())
+    capsys.readouterr()
+    assert main(['pack-lmdb', '--resume', str(out), '--root', str(imagenet), '--resize', '64']) == 2
+    assert 'drop --root --resize' in capsys.readouterr().err
+    assert main(['pack-lmdb', '--resume', str(tmp_path / 'none')]) == 2
+    assert 'holds no LMDB build' in capsys.readouterr().err
+    old = tmp_path / 'old'                                                  # started before settings were saved
+    build_lmdb(source, old, 'train', workers=1, progress=False, stop_after=3)
+    assert main(['pack-lmdb', '--resume', str(old)]) == 2
+    assert 'run the command that started it again' in capsys.readouterr().err
+
+
+def test_builder_argument_errors(imagenet, tmp_path, capsys):
+    base = ['pack-lmdb', '--split', 'val', '--out', str(tmp_path / 'v'), '--val-labels',
+            str(imagenet / 'LOC_val_solution.csv'), '--workers', '2', '--no-progress', '--root', str(imagenet)]
+    assert main(base) == 2
+    e = capsys.readouterr().err
+    assert 'has 3 class folders, not 1000' in e and '--num-classes 3' in e
+    assert main([*base, '--num-classes', '3']) == 0
+    capsys.readouterr()
+    assert main(['pack-lmdb', '--verify', str(tmp_path / 'v'), '--full', '--compare-root', str(imagenet / 'val'),
+                 '--no-progress']) == 0
+    out = capsys.readouterr().out
+    assert 'ok:' in out and '6 records' in out
+    assert main(['pack-lmdb', '--root', str(tmp_path / 'none'), '--split', 'train', '--out', str(tmp_path / 'x')]) == 2
+    assert 'class folders' in capsys.readouterr().err
+    assert main(['pack-lmdb', '--split', 'train']) == 2
+    assert '--root, --split and --out are required' in capsys.readouterr().err
