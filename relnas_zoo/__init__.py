@@ -8,6 +8,7 @@ from .genotypes import DARTS_V1, DARTS_V2, OPS, PUBLISHED, RELATIVENAS, Genotype
 from .networks import AuxOutput, RelativeNASNet
 from .weights import CheckpointMismatchError, load_checkpoint_file, model_from_checkpoint, save_checkpoint
 from . import timm_models  # noqa: F401  (registers the models with timm)
+from .hub import export_hub
 from .variants import VARIANTS
 
 __version__ = '0.1.0'
@@ -15,5 +16,5 @@ __version__ = '0.1.0'
 __all__ = [
     'OPS', 'Genotype', 'GenotypeError', 'RELATIVENAS', 'DARTS_V1', 'DARTS_V2', 'PUBLISHED', 'load_genotype',
     'save_genotype', 'resolve_genotype', 'RelativeNASNet', 'AuxOutput', 'CheckpointMismatchError',
-    'load_checkpoint_file', 'save_checkpoint', 'model_from_checkpoint', 'VARIANTS', '__version__',
+    'load_checkpoint_file', 'save_checkpoint', 'model_from_checkpoint', 'export_hub', 'VARIANTS', '__version__',
 ]

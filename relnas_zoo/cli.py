@@ -20,7 +20,7 @@ COMMANDS: Dict[str, Tuple[str, str]] = {
     'validate': ('relnas_zoo.train.validate', 'top-1/top-5 error of a model and checkpoint (same as tools/validate.py)'),
     'convert': ('relnas_zoo.convert', "convert an authors' checkpoint to this package's format"),
     'pack-lmdb': ('relnas_zoo.data.lmdb_cli', 'pack an ImageNet split into an LMDB, or verify one'),
-    'export': ('relnas_zoo.zoo_cli', 'export a model (or its backbone) to ONNX, checked in ONNX Runtime'),
+    'export': ('relnas_zoo.zoo_cli', 'a timm hub folder (safetensors), or ONNX checked in ONNX Runtime'),
     'bench': ('relnas_zoo.zoo_cli', 'inference latency of a model on this machine (PyTorch and ONNX Runtime)'),
     'info': ('relnas_zoo.zoo_cli', 'parameters, mult-adds and feature levels of a registered model'),
     'plot': ('relnas_zoo.zoo_cli', 'draw the normal and reduction cells of a genotype'),

@@ -23,8 +23,9 @@ _PAPER = 'arXiv:2009.06193'
 
 
 def _create(variant: str, pretrained: bool = False, **kwargs: Any) -> RelativeNASNet:
-    overlay = kwargs.get('pretrained_cfg_overlay') or {}
-    if pretrained and not any(overlay.get(k) for k in ('file', 'state_dict', 'url', 'hf_hub_id')):
+    given = [kwargs.get('pretrained_cfg_overlay') or {}, kwargs.get('pretrained_cfg') or {}]  # local-dir/hf-hub: the cfg
+    sources = [cfg if isinstance(cfg, dict) else cfg.to_dict() for cfg in given if not isinstance(cfg, str)]
+    if pretrained and not any(cfg.get(k) for cfg in sources for k in ('file', 'state_dict', 'url', 'hf_hub_id')):
         raise ValueError(
             f"{variant}: no weights can be downloaded (the authors host them on a cloud drive). Pass the file "
             f"you have: timm.create_model('{variant}', pretrained=True, "

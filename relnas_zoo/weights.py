@@ -1,12 +1,14 @@
 """Checkpoint files: safe loading, our format, the authors' format, and readable mismatch reports.
 
 Our file is a dict ``{'format': 'relnas_zoo', 'version': 1, 'arch': {...}, 'state_dict': {...}}``; the
-arch record lets a file rebuild its own model. The authors' file is a bare DARTS-style state dict
-(possibly under ``state_dict`` and with ``module.`` prefixes). Every load uses
-``torch.load(weights_only=True)``: a checkpoint can never run code.
+arch record lets a file rebuild its own model; a ``.safetensors`` file holds the same record in its
+metadata. The authors' file is a bare DARTS-style state dict (possibly under ``state_dict`` and with
+``module.`` prefixes). Every load uses ``torch.load(weights_only=True)`` or safetensors: a checkpoint can
+never run code.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -15,7 +17,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 import torch
 from torch import nn
 
-from .atomic import atomic_torch_save
+from .atomic import atomic_torch_save, atomic_write_bytes
 from .genotypes import PUBLISHED, Genotype, resolve_genotype
 from .keymap import authors_key_to_ours, drop_prefixed, is_authors_layout, strip_wrappers
 from .networks import RelativeNASNet
@@ -28,6 +30,7 @@ __all__ = [
 
 FORMAT = 'relnas_zoo'
 VERSION = 1
+SAFETENSORS_SUFFIX = '.safetensors'
 PathLike = Union[str, os.PathLike]
 
 
@@ -35,11 +38,31 @@ class CheckpointMismatchError(RuntimeError):
     """A checkpoint whose keys or shapes do not fit the model; says which model it probably fits."""
 
 
+def _read_safetensors(path: Path) -> Dict[str, Any]:
+    from safetensors import safe_open
+    try:
+        with safe_open(str(path), framework='pt', device='cpu') as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as e:  # the format holds only tensors and strings: nothing in it can run
+        raise RuntimeError(f'could not read safetensors checkpoint {str(path)!r}: {e}') from e
+    if meta.get('format') != FORMAT:
+        return tensors  # a plain state dict (e.g. a timm hub folder's model.safetensors)
+    out: Dict[str, Any] = dict(format=FORMAT, version=int(meta.get('version', VERSION)), state_dict=tensors)
+    for key in ('arch', 'extra'):
+        if key in meta:
+            out.update({key: json.loads(meta[key])} if key == 'arch' else json.loads(meta[key]))
+    return out
+
+
 def load_checkpoint_file(path: PathLike) -> Dict[str, Any]:
-    """Read a checkpoint without executing anything it carries."""
+    """Read a checkpoint (``.pth``/``.pt``: torch's format; ``.safetensors``) without executing anything it
+    carries; our files come back as ``{'format', 'version', 'arch', 'state_dict', ...}`` either way."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f'checkpoint {str(path)!r} does not exist')
+    if path.suffix == SAFETENSORS_SUFFIX:
+        return _read_safetensors(path)
     try:
         return torch.load(path, map_location='cpu', weights_only=True)
     except Exception as e:  # pickle errors come in many types; name the file and the safe-load policy
@@ -56,11 +79,26 @@ def arch_of(model: RelativeNASNet) -> Dict[str, Any]:
 
 
 def save_checkpoint(model: RelativeNASNet, path: PathLike, extra: Optional[Mapping[str, Any]] = None) -> None:
-    """Write ``model`` in our format, atomically (a crash never leaves a truncated file)."""
+    """Write ``model`` in our format, atomically (a crash never leaves a truncated file).
+
+    A ``.safetensors`` path writes safetensors: the tensors, with the format, the arch record and
+    ``extra`` (JSON values only) in its metadata; any other suffix writes torch's format.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload: Dict[str, Any] = dict(format=FORMAT, version=VERSION, arch=arch_of(model),
-                                   state_dict={k: v.detach().cpu() for k, v in model.state_dict().items()})
+    tensors = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    if path.suffix == SAFETENSORS_SUFFIX:
+        from safetensors.torch import save
+        meta = dict(format=FORMAT, version=str(VERSION), arch=json.dumps(arch_of(model)))
+        if extra:
+            try:
+                meta['extra'] = json.dumps(dict(extra))
+            except TypeError as e:
+                raise ValueError(f'{path}: safetensors metadata holds JSON values only ({e}); save extras '
+                                 f'that hold tensors or objects to a .pth file') from e
+        atomic_write_bytes(path, save({k: v.contiguous() for k, v in tensors.items()}, metadata=meta))
+        return
+    payload: Dict[str, Any] = dict(format=FORMAT, version=VERSION, arch=arch_of(model), state_dict=tensors)
     if extra:
         payload.update(extra)
     atomic_torch_save(payload, path)

@@ -129,10 +129,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """Build a registered model (with weights, if given), export it to ONNX and check the file."""
+    """Build a registered model (with weights, if given); write it as a timm hub folder and/or to ONNX."""
     import timm
     from .export import ExportError, FeatureOutputs, export_onnx
+    from .hub import HubExportError, export_hub
     from .weights import CheckpointMismatchError, create_model_for_checkpoint, load_checkpoint_file
+    if not (args.onnx or args.hub):
+        print('error: say what to write: --hub DIR (a timm hub folder) and/or --onnx FILE', file=sys.stderr)
+        return 2
+    if args.hub and args.features:
+        print('error: --features exports the backbone to ONNX; a hub folder holds the whole model (drop one)',
+              file=sys.stderr)
+        return 2
     if args.checkpoint:
         try:
             model = create_model_for_checkpoint(args.model, load_checkpoint_file(args.checkpoint), **_model_kwargs(args))
@@ -141,6 +149,16 @@ def cmd_export(args: argparse.Namespace) -> int:
             return 2
     else:
         model = timm.create_model(args.model, **_model_kwargs(args))
+    if args.hub:
+        try:
+            folder = export_hub(model, args.hub, overwrite=args.overwrite)
+        except HubExportError as e:
+            print(f'error: {e}', file=sys.stderr)
+            return 2
+        print(f"wrote {folder}: config.json and model.safetensors; load it with "
+              f"timm.create_model('local-dir:{folder}', pretrained=True) after import relnas_zoo")
+        if not args.onnx:
+            return 0
     if args.features:
         model = FeatureOutputs(model, args.out_indices)
     size = _input_size(args, args.model) or timm.models.get_pretrained_cfg(args.model).input_size
@@ -234,7 +252,10 @@ def _demo_arguments(p: argparse.ArgumentParser) -> None:
 
 def _export_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('model', help=f'registered model name: {", ".join(VARIANTS)}')
-    p.add_argument('--onnx', required=True, help='output .onnx file (written only if it reproduces the model)')
+    p.add_argument('--onnx', help='output .onnx file (written only if it reproduces the model)')
+    p.add_argument('--hub', metavar='DIR', help='write a timm hub folder (config.json, model.safetensors) that '
+                                                "timm.create_model('local-dir:DIR', pretrained=True) loads")
+    p.add_argument('--overwrite', action='store_true', help='with --hub: replace a non-empty folder')
     p.add_argument('--checkpoint', help='weights: our format or the authors\' (default: random initial weights)')
     _add_model_overrides(p, 'image size to export with (default: the model\'s own)')
     p.add_argument('--features', action='store_true', help='export the backbone: feature levels, no head')

@@ -80,14 +80,14 @@ def test_with_cp_gives_the_same_outputs_and_gradients():
         torch.testing.assert_close(p.grad, q.grad, rtol=1e-4, atol=1e-5, msg=n)
 
 
-@pytest.mark.parametrize('fmt', ['ours', 'authors', 'authors_prefixed'])
+@pytest.mark.parametrize('fmt', ['ours', 'ours_safetensors', 'authors', 'authors_prefixed'])
 def test_pretrained_init_cfg_loads_both_formats(tmp_path, authors_layout, fmt):
     src = RelativeNASNet(**VARIANTS['relativenas'], auxiliary=True, prune_unused=False)
     for m in src.modules():
         if isinstance(m, nn.BatchNorm2d):
             m.running_mean.uniform_(-0.1, 0.1)
-    path = tmp_path / 'w.pth'
-    if fmt == 'ours':
+    path = tmp_path / ('w.safetensors' if fmt.endswith('safetensors') else 'w.pth')
+    if fmt.startswith('ours'):
         pruned = RelativeNASNet(**VARIANTS['relativenas'])
         pruned.load_state_dict(src.state_dict(), strict=False)
         relnas_zoo.save_checkpoint(pruned, path)

@@ -8,11 +8,22 @@ checkpoint='relativenas_imagenet.pth'))``. Needs the OpenMMLab stack (``make mm`
 import importlib
 
 from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.runner.checkpoint import CheckpointLoader
 
 from .backbone import RelativeNASBackbone
 from .feature_backbone import FeatureExtractorBackbone
 
 __all__ = ['RelativeNASBackbone', 'FeatureExtractorBackbone', 'registered_in']
+
+
+def _load_safetensors(filename: str, map_location=None) -> dict:
+    from ..weights import load_checkpoint_file
+    return load_checkpoint_file(filename)
+
+
+# mmengine picks a checkpoint loader by matching each scheme as a regular expression at the start of the
+# path; this one takes every local path ending in .safetensors (init_cfg=dict(type='Pretrained', ...))
+CheckpointLoader.register_scheme(prefixes=r'(?=[^:]*\.safetensors$)', loader=_load_safetensors, force=True)
 
 registered_in = ['mmengine']
 for _backbone in (RelativeNASBackbone, FeatureExtractorBackbone):

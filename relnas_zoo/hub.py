@@ -1,0 +1,68 @@
+"""timm's hub folder for a zoo model: ``config.json`` and ``model.safetensors``.
+
+The folder is what ``timm.create_model('local-dir:DIR', pretrained=True)`` reads (after ``import
+relnas_zoo``), and the same folder pushed to a model hub loads through ``hf-hub:``. ``config.json``
+carries the architecture, ``num_classes``, the ``model_args`` that rebuild the network (the genotype as
+data, so a searched genotype travels with its weights) and the ``pretrained_cfg`` (input size, mean/std,
+crop). Written by timm's own ``save_for_hf`` into a temporary folder that then takes the final name, so
+a failed export leaves nothing behind under it.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, Union
+
+from .networks import RelativeNASNet
+from .variants import VARIANTS
+
+__all__ = ['HubExportError', 'export_hub', 'hub_model_args']
+
+
+class HubExportError(ValueError):
+    """The folder cannot be written as asked; the message says why and what to do."""
+
+
+def hub_model_args(model: RelativeNASNet) -> Dict[str, Any]:
+    """The constructor arguments ``config.json`` records: everything that fixes the weights' shapes."""
+    return dict(genotype=model.genotype.to_dict(), C=model.C, layers=model.layers, num_classes=model.num_classes,
+                in_chans=model.in_chans, stem_type=model.stem_type, auxiliary=model.auxiliary_head is not None)
+
+
+def _architecture(model: RelativeNASNet) -> str:
+    """The registered name the folder rebuilds through: the model's own, else one with its stem layout."""
+    name = getattr(model, 'pretrained_cfg', {}).get('architecture')
+    if name in VARIANTS:
+        return name
+    return 'relativenas' if model.stem_type == 'imagenet' else 'relativenas_cifar10'
+
+
+def export_hub(model: RelativeNASNet, folder: Union[str, os.PathLike], overwrite: bool = False) -> Path:
+    """Write ``model`` (its current weights) as a timm hub folder at ``folder``; returns the folder."""
+    import timm
+    from timm.models import save_for_hf
+
+    if not isinstance(model, RelativeNASNet):
+        raise HubExportError(f'a hub folder is written for zoo networks, not {type(model).__name__}; build it '
+                             f'with timm.create_model or relnas_zoo.model_from_checkpoint')
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise HubExportError(f'{folder} is a file; choose a folder path for --hub')
+    if folder.is_dir() and any(folder.iterdir()) and not overwrite:
+        raise HubExportError(f'{folder} is not empty; choose a new folder (or pass overwrite=True / --overwrite)')
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    name = _architecture(model)
+    if getattr(model, 'pretrained_cfg', {}).get('architecture') != name:
+        model.pretrained_cfg = dict(timm.models.get_pretrained_cfg(name).to_dict(), architecture=name)
+    tmp = Path(tempfile.mkdtemp(prefix=f'.{folder.name}.', dir=folder.parent))
+    try:
+        save_for_hf(model, str(tmp), model_args=hub_model_args(model), safe_serialization=True)
+        if folder.is_dir():
+            shutil.rmtree(folder)  # empty, or overwrite asked for
+        os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder
