@@ -164,3 +164,22 @@ def test_builder_argument_errors(imagenet, tmp_path, capsys):
     assert 'class folders' in capsys.readouterr().err
     assert main(['pack-lmdb', '--split', 'train']) == 2
     assert '--root, --split and --out are required' in capsys.readouterr().err
+
+
+def test_configs_are_found_by_name(tmp_path, capsys):
+    from relnas_zoo.config_files import find_config, list_configs, transfer_config
+    assert list_configs('search') == ['cifar10', 'cifar100', 'demo']
+    assert list_configs('train') == ['cifar10', 'cifar100', 'imagenet']
+    assert Path(find_config('search', 'cifar10')) == ROOT / 'configs/search/cifar10.yaml'  # the one copy
+    assert Path(find_config('train', 'imagenet.yaml')) == ROOT / 'configs/train/imagenet.yaml'
+    assert Path(transfer_config('comparison/bisenet_darts_cityscapes')).is_file()
+    own = tmp_path / 'cifar10.yaml'
+    own.write_text('generations: 3\n')
+    assert find_config('search', str(own)) == str(own)                 # a path wins over a name
+    with pytest.raises(SystemExit):
+        main(['train', '--config', 'cifar100', '--help'])                 # the help shows that recipe's values
+    assert ' 96 ' in next(line for line in capsys.readouterr().out.splitlines() if line.startswith('  batch_size'))
+    code = main(['search', '--config', 'cifar1O', '--out', str(tmp_path / 'x')])
+    err = capsys.readouterr().err
+    assert code == 2 and '--config cifar1O' in err and 'cifar10, cifar100, demo' in err
+    assert not (tmp_path / 'x').exists()

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from ..config_files import find_config, list_configs
 from ..config_io import add_resume_argument, field_help, resume_dir
 from ..data import DatasetError
 from .config import ConfigError, SearchConfig, apply_overrides, load_config
@@ -37,7 +38,8 @@ Config fields (any of them can be overridden with --set key=value; values are YA
 
 def _search_arguments(p: argparse.ArgumentParser) -> None:
     p.description = DESCRIPTION + field_help(SearchConfig)
-    p.add_argument('--config', help='YAML config (configs/search/*.yaml); fields not given keep their defaults')
+    p.add_argument('--config', help=f'YAML config: a file, or a name of the package\'s ({", ".join(list_configs("search"))}); '
+                                    f'fields not given keep their defaults')
     p.add_argument('--data', help='dataset root holding cifar-10-batches-py/ or cifar-100-python/ '
                                   '(same as --set data=...)')
     p.add_argument('--out', help='run directory (created; must not hold another search)')
@@ -64,7 +66,7 @@ def run_search_command(args: argparse.Namespace) -> int:
             if not args.out:
                 raise ConfigError('--out is required (the run directory)')
             out = Path(args.out)
-            cfg = load_config(args.config)
+            cfg = load_config(find_config('search', args.config) if args.config else None)
             if args.data:
                 args.overrides.append(f'data={args.data}')
             cfg = apply_overrides(cfg, args.overrides).validate()

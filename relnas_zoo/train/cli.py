@@ -11,6 +11,7 @@ from typing import Any, Optional, Sequence
 from ..config_io import add_resume_argument, field_help, resume_dir
 from ..data import DatasetError
 from ..distributed import finish
+from ..config_files import find_config, list_configs
 from .config import ConfigError, TrainConfig, apply_overrides, load_train_config, recipe_path
 from .trainer import train
 
@@ -31,7 +32,7 @@ def _help_defaults(argv: Optional[Sequence[str]], default_config: str) -> Option
     pre.add_argument('--config', default=default_config)
     known, _ = pre.parse_known_args(argv)
     try:
-        return load_train_config(known.config)
+        return load_train_config(find_config('train', known.config))
     except ConfigError:
         return None
 
@@ -44,7 +45,7 @@ def resolve_config(config_arg: Optional[str], default_config: str, overrides: Se
     nobody trains one task with another's recipe by accident.
     """
     task = _task_override(overrides)
-    path = config_arg or default_config
+    path = find_config('train', config_arg) if config_arg else default_config
     cfg = load_train_config(path)
     if task and task != cfg.task:
         if config_arg:
@@ -73,8 +74,9 @@ def _arguments(p: argparse.ArgumentParser, argv: Sequence[str], default_config: 
     p.description = (DESCRIPTION + '\nConfig fields and the values this command uses (from --config, default '
                      f'{default_config}; override with --set key=value; values are YAML):\n'
                      + field_help(TrainConfig, shown))
-    p.add_argument('--config', help=f'YAML recipe (default: {default_config}); --set task=X without --config '
-                                    f'loads the recipe of task X')
+    p.add_argument('--config', help=f'YAML recipe: a file, or a name of the package\'s ({", ".join(list_configs("train"))}) '
+                                    f'(default: {default_config}); --set task=X without --config loads the recipe '
+                                    f'of task X')
     p.add_argument('--data', help='dataset root (same as --set data=...)')
     p.add_argument('--genotype', help='genotype name or JSON file, e.g. a search\'s genotype.json '
                                       '(same as --set genotype=...)')

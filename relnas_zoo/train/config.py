@@ -15,13 +15,10 @@ __all__ = ['TrainConfig', 'ConfigError', 'load_train_config', 'apply_overrides',
 
 # Fields that one kind of task ignores; they are left out of its saved config.
 TASK_ONLY_FIELDS = {'imagenet': ('color_jitter', 'workers'), 'cifar': ('cutout',)}
-RECIPES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                       'configs', 'train')
-
-
 def recipe_path(task: str) -> str:
-    """The paper's recipe for ``task`` (configs/train/<task>.yaml of this checkout)."""
-    return os.path.join(RECIPES, f'{task}.yaml')
+    """The paper's recipe for ``task`` (configs/train/<task>.yaml, of the checkout or the installed package)."""
+    from ..config_files import config_root
+    return str(config_root() / 'configs' / 'train' / f'{task}.yaml')
 
 
 @dataclass

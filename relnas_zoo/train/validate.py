@@ -90,6 +90,7 @@ def _arguments(p: argparse.ArgumentParser) -> None:
                    help='find the checkpoint\'s class order on this data (Hungarian matching), write it to FILE, '
                         'and report top-1 before and after')
     p.add_argument('--json', action='store_true', help='print a JSON record instead of text')
+    p.add_argument('--no-progress', action='store_true', help='no progress bar (for logs)')
 
 
 def _report(args, res, tag=''):
@@ -139,7 +140,7 @@ def run_validation(args: argparse.Namespace) -> int:
     confusion = None
     if args.recover_class_order:
         confusion = torch.zeros(model.num_classes, model.num_classes, dtype=torch.float64, device=dist.device)
-    res = evaluate(model, data, dist.device, args.amp, progress=dist.main, confusion=confusion)
+    res = evaluate(model, data, dist.device, args.amp, progress=dist.main and not args.no_progress, confusion=confusion)
     record.update(res, top1_error=100 - res['top1'], top5_error=100 - res['top5'])
     if dist.main:
         _report(args, res, ' (sorted class order)' if args.recover_class_order else '')
@@ -147,7 +148,7 @@ def run_validation(args: argparse.Namespace) -> int:
         rows = recover_rows(confusion.cpu().numpy())
         moved = sum(j != k for j, k in enumerate(rows))
         reorder_model(model, rows)
-        after = evaluate(model, data, dist.device, args.amp, progress=dist.main)
+        after = evaluate(model, data, dist.device, args.amp, progress=dist.main and not args.no_progress)
         if dist.main:
             write_class_order(args.recover_class_order, order_from_rows(data.classes, rows))
             _report(args, after, ' (recovered class order)')
