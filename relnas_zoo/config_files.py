@@ -1,7 +1,8 @@
 """The search, training and transfer configs by name, from a checkout or from the installed package.
 
 The repository's ``configs/`` and ``transfer/`` are the only copies: building the package copies them
-into ``relnas_zoo/_data/`` of the wheel (setup.py), and an editable install reads them where they are.
+into the wheel's ``relnas_zoo/.mim/configs/`` (``transfer/`` as ``configs/transfer/``; OpenMMLab's
+layout for an installed package, with its ``tools/``), and an editable install reads them where they are.
 """
 from __future__ import annotations
 
@@ -11,20 +12,28 @@ from typing import List, Union
 
 from .config_io import ConfigError
 
-__all__ = ['config_root', 'find_config', 'list_configs', 'transfer_config']
+__all__ = ['config_root', 'transfer_root', 'find_config', 'list_configs', 'transfer_config']
 
 KINDS = ('search', 'train')
 
 
+_INSTALLED = Path(__file__).resolve().parent / '.mim'
+_CHECKOUT = Path(__file__).resolve().parents[1]
+
+
 def config_root() -> Path:
-    """The folder holding ``configs/`` and ``transfer/``: the installed copy, else the checkout."""
-    installed = Path(__file__).resolve().parent / '_data'
-    return installed if installed.is_dir() else Path(__file__).resolve().parents[1]
+    """The folder holding the ``search/`` and ``train/`` config folders: the installed copy, else the checkout's."""
+    return _INSTALLED / 'configs' if _INSTALLED.is_dir() else _CHECKOUT / 'configs'
+
+
+def transfer_root() -> Path:
+    """The folder holding the transfer configs (and ``comparison/``)."""
+    return _INSTALLED / 'configs' / 'transfer' if _INSTALLED.is_dir() else _CHECKOUT / 'transfer'
 
 
 def list_configs(kind: str) -> List[str]:
     """Names of the ``kind`` configs (``search`` or ``train``) that ship with the package."""
-    return sorted(p.stem for p in (config_root() / 'configs' / kind).glob('*.yaml'))
+    return sorted(p.stem for p in (config_root() / kind).glob('*.yaml'))
 
 
 def find_config(kind: str, name_or_path: Union[str, os.PathLike]) -> str:
@@ -32,7 +41,7 @@ def find_config(kind: str, name_or_path: Union[str, os.PathLike]) -> str:
     path = Path(name_or_path).expanduser()
     if path.is_file():
         return str(path)
-    named = config_root() / 'configs' / kind / f'{path.stem}.yaml'
+    named = config_root() / kind / f'{path.stem}.yaml'
     if path.parent == Path('.') and path.suffix in ('', '.yaml') and named.is_file():
         return str(named)
     raise ConfigError(f'--config {name_or_path}: no such file, and no {kind} config of that name; the '
@@ -42,7 +51,7 @@ def find_config(kind: str, name_or_path: Union[str, os.PathLike]) -> str:
 def transfer_config(name: str) -> str:
     """The path of a transfer config (``ssdlite_voc``, ``comparison/bisenet_darts_cityscapes``...), for
     OpenMMLab's tools: ``tools/train.py $(python -c "...transfer_config('ssdlite_voc')")``."""
-    path = config_root() / 'transfer' / (name if name.endswith('.py') else f'{name}.py')
+    path = transfer_root() / (name if name.endswith('.py') else f'{name}.py')
     if not path.is_file():
         raise ConfigError(f'no transfer config {name!r} under {path.parent}')
     return str(path)

@@ -63,3 +63,21 @@ def test_the_installed_package_runs_from_anywhere(installed):
               '--set', 'population=4', '--set', 'plots=false'], work)
     assert r.returncode == 0, r.stderr[-2000:]
     assert (work / 'run' / 'genotype.json').is_file() and 'best genotype' in r.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.mm
+def test_openmmlab_tools_find_the_installed_transfer_configs(installed):
+    pytest.importorskip('mmengine', reason='the OpenMMLab stack is not installed (make mm)')
+    python, _, tmp = installed
+    work = tmp / 'mm'
+    work.mkdir()
+    r = _run([python, '-c', 'from mmengine.config import Config; from relnas_zoo.config_files import transfer_config; '
+              'c = Config.fromfile(transfer_config("comparison/ssdlite_mnasnet_voc")); '
+              'print(c.model.backbone.type, c.model.backbone.get("model_name"))'], work)
+    assert r.returncode == 0 and r.stdout.split()[0] == 'FeatureExtractorBackbone', r.stderr[-2000:]
+    tools = Path(_run([python, '-c', 'import relnas_zoo, pathlib; print(pathlib.Path(relnas_zoo.__file__).parent '
+                       '/ ".mim" / "tools")'], work).stdout.strip())
+    assert sorted(p.name for p in tools.iterdir() if p.is_file()) == ['dist_test.sh', 'dist_train.sh', 'test.py', 'train.py']
+    r = _run([python, tools / 'train.py', '--help'], work)
+    assert r.returncode == 0 and '--resume' in r.stdout, r.stderr[-2000:]

@@ -18,7 +18,7 @@ TASK_ONLY_FIELDS = {'imagenet': ('color_jitter', 'workers'), 'cifar': ('cutout',
 def recipe_path(task: str) -> str:
     """The paper's recipe for ``task`` (configs/train/<task>.yaml, of the checkout or the installed package)."""
     from ..config_files import config_root
-    return str(config_root() / 'configs' / 'train' / f'{task}.yaml')
+    return str(config_root() / 'train' / f'{task}.yaml')
 
 
 @dataclass
