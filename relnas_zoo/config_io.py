@@ -6,12 +6,12 @@ import dataclasses
 import os
 import typing
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence, Type, TypeVar, Union
+from typing import Any, Callable, Mapping, Optional, Sequence, Type, TypeVar, Union
 
 import yaml
 
 __all__ = ['ConfigError', 'config_from_mapping', 'load_config_file', 'apply_overrides', 'field_help',
-           'add_resume_argument', 'resume_dir']
+           'add_resume_argument', 'resume_dir', 'single_command']
 
 T = TypeVar('T')
 
@@ -139,3 +139,13 @@ def resume_dir(args: argparse.Namespace) -> Path:
     if args.resume and args.out and Path(args.resume) != Path(args.out):
         raise ConfigError(f'--resume {args.resume} and --out {args.out} name two folders; give one')
     return Path(folder)
+
+
+def single_command(arguments: Callable[[argparse.ArgumentParser], None],
+                   run: Callable[[argparse.Namespace], int]) -> Callable[..., None]:
+    """The ``configure(name, parser, argv, **options)`` that ``relnas_zoo.cli`` calls, for a module that
+    defines one command: ``arguments`` fills the parser, ``run`` runs the parsed command."""
+    def configure(name: str, parser: argparse.ArgumentParser, argv: Sequence[str] = (), **options: Any) -> None:
+        arguments(parser)
+        parser.set_defaults(func=run)
+    return configure

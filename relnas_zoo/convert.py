@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, Sequence
 
 import torch
 
 from .class_order import read_class_order, reorder_model, rows_for
+from .config_io import single_command
 from .keymap import strip_wrappers
 from .networks import RelativeNASNet
 from .variants import VARIANTS
@@ -95,7 +95,4 @@ def run_conversion(args: argparse.Namespace) -> int:
 
 
 
-def configure(name: str, parser: argparse.ArgumentParser, argv: Sequence[str] = (), **options: Any) -> None:
-    """Give ``parser`` the ``convert`` arguments and the function that runs it."""
-    _arguments(parser)
-    parser.set_defaults(func=run_conversion)
+configure = single_command(_arguments, run_conversion)

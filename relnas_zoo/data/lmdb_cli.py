@@ -5,9 +5,9 @@ import argparse
 import logging
 import sys
 from pathlib import Path
-from typing import Any, Dict, Sequence
+from typing import Any, Dict
 
-from ..config_io import ConfigError, add_resume_argument, resume_dir
+from ..config_io import ConfigError, add_resume_argument, resume_dir, single_command
 from .imagenet_lmdb import (BuildError, ImageSource, build_lmdb, read_build_meta, scan_class_folders,
                             scan_flat_with_labels, verify_lmdb)
 
@@ -138,7 +138,4 @@ def run_packing(args: argparse.Namespace) -> int:
     return 0
 
 
-def configure(name: str, parser: argparse.ArgumentParser, argv: Sequence[str] = (), **options: Any) -> None:
-    """Give ``parser`` the ``pack-lmdb`` arguments and the function that runs it."""
-    _arguments(parser)
-    parser.set_defaults(func=run_packing)
+configure = single_command(_arguments, run_packing)

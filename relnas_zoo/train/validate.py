@@ -4,13 +4,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, Sequence
 
 import torch
 from torch.utils.data import DataLoader
 
 from ..class_order import (near_chance, order_from_rows, read_class_order, recover_rows, reorder_model, rows_for,
                            write_class_order)
+from ..config_io import single_command
 from ..data import DatasetError, TensorBatches, load_cifar
 from ..data.normalization import IMAGENET_MEAN, IMAGENET_STD, mean_std
 from ..distributed import finish, init_distributed
@@ -171,7 +171,4 @@ def run_validation(args: argparse.Namespace) -> int:
 
 
 
-def configure(name: str, parser: argparse.ArgumentParser, argv: Sequence[str] = (), **options: Any) -> None:
-    """Give ``parser`` the ``validate`` arguments and the function that runs it."""
-    _arguments(parser)
-    parser.set_defaults(func=run_validation)
+configure = single_command(_arguments, run_validation)
