@@ -253,3 +253,50 @@ def test_val_augment_reproduces_the_authors_validation(cifar, tmp_path):
     assert [v for _, v in losses[False]] != [v for _, v in losses[True]]   # other validation images
     pop = json.loads((tmp_path / 'False' / 'population.json').read_text())
     assert pop['chosen_by'] == 'last_generation'
+
+
+def test_resume_keeps_the_runs_own_settings(cifar, tmp_path, caplog):
+    """An edited config.yaml: a changed seed or lr is refused by name, more generations are taken."""
+    import dataclasses
+    from relnas_zoo.search import ConfigError, load_config
+    cfg = SearchConfig(data=str(cifar), C=4, layers=3, population=4, generations=1, batch_size=32,
+                       eval_batch_size=64, cutout=8, plots=False, final_ranking=False)
+    out = tmp_path / 'run'
+    run_search(cfg, out, progress=False)
+    saved = load_config(out / 'config.yaml')
+    for change in (dict(seed=1), dict(lr=0.05, cutout=0)):
+        with pytest.raises(ConfigError) as e:
+            run_search(dataclasses.replace(saved, **change), out, resume=True, progress=False)
+        for key, value in change.items():
+            assert f'{key} (' in str(e.value) and repr(value) in str(e.value)
+    with pytest.raises(ConfigError, match='already done 1 generations'):
+        run_search(dataclasses.replace(saved, generations=0), out, resume=True, progress=False)
+    with caplog.at_level('INFO', logger='relnas_zoo.search'):
+        result = run_search(dataclasses.replace(saved, generations=2, plots=False), out, resume=True, progress=False)
+    assert 'resume: generations changed from 1 to 2' in caplog.text
+    lines = (out / 'generations.jsonl').read_text().splitlines()
+    assert len(lines) == 2 and result.genotype_path.is_file()
+
+
+def test_a_new_search_never_writes_into_another_folders_files(cifar, tmp_path, capsys):
+    from relnas_zoo.cli import main as cli_main
+    args = ['search', '--no-progress', '--data', str(cifar), *_set(*TINY, 'generations=1', 'final_ranking=false')]
+    notes = tmp_path / 'notes'
+    notes.mkdir()
+    (notes / 'todo.txt').write_text('mine\n')
+    assert cli_main([*args, '--out', str(notes)]) == 2
+    err = capsys.readouterr().err
+    assert 'not empty (todo.txt)' in err and '--force' in err
+    assert [p.name for p in notes.iterdir()] == ['todo.txt']               # nothing written, no search.log
+    old = tmp_path / 'old'                                                # a search whose checkpoint was deleted
+    assert cli_main([*args, '--out', str(old)]) == 0
+    (old / 'checkpoint.pt').unlink()
+    before = {p.name: p.read_bytes() for p in old.iterdir() if p.is_file()}
+    assert cli_main([*args, '--out', str(old)]) == 2
+    assert 'holds no search to resume' in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in old.iterdir() if p.is_file()} == before
+    assert cli_main([*args, '--out', str(notes), '--force']) == 0          # the user's file stays
+    assert (notes / 'todo.txt').read_text() == 'mine\n' and (notes / 'genotype.json').is_file()
+    assert cli_main([*args, '--out', str(old), '--force']) == 0            # a fresh run: logs not appended to
+    assert len((old / 'generations.jsonl').read_text().splitlines()) == 1
+    assert len((old / 'evaluations.jsonl').read_text().splitlines()) == 4      # one generation of 4, once

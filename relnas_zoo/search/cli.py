@@ -48,6 +48,9 @@ def _search_arguments(p: argparse.ArgumentParser) -> None:
                    help='override a config field, e.g. --set generations=10 --set amp=bf16 (repeatable)')
     p.add_argument('--summary', metavar='RUN_DIR',
                    help='print where the search in RUN_DIR stands (running or finished) and exit')
+    p.add_argument('--force', action='store_true',
+                   help='start a new search in a folder that is not empty (a previous search\'s files there are '
+                        'replaced; other files are kept)')
     p.add_argument('--no-progress', action='store_true', help='no progress bars (logs only)')
 
 
@@ -76,10 +79,12 @@ def run_search_command(args: argparse.Namespace) -> int:
     from ..distributed import finish
     from .runner import run_search
     out.mkdir(parents=True, exist_ok=True)
+    # delay: the file opens at the first record, after run_search has checked the folder is this run's
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s',
-                        handlers=[logging.StreamHandler(), logging.FileHandler(out / 'search.log')])
+                        handlers=[logging.StreamHandler(), logging.FileHandler(out / 'search.log', delay=True)])
     try:
-        result = run_search(cfg, out, resume=args.resume is not None, progress=not args.no_progress)
+        result = run_search(cfg, out, resume=args.resume is not None, progress=not args.no_progress,
+                            force=args.force)
     except (ConfigError, DatasetError, FileExistsError, FileNotFoundError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 2

@@ -488,9 +488,73 @@ def _tensorboard(cfg: SearchConfig, out: Path, dist: DistInfo):
     return SummaryWriter(str(out / 'tb'))
 
 
-def run_search(cfg: SearchConfig, out_dir: os.PathLike, resume: bool = False, progress: bool = True) -> SearchResult:
-    """Run (or continue, with ``resume``) a search in ``out_dir``; see the module docstring."""
+# Fields a resumed run takes from an edited config.yaml: they change where, how fast or how long it runs
+# (more generations), never the numbers it computes. Any other change is refused.
+RESUME_SAFE_FIELDS = ('generations', 'data', 'device', 'eval_batch_size', 'tensorboard', 'plots',
+                      'keep_freed_memory')
+
+
+def _resumed_config(cfg: SearchConfig, out: Path) -> SearchConfig:
+    """The run's own config (saved in its checkpoint) with the safe changes of ``cfg``; a ConfigError
+    naming every other changed field."""
+    import dataclasses
+    from ..config_io import config_from_mapping
+    state = torch.load(out / CHECKPOINT, map_location='cpu', weights_only=True)
+    if 'config' not in state:
+        return cfg
+    saved = config_from_mapping(SearchConfig, state['config'], str(out / CHECKPOINT))
+    changed = {f.name: (getattr(saved, f.name), getattr(cfg, f.name)) for f in dataclasses.fields(SearchConfig)
+               if getattr(saved, f.name) != getattr(cfg, f.name)}
+    refused = [f'{k} ({old!r} -> {new!r})' for k, (old, new) in changed.items() if k not in RESUME_SAFE_FIELDS]
+    if refused:
+        raise ConfigError(f'{out / "config.yaml"} changed since the run started: {", ".join(refused)}; a resumed '
+                          f'run continues with its own settings (only {", ".join(RESUME_SAFE_FIELDS)} may '
+                          f'change): restore those values, or start a new search with another --out')
+    done = state['optimizer']['generation']
+    if cfg.generations < done:
+        raise ConfigError(f'generations={cfg.generations}: the run in {out} has already done {done} generations')
+    for key, (old, new) in changed.items():
+        log.info('resume: %s changed from %r to %r', key, old, new)
+        setattr(saved, key, new)
+    return saved
+
+
+# What a search writes in its folder; --force clears exactly these before a new search there.
+RUN_OUTPUTS = (CHECKPOINT, EVAL_LOG, GENERATION_LOG, 'config.yaml', 'split.json', 'population.json', 'genotype.json',
+               'losses.png', 'diversity.png', 'cells.png', 'search.log', 'tb')
+
+
+def _check_new_run_folder(out: Path, force: bool) -> None:
+    """A new search starts only in an empty or new folder: it would overwrite another run's files or
+    append to its logs. ``force`` clears the files a search writes (and only those) first."""
+    if (out / CHECKPOINT).exists() and not force:
+        raise FileExistsError(f'{out} already holds a search; continue it with --resume {out} '
+                              f'or choose another --out')
+    held = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
+    if force:
+        import shutil
+        for name in set(held) & set(RUN_OUTPUTS):
+            path = out / name
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        held = [n for n in held if n not in RUN_OUTPUTS]
+    if held and not force:
+        shown = ', '.join(held[:5]) + (f' and {len(held) - 5} more' if len(held) > 5 else '')
+        raise FileExistsError(f'{out} is not empty ({shown}) and holds no search to resume; choose another '
+                              f'--out, or pass --force to start a new search there (it replaces only the '
+                              f'files a search writes)')
+
+
+def run_search(cfg: SearchConfig, out_dir: os.PathLike, resume: bool = False, progress: bool = True,
+               force: bool = False) -> SearchResult:
+    """Run (or continue, with ``resume``) a search in ``out_dir``; see the module docstring.
+
+    A new search needs an empty or new folder (``force``: clear a previous search's files first). A
+    resumed run keeps the settings it started with (saved in its checkpoint): ``cfg`` may change only
+    ``RESUME_SAFE_FIELDS``, and any other difference is a ConfigError naming the field.
+    """
     out = Path(out_dir)
+    if resume and (out / CHECKPOINT).is_file():
+        cfg = _resumed_config(cfg, out)
     dist = init_distributed('cpu' if cfg.device == 'cpu' else 'auto')  # a bad device is named by _device
     if torch.cuda.is_available():
         torch.backends.cudnn.benchmark = True  # the same few conv shapes recur in every candidate
@@ -500,9 +564,8 @@ def run_search(cfg: SearchConfig, out_dir: os.PathLike, resume: bool = False, pr
     cfg.validate()
     if resume and not (out / CHECKPOINT).exists():
         raise FileNotFoundError(f'nothing to resume: {out / CHECKPOINT} does not exist')
-    if not resume and (out / CHECKPOINT).exists():
-        raise FileExistsError(f'{out} already holds a search; continue it with --resume {out} '
-                              f'or choose another --out')
+    if not resume and dist.main:
+        _check_new_run_folder(out, force)
     if dist.main:
         out.mkdir(parents=True, exist_ok=True)
     if dist.world > 1:
