@@ -14,9 +14,6 @@ from .config_io import ConfigError
 
 __all__ = ['config_root', 'transfer_root', 'find_config', 'list_configs', 'transfer_config']
 
-KINDS = ('search', 'train')
-
-
 _INSTALLED = Path(__file__).resolve().parent / '.mim'
 _CHECKOUT = Path(__file__).resolve().parents[1]
 

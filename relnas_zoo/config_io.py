@@ -4,14 +4,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import sys
 import typing
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional, Sequence, Type, TypeVar, Union
+from typing import Any, Callable, Mapping, Optional, Sequence, Tuple, Type, TypeVar, Union
 
 import yaml
 
 __all__ = ['ConfigError', 'config_from_mapping', 'load_config_file', 'apply_overrides', 'field_help',
-           'add_resume_argument', 'resume_dir', 'single_command']
+           'add_resume_argument', 'resume_dir', 'single_command', 'one_line_errors']
 
 T = TypeVar('T')
 
@@ -139,6 +140,18 @@ def resume_dir(args: argparse.Namespace) -> Path:
     if args.resume and args.out and Path(args.resume) != Path(args.out):
         raise ConfigError(f'--resume {args.resume} and --out {args.out} name two folders; give one')
     return Path(folder)
+
+
+def one_line_errors(command: Callable[[argparse.Namespace], int],
+                    errors: Tuple[Type[BaseException], ...]) -> Callable[[argparse.Namespace], int]:
+    """``command`` with each of ``errors`` reported as one line on stderr and exit status 2."""
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except errors as e:
+            print(f'error: {e}', file=sys.stderr)
+            return 2
+    return run
 
 
 def single_command(arguments: Callable[[argparse.ArgumentParser], None],

@@ -13,22 +13,17 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, Union
+from typing import Union
 
 from .networks import RelativeNASNet
 from .variants import VARIANTS
+from .weights import arch_of
 
-__all__ = ['HubExportError', 'export_hub', 'hub_model_args']
+__all__ = ['HubExportError', 'export_hub']
 
 
 class HubExportError(ValueError):
     """The folder cannot be written as asked; the message says why and what to do."""
-
-
-def hub_model_args(model: RelativeNASNet) -> Dict[str, Any]:
-    """The constructor arguments ``config.json`` records: everything that fixes the weights' shapes."""
-    return dict(genotype=model.genotype.to_dict(), C=model.C, layers=model.layers, num_classes=model.num_classes,
-                in_chans=model.in_chans, stem_type=model.stem_type, auxiliary=model.auxiliary_head is not None)
 
 
 def _architecture(model: RelativeNASNet) -> str:
@@ -58,7 +53,8 @@ def export_hub(model: RelativeNASNet, folder: Union[str, os.PathLike], overwrite
         model.pretrained_cfg = dict(timm.models.get_pretrained_cfg(name).to_dict(), architecture=name)
     tmp = Path(tempfile.mkdtemp(prefix=f'.{folder.name}.', dir=folder.parent))
     try:
-        save_for_hf(model, str(tmp), model_args=hub_model_args(model), safe_serialization=True)
+        # model_args: the constructor arguments our checkpoints record, genotype included
+        save_for_hf(model, str(tmp), model_args=arch_of(model), safe_serialization=True)
         if folder.is_dir():
             shutil.rmtree(folder)  # empty, or overwrite asked for
         os.replace(tmp, folder)

@@ -49,9 +49,9 @@ def _read_safetensors(path: Path) -> Dict[str, Any]:
     if meta.get('format') != FORMAT:
         return tensors  # a plain state dict (e.g. a timm hub folder's model.safetensors)
     out: Dict[str, Any] = dict(format=FORMAT, version=int(meta.get('version', VERSION)), state_dict=tensors)
-    for key in ('arch', 'extra'):
-        if key in meta:
-            out.update({key: json.loads(meta[key])} if key == 'arch' else json.loads(meta[key]))
+    if 'arch' in meta:
+        out['arch'] = json.loads(meta['arch'])
+    out.update(json.loads(meta.get('extra', '{}')))  # extras sit beside the record, as in a .pth file
     return out
 
 

@@ -9,6 +9,7 @@ from typing import Any, Callable, Dict, List, Sequence
 
 from .benchmark import RUNTIMES
 from .complexity import Complexity, count_mult_adds, measure
+from .config_io import one_line_errors
 from .genotypes import PUBLISHED, GenotypeError, resolve_genotype
 from .variants import VARIANTS
 
@@ -301,17 +302,7 @@ _ARGUMENTS: Dict[str, Callable[[argparse.ArgumentParser], None]] = {
 }
 
 
-def _reporting_genotype_errors(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return command(args)
-        except GenotypeError as e:
-            print(f'error: {e}', file=sys.stderr)
-            return 2
-    return run
-
-
 def configure(name: str, parser: argparse.ArgumentParser, argv: Sequence[str] = (), **options: Any) -> None:
     """Give ``parser`` the arguments of zoo command ``name`` and the function that runs it."""
     _ARGUMENTS[name](parser)
-    parser.set_defaults(func=_reporting_genotype_errors(parser.get_default('func')))
+    parser.set_defaults(func=one_line_errors(parser.get_default('func'), (GenotypeError,)))

@@ -79,11 +79,7 @@ def _given_settings(args: argparse.Namespace) -> Dict[str, Any]:
     return settings
 
 
-def _saved_settings(args: argparse.Namespace) -> Dict[str, Any]:
-    try:
-        out = resume_dir(args)
-    except ConfigError as e:
-        raise BuildError(str(e)) from None
+def _saved_settings(args: argparse.Namespace, out: Path) -> Dict[str, Any]:
     given = [f'--{k.replace("_", "-")}' for k in _BUILD_FIELDS if getattr(args, k) is not None]
     if given:
         raise BuildError(f'--resume continues {out} with the settings it was started with; drop {" ".join(given)}')
@@ -99,10 +95,11 @@ def _saved_settings(args: argparse.Namespace) -> Dict[str, Any]:
 def _scan(settings: Dict[str, Any]) -> ImageSource:
     root = Path(settings['root'])
     n = settings['num_classes']
-    train_classes = (scan_class_folders(root / 'train', expected_classes=n).classes
-                     if (root / 'train').is_dir() else None)
     if settings['split'] == 'train':
         return scan_class_folders(root / 'train', expected_classes=n)
+    # val takes train's class list (sorted wnids)
+    train_classes = (scan_class_folders(root / 'train', expected_classes=n).classes
+                     if (root / 'train').is_dir() else None)
     if settings['val_labels']:
         if train_classes is None:
             raise BuildError(f'{root / "train"} is needed for the class list (sorted wnids)')
@@ -121,8 +118,14 @@ def run_packing(args: argparse.Namespace) -> int:
                   f"{meta['checked']} decoded{', bytes equal to the source' if args.compare_root else ''}, "
                   f"{len(meta['skipped'])} source files skipped at build time")
             return 0
-        settings = _saved_settings(args) if args.resume is not None else _given_settings(args)
-        args.out = str(resume_dir(args)) if args.resume is not None else args.out
+        if args.resume is not None:
+            try:
+                args.out = str(resume_dir(args))
+            except ConfigError as e:
+                raise BuildError(str(e)) from None
+            settings = _saved_settings(args, Path(args.out))
+        else:
+            settings = _given_settings(args)
         meta = build_lmdb(_scan(settings), args.out, settings['split'], workers=args.workers,
                           commit_every=args.commit_every, resize=settings['resize'], on_error=settings['on_error'],
                           map_size=args.map_size_gb << 30, progress=not args.no_progress, arguments=settings)

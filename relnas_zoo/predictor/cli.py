@@ -7,10 +7,11 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..config_io import one_line_errors
 from .predictor import PredictorFileError, RelativisticPredictor, TrainConfig
 from .spaces import FEATURE_SETS, SPACES, FeatureError, get_space, parse_features
 from .tables import Table, TableError
@@ -348,14 +349,6 @@ def configure(name: str, p: argparse.ArgumentParser, argv: Sequence[str] = (), *
     _add_output_args(f)
     f.set_defaults(func=cmd_features)
     for command in cmds.choices.values():
-        command.set_defaults(func=_one_line_errors(command.get_default('func')))
+        command.set_defaults(func=one_line_errors(command.get_default('func'), (
+            UsageError, TableError, FeatureError, PredictorFileError, FileNotFoundError)))
 
-
-def _one_line_errors(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return command(args)
-        except (UsageError, TableError, FeatureError, PredictorFileError, FileNotFoundError) as e:
-            print(f'error: {e}', file=sys.stderr)
-            return 2
-    return run

@@ -156,8 +156,8 @@ class _Run:
         if self.dist.main:
             atomic_torch_save(self.state(), self.out / CHECKPOINT)
 
-    def restore(self) -> None:
-        state = torch.load(self.out / CHECKPOINT, map_location='cpu', weights_only=True)
+    def restore(self, state: Dict[str, Any]) -> None:
+        """Continue from ``state``, the run's checkpoint as read by ``_read_checkpoint``."""
         if state.get('version') != CHECKPOINT_VERSION:
             raise ConfigError(
                 f'{self.out / CHECKPOINT} was written by an older relnas_zoo (checkpoint version '
@@ -494,12 +494,15 @@ RESUME_SAFE_FIELDS = ('generations', 'data', 'device', 'eval_batch_size', 'tenso
                       'keep_freed_memory')
 
 
-def _resumed_config(cfg: SearchConfig, out: Path) -> SearchConfig:
-    """The run's own config (saved in its checkpoint) with the safe changes of ``cfg``; a ConfigError
-    naming every other changed field."""
+def _read_checkpoint(out: Path) -> Dict[str, Any]:
+    return torch.load(out / CHECKPOINT, map_location='cpu', weights_only=True)
+
+
+def _resumed_config(cfg: SearchConfig, out: Path, state: Dict[str, Any]) -> SearchConfig:
+    """The run's own config (saved in its checkpoint ``state``) with the safe changes of ``cfg``; a
+    ConfigError naming every other changed field."""
     import dataclasses
     from ..config_io import config_from_mapping
-    state = torch.load(out / CHECKPOINT, map_location='cpu', weights_only=True)
     if 'config' not in state:
         return cfg
     saved = config_from_mapping(SearchConfig, state['config'], str(out / CHECKPOINT))
@@ -527,17 +530,17 @@ RUN_OUTPUTS = (CHECKPOINT, EVAL_LOG, GENERATION_LOG, 'config.yaml', 'split.json'
 def _check_new_run_folder(out: Path, force: bool) -> None:
     """A new search starts only in an empty or new folder: it would overwrite another run's files or
     append to its logs. ``force`` clears the files a search writes (and only those) first."""
-    if (out / CHECKPOINT).exists() and not force:
-        raise FileExistsError(f'{out} already holds a search; continue it with --resume {out} '
-                              f'or choose another --out')
     held = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
     if force:
         import shutil
         for name in set(held) & set(RUN_OUTPUTS):
             path = out / name
             shutil.rmtree(path) if path.is_dir() else path.unlink()
-        held = [n for n in held if n not in RUN_OUTPUTS]
-    if held and not force:
+        return
+    if (out / CHECKPOINT).exists():
+        raise FileExistsError(f'{out} already holds a search; continue it with --resume {out} '
+                              f'or choose another --out')
+    if held:
         shown = ', '.join(held[:5]) + (f' and {len(held) - 5} more' if len(held) > 5 else '')
         raise FileExistsError(f'{out} is not empty ({shown}) and holds no search to resume; choose another '
                               f'--out, or pass --force to start a new search there (it replaces only the '
@@ -553,8 +556,9 @@ def run_search(cfg: SearchConfig, out_dir: os.PathLike, resume: bool = False, pr
     ``RESUME_SAFE_FIELDS``, and any other difference is a ConfigError naming the field.
     """
     out = Path(out_dir)
-    if resume and (out / CHECKPOINT).is_file():
-        cfg = _resumed_config(cfg, out)
+    state = _read_checkpoint(out) if resume and (out / CHECKPOINT).is_file() else None
+    if state is not None:
+        cfg = _resumed_config(cfg, out, state)
     dist = init_distributed('cpu' if cfg.device == 'cpu' else 'auto')  # a bad device is named by _device
     if torch.cuda.is_available():
         torch.backends.cudnn.benchmark = True  # the same few conv shapes recur in every candidate
@@ -572,7 +576,8 @@ def run_search(cfg: SearchConfig, out_dir: os.PathLike, resume: bool = False, pr
         torch_dist.barrier()
     run = _Run(cfg, out, dist, progress)
     if resume:
-        run.restore()
+        run.restore(state)
+        del state  # the run holds what it needs; the checkpoint's copy of Omega goes
         log.info('resumed at generation %d, pair %d', run.opt.generation, run.pair_pos)
     elif dist.main:
         atomic_write_text(out / 'config.yaml', yaml.safe_dump(cfg.to_dict(), sort_keys=False))
