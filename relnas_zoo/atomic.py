@@ -1,13 +1,34 @@
-"""Atomic file writes: a crash or a full disk never leaves a half-written file under the final name."""
+"""Atomic file writes: a crash or a full disk never leaves a half-written file under the final name.
+
+On a full disk the partial temporary file is removed, the file under the final name (the previous
+checkpoint, say) is left as it was, and a :class:`DiskFullError` names the path.
+"""
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any, Optional, Union
 
-__all__ = ['atomic_write_bytes', 'atomic_write_text', 'atomic_write_json', 'atomic_torch_save']
+__all__ = ['DiskFullError', 'is_disk_full', 'atomic_write_bytes', 'atomic_write_text', 'atomic_write_json',
+           'atomic_torch_save', 'previous_path']
+
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+class DiskFullError(OSError):
+    """No space (or quota) left where a file was being written; ``filename`` is that file."""
+
+    def __str__(self) -> str:
+        return (f'no space left on the disk (or quota) of {self.filename}: nothing was written there and the '
+                f'previous file, if any, is intact; free space and run the command again (long jobs: --resume)')
+
+
+def is_disk_full(e: BaseException) -> bool:
+    return isinstance(e, OSError) and e.errno in _FULL
 
 
 def atomic_write_bytes(path: Union[str, Path], data: bytes) -> None:
@@ -20,8 +41,36 @@ def atomic_write_bytes(path: Union[str, Path], data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         tmp.unlink(missing_ok=True)
+        if is_disk_full(e):
+            raise DiskFullError(e.errno, os.strerror(e.errno), str(path)) from e
+        raise
+
+
+def previous_path(path: Union[str, Path]) -> Path:
+    """Where :func:`atomic_torch_save` with ``keep_previous`` keeps the file it replaced: ``x.prev.pt``."""
+    path = Path(path)
+    return path.with_name(f'{path.stem}.prev{path.suffix}')
+
+
+def _keep_previous(path: Path) -> None:
+    """Make ``previous_path(path)`` the current ``path``, atomically (a hard link; a copy where links fail)."""
+    if not path.is_file():
+        return
+    prev = previous_path(path)
+    tmp = prev.with_name(f'.{prev.name}.{os.getpid()}.tmp')
+    tmp.unlink(missing_ok=True)
+    try:
+        try:
+            os.link(path, tmp)
+        except OSError:
+            shutil.copyfile(path, tmp)
+        os.replace(tmp, prev)
+    except BaseException as e:
+        tmp.unlink(missing_ok=True)
+        if is_disk_full(e):
+            raise DiskFullError(e.errno, os.strerror(e.errno), str(prev)) from e
         raise
 
 
@@ -34,8 +83,12 @@ def atomic_write_json(path: Union[str, Path], obj: Any, indent: Optional[int] = 
     atomic_write_text(path, json.dumps(obj, indent=indent) + '\n')
 
 
-def atomic_torch_save(obj: Any, path: Union[str, Path]) -> None:
+def atomic_torch_save(obj: Any, path: Union[str, Path], keep_previous: bool = False) -> None:
+    """``torch.save`` made atomic; ``keep_previous``: the replaced file stays as ``previous_path(path)``, so
+    a checkpoint damaged after it was written (a bad copy, a disk error) still has an intact predecessor."""
     import torch
     buf = io.BytesIO()
     torch.save(obj, buf)
+    if keep_previous:
+        _keep_previous(Path(path))
     atomic_write_bytes(path, buf.getvalue())

@@ -48,10 +48,24 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     return p
 
 
+def _run(args: argparse.Namespace) -> int:
+    """Run the parsed command; a full disk, wherever it strikes, is one line and exit status 2."""
+    from .atomic import DiskFullError, is_disk_full
+    try:
+        return args.func(args)
+    except OSError as e:
+        if not is_disk_full(e):
+            raise
+        full = e if isinstance(e, DiskFullError) else DiskFullError(e.errno, e.strerror,
+                                                                    e.filename or 'the output folder')
+        print(f'error: {full}', file=sys.stderr)
+        return 2
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(argv).parse_args(argv)
-    return args.func(args)
+    return _run(args)
 
 
 def run_command(name: str, argv: Optional[Sequence[str]] = None, prog: Optional[str] = None,
@@ -61,7 +75,7 @@ def run_command(name: str, argv: Optional[Sequence[str]] = None, prog: Optional[
     p = argparse.ArgumentParser(prog=prog, formatter_class=argparse.RawDescriptionHelpFormatter)
     _configure(name, p, argv, **options)
     args = p.parse_args(argv)
-    return args.func(args)
+    return _run(args)
 
 
 if __name__ == '__main__':

@@ -7,12 +7,13 @@ import os
 import sys
 import typing
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional, Sequence, Tuple, Type, TypeVar, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Type, TypeVar, Union
 
 import yaml
 
 __all__ = ['ConfigError', 'config_from_mapping', 'load_config_file', 'apply_overrides', 'field_help',
-           'add_resume_argument', 'resume_dir', 'single_command', 'one_line_errors']
+           'add_resume_argument', 'resume_dir', 'single_command', 'one_line_errors', 'at_least', 'UsageError',
+           'output_file', 'resumed_config']
 
 T = TypeVar('T')
 
@@ -125,6 +126,58 @@ def field_help(cls: type, defaults: Any = None) -> str:
                      for f in dataclasses.fields(cls))
 
 
+class UsageError(ValueError):
+    """A bad command-line value found before any work starts; the message names the value and the fix."""
+
+
+def at_least(least: int) -> Callable[[str], int]:
+    """An argparse ``type``: an int no smaller than ``least`` (argparse names the flag and exits with 2)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f'expected an integer, got {text!r}') from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f'must be at least {least}, got {value}')
+        return value
+    parse.__name__ = f'int >= {least}'
+    return parse
+
+
+def output_file(path: Union[str, os.PathLike], flag: str, suffixes: Sequence[str] = ()) -> Path:
+    """``path`` checked as a file a command may write, before the command's work: its folder exists, it
+    is not a folder, and its suffix is one of ``suffixes`` (when given). A UsageError otherwise."""
+    path = Path(path)
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise UsageError(f'{flag} {path}: the suffix must be one of {", ".join(suffixes)}')
+    if path.is_dir():
+        raise UsageError(f'{flag} {path} is a folder; give a file name')
+    parent = path.parent
+    if not parent.is_dir():
+        raise UsageError(f'{flag} {path}: the folder {parent} does not exist; create it first')
+    if not os.access(parent, os.W_OK):
+        raise UsageError(f'{flag} {path}: the folder {parent} is not writable')
+    return path
+
+
+def resumed_config(saved: T, given: T, safe_fields: Sequence[str], folder: Path,
+                   job: str) -> Tuple[T, Dict[str, Tuple[Any, Any]]]:
+    """A resumed run's config: its own ``saved`` one with the changes ``given`` makes to ``safe_fields``,
+    and those changes (``field: (old, new)``, for the log). Any other changed field is a ConfigError
+    naming it with both values: the result would match neither the run as started nor one with the new
+    values."""
+    changed = {f.name: (getattr(saved, f.name), getattr(given, f.name)) for f in dataclasses.fields(type(saved))
+               if getattr(saved, f.name) != getattr(given, f.name)}
+    refused = [f'{k} ({old!r} -> {new!r})' for k, (old, new) in changed.items() if k not in safe_fields]
+    if refused:
+        raise ConfigError(f'{folder / "config.yaml"} changed since the run started: {", ".join(refused)}; a resumed '
+                          f'run continues with its own settings (only {", ".join(safe_fields)} may change): '
+                          f'restore those values, or start a new {job} with another --out')
+    for key, (_, new) in changed.items():
+        setattr(saved, key, new)
+    return saved, changed
+
+
 def add_resume_argument(p: argparse.ArgumentParser, job: str) -> None:
     """The one resume flag of every long job: ``--resume RUN_DIR``, or ``--out RUN_DIR --resume``."""
     p.add_argument('--resume', nargs='?', const='', metavar='RUN_DIR',
@@ -132,13 +185,16 @@ def add_resume_argument(p: argparse.ArgumentParser, job: str) -> None:
                         f'(--resume alone: the one in --out); settings may not be given again')
 
 
-def resume_dir(args: argparse.Namespace) -> Path:
-    """The folder ``--resume`` names; a ConfigError when neither it nor ``--out`` gives one."""
+def resume_dir(args: argparse.Namespace, marker: Optional[str] = None) -> Path:
+    """The folder ``--resume`` names; a ConfigError when neither it nor ``--out`` gives one, or when it
+    lacks ``marker`` (the job's checkpoint: nothing to resume)."""
     folder = args.resume or args.out
     if not folder:
         raise ConfigError('--resume needs the run directory: --resume RUN_DIR (or --out RUN_DIR --resume)')
     if args.resume and args.out and Path(args.resume) != Path(args.out):
         raise ConfigError(f'--resume {args.resume} and --out {args.out} name two folders; give one')
+    if marker is not None and not (Path(folder) / marker).is_file():
+        raise ConfigError(f'nothing to resume: {Path(folder) / marker} does not exist')
     return Path(folder)
 
 

@@ -7,11 +7,11 @@ import sys
 import torch
 
 from .class_order import read_class_order, reorder_model, rows_for
-from .config_io import single_command
-from .keymap import strip_wrappers
+from .config_io import at_least, one_line_errors, output_file, single_command
+from .keymap import is_authors_layout, strip_wrappers
 from .networks import RelativeNASNet
 from .variants import VARIANTS
-from .weights import FORMAT, CheckpointMismatchError, load_checkpoint_file, save_checkpoint
+from .weights import CheckpointMismatchError, load_checkpoint_file, save_checkpoint
 
 __all__ = ['configure']
 
@@ -40,9 +40,9 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--model', default='relativenas', choices=sorted(VARIANTS),
                    help='registered model the checkpoint belongs to (default: relativenas)')
     p.add_argument('--genotype', help='genotype name or JSON file, when not the model\'s own')
-    p.add_argument('--num-classes', type=int, help='classifier size, when not the model\'s own')
-    p.add_argument('--C', type=int, help='initial channels, when not the model\'s own')
-    p.add_argument('--layers', type=int, help='number of cells, when not the model\'s own')
+    p.add_argument('--num-classes', type=at_least(1), help='classifier size, when not the model\'s own')
+    p.add_argument('--C', type=at_least(2), help='initial channels (even), when not the model\'s own')
+    p.add_argument('--layers', type=at_least(3), help='number of cells, when not the model\'s own')
     p.add_argument('--class-order', metavar='FILE',
                    help='the checkpoint\'s class order (one wnid per line, output 0 first): rows are permuted '
                         'to sorted-wnid order')
@@ -55,16 +55,14 @@ def run_conversion(args: argparse.Namespace) -> int:
     for key in ('genotype', 'num_classes', 'C', 'layers'):
         if getattr(args, key) is not None:
             arch[key] = getattr(args, key)
+    output_file(args.dst, 'dst', ('.pth', '.pt', '.safetensors'))
     checkpoint = load_checkpoint_file(args.src)
     has_aux = any('auxiliary_head.' in k for k in strip_wrappers(checkpoint))
     model = RelativeNASNet(**arch, auxiliary=has_aux)
-    try:
-        model.load_state_dict(checkpoint)
-    except CheckpointMismatchError as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 1
-    ours = isinstance(checkpoint, dict) and checkpoint.get('format') == FORMAT
-    if not args.no_verify and not ours:  # our own files hold no dead layers to compare with
+    model.load_state_dict(checkpoint)
+    # only the authors' layout holds the dead layers the unpruned reference needs; a file already in our
+    # layout (ours, or a plain state dict of our model) has nothing to compare with
+    if not args.no_verify and is_authors_layout(strip_wrappers(checkpoint)):
         reference = RelativeNASNet(**arch, auxiliary=has_aux, prune_unused=False)
         reference.load_state_dict(checkpoint)
         size = (3, 224, 224) if arch['stem_type'] == 'imagenet' else (3, 32, 32)
@@ -73,7 +71,7 @@ def run_conversion(args: argparse.Namespace) -> int:
             diff = (model.eval()(x) - reference.eval()(x)).abs().max().item()
         if diff > 1e-5:
             print(f'error: converted model differs from the original layout by {diff:.3g}', file=sys.stderr)
-            return 1
+            return 2
         print(f'verified: outputs match the original layout (max abs diff {diff:.2g})')
     if args.class_order:
         try:
@@ -83,7 +81,7 @@ def run_conversion(args: argparse.Namespace) -> int:
                 raise ValueError(f'{len(rows)} classes listed, the model has {model.num_classes} outputs')
         except (OSError, ValueError) as e:
             print(f'error: --class-order: {e}', file=sys.stderr)
-            return 1
+            return 2
         reorder_model(model, rows)
         print(f'classifier rows permuted from {args.class_order} to sorted order '
               f'({sum(j != k for j, k in enumerate(rows))} of {len(rows)} moved)')
@@ -94,5 +92,5 @@ def run_conversion(args: argparse.Namespace) -> int:
     return 0
 
 
-
-configure = single_command(_arguments, run_conversion)
+# each reported as one line naming the file or value, exit status 2
+configure = single_command(_arguments, one_line_errors(run_conversion, (ValueError, CheckpointMismatchError)))

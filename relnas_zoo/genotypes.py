@@ -162,15 +162,30 @@ DARTS_V2 = Genotype(
 PUBLISHED: Dict[str, Genotype] = {g.name.lower(): g for g in (RELATIVENAS, DARTS_V1, DARTS_V2)}
 
 
+_MAX_GENOTYPE_BYTES = 1 << 20  # a genotype file is ~1 KB; a larger one is something else, not read whole
+
+
 def load_genotype(path: Union[str, os.PathLike]) -> Genotype:
     """Read a genotype JSON file (as written by :func:`save_genotype` or the search)."""
     path = Path(path)
+    if path.is_dir():
+        raise GenotypeError(f'genotype file {str(path)!r} is a directory (give the .json file in it)')
+    if path.is_file() and path.stat().st_size > _MAX_GENOTYPE_BYTES:
+        raise GenotypeError(f'genotype file {str(path)!r} is {path.stat().st_size} bytes, far larger than '
+                            f'any genotype file')
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_bytes().decode('utf-8'))
     except FileNotFoundError:
         raise GenotypeError(f'genotype file {str(path)!r} does not exist') from None
+    except UnicodeDecodeError as e:
+        raise GenotypeError(f'genotype file {str(path)!r} is not UTF-8 text (byte {e.start}): not a JSON '
+                            f'file') from None
     except json.JSONDecodeError as e:
         raise GenotypeError(f'genotype file {str(path)!r} is not valid JSON: {e}') from None
+    except RecursionError:
+        raise GenotypeError(f'genotype file {str(path)!r} nests too deeply to be a genotype') from None
+    except OSError as e:
+        raise GenotypeError(f'genotype file {str(path)!r} cannot be read: {e.strerror}') from None
     if isinstance(data, Mapping) and 'genotype' in data and 'normal' not in data:
         data = data['genotype']  # a search result record that wraps the genotype
     try:

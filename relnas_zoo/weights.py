@@ -21,10 +21,11 @@ from .atomic import atomic_torch_save, atomic_write_bytes
 from .genotypes import PUBLISHED, Genotype, resolve_genotype
 from .keymap import authors_key_to_ours, drop_prefixed, is_authors_layout, strip_wrappers
 from .networks import RelativeNASNet
+from .torch_files import UnreadableFileError, file_problem, load_torch_file
 from .variants import VARIANTS
 
 __all__ = [
-    'FORMAT', 'CheckpointMismatchError', 'load_checkpoint_file', 'save_checkpoint', 'prepare_state_dict',
+    'FORMAT', 'CheckpointMismatchError', 'UnreadableFileError', 'load_checkpoint_file', 'save_checkpoint', 'prepare_state_dict',
     'checkpoint_filter_fn', 'describe_checkpoint', 'arch_of', 'model_from_checkpoint', 'create_model_for_checkpoint',
 ]
 
@@ -45,7 +46,8 @@ def _read_safetensors(path: Path) -> Dict[str, Any]:
             meta = f.metadata() or {}
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except Exception as e:  # the format holds only tensors and strings: nothing in it can run
-        raise RuntimeError(f'could not read safetensors checkpoint {str(path)!r}: {e}') from e
+        raise UnreadableFileError(f'could not read safetensors checkpoint {str(path)!r}: {e} (a truncated or '
+                                  f'damaged file, or not safetensors)') from e
     if meta.get('format') != FORMAT:
         return tensors  # a plain state dict (e.g. a timm hub folder's model.safetensors)
     out: Dict[str, Any] = dict(format=FORMAT, version=int(meta.get('version', VERSION)), state_dict=tensors)
@@ -59,16 +61,16 @@ def load_checkpoint_file(path: PathLike) -> Dict[str, Any]:
     """Read a checkpoint (``.pth``/``.pt``: torch's format; ``.safetensors``) without executing anything it
     carries; our files come back as ``{'format', 'version', 'arch', 'state_dict', ...}`` either way."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f'checkpoint {str(path)!r} does not exist')
     if path.suffix == SAFETENSORS_SUFFIX:
+        problem = file_problem(path, 'checkpoint')
+        if problem:
+            raise UnreadableFileError(problem)
         return _read_safetensors(path)
-    try:
-        return torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e:  # pickle errors come in many types; name the file and the safe-load policy
-        raise RuntimeError(
-            f'could not read checkpoint {str(path)!r} with torch.load(weights_only=True): {e}. Only plain '
-            f'tensor dicts are accepted; re-save the weights as a state_dict if the file holds objects.') from e
+    checkpoint = load_torch_file(path, 'checkpoint')
+    if not isinstance(checkpoint, Mapping):
+        raise UnreadableFileError(f'checkpoint {str(path)!r} holds a {type(checkpoint).__name__}, not a dict of '
+                                  f'tensors')
+    return checkpoint
 
 
 def arch_of(model: RelativeNASNet) -> Dict[str, Any]:
@@ -138,6 +140,8 @@ def _list(title: str, items: List[str], limit: int = 8) -> str:
 
 def prepare_state_dict(state_dict: Mapping[str, Any], model: RelativeNASNet, strict: bool = True) -> Dict[str, Any]:
     """Our-key state dict for ``model``, or a :class:`CheckpointMismatchError` that explains the misfit."""
+    if isinstance(state_dict, Mapping) and isinstance(state_dict.get('arch'), Mapping):
+        _check_arch_record('the checkpoint', state_dict['arch'], state_dict.get('state_dict', {}))
     sd = _to_our_keys(state_dict, model)
     missing, unexpected, shapes = _diff(sd, model.state_dict())
     if shapes or (strict and (missing or unexpected)):
@@ -162,23 +166,46 @@ def _arch_text(arch: Mapping[str, Any]) -> str:
             f"num_classes={arch.get('num_classes')}, stem_type={arch['stem_type']!r})")
 
 
+def _arch_from_tensors(sd: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
+    """The architecture figures an our-key state dict's tensors fix; None without stem weights."""
+    if 'stem0.3.weight' in sd:
+        stem_type, C, stem = 'imagenet', sd['stem0.3.weight'].shape[0], 'stem0.0.weight'
+    elif 'stem.0.weight' in sd:
+        stem_type, C, stem = 'cifar', sd['stem.0.weight'].shape[0] // 3, 'stem.0.weight'
+    else:
+        return None
+    cells = [int(m.group(1)) for k in sd for m in [re.match(r'cells\.(\d+)\.', k)] if m]
+    return dict(C=C, layers=max(cells) + 1 if cells else 0, stem_type=stem_type,
+                num_classes=sd['classifier.weight'].shape[0] if 'classifier.weight' in sd else 0,
+                in_chans=sd[stem].shape[1] if stem in sd else None,
+                auxiliary=any(k.startswith('auxiliary_head.') for k in sd))
+
+
+def _check_arch_record(path: PathLike, record: Mapping[str, Any], state_dict: Mapping[str, Any]) -> None:
+    """Refuse an arch record its own tensors contradict, before anything is built from it (a damaged or
+    edited record could otherwise ask for any size of network)."""
+    found = _arch_from_tensors(checkpoint_filter_fn(state_dict))
+    if found is None:
+        raise CheckpointMismatchError(f'{path}: its arch record describes a network, but the file holds no stem '
+                                      f'weights (stem.0.weight or stem0.3.weight)')
+    wrong = [f'{k}={record[k]!r} (its tensors say {found[k]!r})' for k in found
+             if k in record and record[k] != found[k]]
+    if wrong:
+        raise CheckpointMismatchError(f'{path}: the arch record does not match the tensors the file holds: '
+                                      f'{", ".join(wrong)}; the file is damaged or was edited')
+
+
 def describe_checkpoint(checkpoint: Mapping[str, Any]) -> str:
     """One line saying which model a checkpoint probably belongs to, read from its keys and shapes."""
     if isinstance(checkpoint, Mapping) and checkpoint.get('format') == FORMAT and 'arch' in checkpoint:
         return f'The file was written for {_arch_text(checkpoint["arch"])}.'
     sd = checkpoint_filter_fn(checkpoint)
-    if 'stem0.3.weight' in sd:
-        stem_type, C = 'imagenet', sd['stem0.3.weight'].shape[0]
-    elif 'stem.0.weight' in sd:
-        stem_type, C = 'cifar', sd['stem.0.weight'].shape[0] // 3
-    else:
+    found = _arch_from_tensors(sd)
+    if found is None:
         return 'It does not look like a RelativeNAS/DARTS-space network (no stem.0 or stem0.3 weights).'
-    cells = [int(m.group(1)) for k in sd for m in [re.match(r'cells\.(\d+)\.', k)] if m]
-    layers = max(cells) + 1 if cells else 0
-    num_classes = sd['classifier.weight'].shape[0] if 'classifier.weight' in sd else 0
-    in_chans = sd['stem0.0.weight' if stem_type == 'imagenet' else 'stem.0.weight'].shape[1]
-    auxiliary = any(k.startswith('auxiliary_head.') for k in sd)
-    arch = dict(C=C, layers=layers, num_classes=num_classes, stem_type=stem_type)
+    in_chans, auxiliary = found.pop('in_chans'), found.pop('auxiliary')
+    arch = found
+    stem_type, C, layers, num_classes = arch['stem_type'], arch['C'], arch['layers'], arch['num_classes']
     for genotype in PUBLISHED.values():
         try:
             with torch.device('meta'):
@@ -200,6 +227,7 @@ def create_model_for_checkpoint(model_name: str, checkpoint: Mapping[str, Any], 
     kwargs = dict(overrides)
     arch = checkpoint.get('arch')
     if isinstance(arch, dict):
+        _check_arch_record('the checkpoint', arch, checkpoint.get('state_dict', {}))
         for key in ('genotype', 'C', 'layers', 'num_classes'):
             kwargs.setdefault(key, arch[key])
     model = timm.create_model(model_name, **kwargs)
@@ -210,9 +238,10 @@ def create_model_for_checkpoint(model_name: str, checkpoint: Mapping[str, Any], 
 def model_from_checkpoint(path: PathLike, **overrides: Any) -> RelativeNASNet:
     """Rebuild and load a model from a file in our format (its arch record says what to build)."""
     ckpt = load_checkpoint_file(path)
-    if ckpt.get('format') != FORMAT or 'arch' not in ckpt:
+    if ckpt.get('format') != FORMAT or not isinstance(ckpt.get('arch'), Mapping):
         raise ValueError(f'{path}: not a {FORMAT} checkpoint (no arch record); build the model yourself and '
                          f'load the file with timm.create_model(name, checkpoint_path=...)')
+    _check_arch_record(path, ckpt['arch'], ckpt.get('state_dict', {}))
     arch = dict(ckpt['arch'], **overrides)
     arch['genotype'] = resolve_genotype(arch['genotype'])
     model = RelativeNASNet(**arch)

@@ -9,9 +9,10 @@ from typing import Any, Callable, Dict, List, Sequence
 
 from .benchmark import RUNTIMES
 from .complexity import Complexity, count_mult_adds, measure
-from .config_io import one_line_errors
-from .genotypes import PUBLISHED, GenotypeError, resolve_genotype
+from .config_io import UsageError, at_least, one_line_errors, output_file
+from .genotypes import PUBLISHED, resolve_genotype
 from .variants import VARIANTS
+from .weights import CheckpointMismatchError
 
 __all__ = ['configure']
 
@@ -19,10 +20,10 @@ __all__ = ['configure']
 def _add_model_overrides(parser: argparse.ArgumentParser, input_size_help: str) -> None:
     """The flags ``_model_kwargs`` and ``_input_size`` read."""
     parser.add_argument('--genotype', help='genotype name or JSON file replacing the model\'s own')
-    parser.add_argument('--C', type=int, help='initial channels override')
-    parser.add_argument('--layers', type=int, help='number of cells override')
-    parser.add_argument('--num-classes', type=int, dest='num_classes', help='classifier outputs override')
-    parser.add_argument('--input-size', type=int, nargs=2, metavar=('H', 'W'), help=input_size_help)
+    parser.add_argument('--C', type=at_least(2), help='initial channels override (even)')
+    parser.add_argument('--layers', type=at_least(3), help='number of cells override')
+    parser.add_argument('--num-classes', type=at_least(1), dest='num_classes', help='classifier outputs override')
+    parser.add_argument('--input-size', type=at_least(1), nargs=2, metavar=('H', 'W'), help=input_size_help)
 
 
 def _model_kwargs(args: argparse.Namespace) -> Dict[str, Any]:
@@ -68,10 +69,14 @@ def _print_info(rec: Dict[str, Any]) -> None:
         print(f"    {i:<6}{f['module']:<10}{r:>7}{f['num_chs']:>10}{f'{-(-h // r)}x{-(-w // r)}':>10}")
 
 
+def _zoo_model(name: str) -> str:
+    if name not in VARIANTS:
+        raise UsageError(f'unknown model {name!r}; choose one of: {", ".join(VARIANTS)}')
+    return name
+
+
 def cmd_info(args: argparse.Namespace) -> int:
-    if args.model not in VARIANTS:
-        print(f'unknown model {args.model!r}; choose one of: {", ".join(VARIANTS)}', file=sys.stderr)
-        return 2
+    _zoo_model(args.model)
     kwargs = _model_kwargs(args)
     size = _input_size(args, args.model)
     c = measure(args.model, size, **kwargs)
@@ -86,7 +91,9 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
+    from matplotlib.figure import Figure
     from .plot import plot_genotype
+    output_file(args.out, '--out', sorted(f'.{k}' for k in Figure().canvas.get_supported_filetypes()))
     genotype = resolve_genotype(args.genotype)
     plot_genotype(genotype, args.out, title=args.title or '')
     print(f'wrote {args.out}')
@@ -142,6 +149,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         print('error: --features exports the backbone to ONNX; a hub folder holds the whole model (drop one)',
               file=sys.stderr)
         return 2
+    _zoo_model(args.model)
+    if args.onnx:
+        output_file(args.onnx, '--onnx', ('.onnx',))  # before the export work, not after it
     if args.checkpoint:
         try:
             model = create_model_for_checkpoint(args.model, load_checkpoint_file(args.checkpoint), **_model_kwargs(args))
@@ -182,6 +192,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     import torch
 
     from . import benchmark
+    if not timm.is_model(args.model):
+        raise UsageError(f'unknown model {args.model!r}: give a zoo model ({", ".join(VARIANTS)}) or a timm model '
+                         f'name (timm.list_models() lists them)')
+    if args.json:
+        output_file(args.json, '--json', ('.json',))
     if args.threads:
         torch.set_num_threads(args.threads)
     if 'onnxruntime' in args.runtime or args.profile:
@@ -279,10 +294,11 @@ def _bench_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--runtime', nargs='+', default=['eager', 'onnxruntime'], choices=RUNTIMES, metavar='R',
                        help=f'runtimes to time side by side: {", ".join(RUNTIMES)} (default: eager onnxruntime; '
                             f'ratios are to eager)')
-    p.add_argument('--batch-size', type=int, nargs='+', default=[1], help='batch sizes (default: 1)')
-    p.add_argument('--rounds', type=int, default=20, help='timed rounds, median reported (default 20)')
-    p.add_argument('--warmup', type=int, default=3, help='untimed calls per runtime first (default 3)')
-    p.add_argument('--threads', type=int, default=0, help='torch and ONNX Runtime threads (0: torch\'s default)')
+    p.add_argument('--batch-size', type=at_least(1), nargs='+', default=[1], help='batch sizes (default: 1)')
+    p.add_argument('--rounds', type=at_least(1), default=20, help='timed rounds, median reported (default 20)')
+    p.add_argument('--warmup', type=at_least(0), default=3, help='untimed calls per runtime first (default 3)')
+    p.add_argument('--threads', type=at_least(0), default=0,
+                   help='torch and ONNX Runtime threads (0: torch\'s default)')
     _add_model_overrides(p, 'image size (default: the model\'s own)')
     p.add_argument('--channel-multiple', type=int, default=8,
                        help='onnxruntime: pad cell states to a multiple of this many channels (default 8; 0: off)')
@@ -305,4 +321,4 @@ _ARGUMENTS: Dict[str, Callable[[argparse.ArgumentParser], None]] = {
 def configure(name: str, parser: argparse.ArgumentParser, argv: Sequence[str] = (), **options: Any) -> None:
     """Give ``parser`` the arguments of zoo command ``name`` and the function that runs it."""
     _ARGUMENTS[name](parser)
-    parser.set_defaults(func=one_line_errors(parser.get_default('func'), (GenotypeError,)))
+    parser.set_defaults(func=one_line_errors(parser.get_default('func'), (ValueError, CheckpointMismatchError)))

@@ -10,7 +10,7 @@ from relnas_zoo import model_from_checkpoint, save_checkpoint, save_genotype
 from relnas_zoo.cli import main
 from relnas_zoo.encoding import decode, random_vector
 from relnas_zoo.hub import HubExportError, export_hub
-from relnas_zoo.weights import create_model_for_checkpoint, load_checkpoint_file
+from relnas_zoo.weights import UnreadableFileError, create_model_for_checkpoint, load_checkpoint_file
 
 
 def _same_outputs(a, b, size):
@@ -85,5 +85,5 @@ def test_safetensors_checkpoints_load_everywhere_ours_do(tmp_path):
         save_checkpoint(m, tmp_path / 'x.safetensors', extra=dict(optimizer=torch.zeros(1)))
     assert not (tmp_path / 'x.safetensors').exists()
     (tmp_path / 'bad.safetensors').write_bytes(b'\x00' * 16)
-    with pytest.raises(RuntimeError, match='bad.safetensors'):
+    with pytest.raises(UnreadableFileError, match='bad.safetensors'):
         load_checkpoint_file(tmp_path / 'bad.safetensors')

@@ -14,6 +14,7 @@ import torch
 import relnas_zoo
 from relnas_zoo.search import SearchConfig, run_search
 from relnas_zoo.search import runner as runner_mod
+from relnas_zoo.run_folder import FolderError
 
 from datasets import write_cifar
 
@@ -73,7 +74,7 @@ def test_search_outputs_and_zoo_loads_the_genotype(cifar, tmp_path):
     assert finals == sorted(finals) and ranked[0]['final_val_loss'] == res.best_val_loss
     assert ranked[0]['genotype'] == {k: v for k, v in json.loads((out / 'genotype.json').read_text()).items()
                                      if k != 'name'}
-    with pytest.raises(FileExistsError, match='--resume'):
+    with pytest.raises(FolderError, match='--resume'):
         run_search(cfg, out, progress=False)
 
 

@@ -9,7 +9,7 @@ import timm
 import torch
 
 from relnas_zoo import CheckpointMismatchError, RelativeNASNet, VARIANTS, model_from_checkpoint, save_checkpoint
-from relnas_zoo.weights import load_checkpoint_file
+from relnas_zoo.weights import UnreadableFileError, load_checkpoint_file
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -164,7 +164,7 @@ def test_checkpoints_never_execute_code(tmp_path):
     torch.save({'state_dict': {}, 'x': _Payload()}, path)
     marker = Path('/tmp/relnas_zoo_pwned')
     marker.unlink(missing_ok=True)
-    with pytest.raises(RuntimeError, match='weights_only=True'):
+    with pytest.raises(UnreadableFileError, match='weights_only=True'):
         load_checkpoint_file(path)
     with pytest.raises(RuntimeError, match='weights_only=True blocked'):     # timm's own loader refuses it too
         timm.create_model('relativenas_cifar10', checkpoint_path=str(path))
@@ -186,7 +186,7 @@ def test_convert_tool(tmp_path, authors_layout):
         assert torch.equal(m(x), src(x))
     bad = subprocess.run([sys.executable, str(ROOT / 'tools/convert_checkpoint.py'), str(theirs), str(out),
                           '--model', 'relativenas'], capture_output=True, text=True)
-    assert bad.returncode == 1 and 'relativenas_cifar10' in bad.stderr
+    assert bad.returncode == 2 and 'relativenas_cifar10' in bad.stderr
 
 
 def test_authors_keys_load_under_a_prefix_in_a_parent_module(authors_layout):

@@ -20,11 +20,12 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Un
 
 import numpy as np
 
-from .lmdb_format import (LABELS_PREFIX, META_KEY, labels_key, meta_bytes, pack_labels, pack_record, read_meta,
-                          record_key, unpack_labels, unpack_record)
+from ..run_folder import claim_folder
+from .lmdb_format import (CHECKED_VERSION, FORMAT_VERSION, LABELS_PREFIX, META_KEY, RecordError, labels_key,
+                          meta_bytes, pack_labels, pack_record, read_meta, record_key, unpack_labels, unpack_record)
 
 __all__ = ['ImageSource', 'scan_class_folders', 'scan_flat_with_labels', 'read_devkit_labels', 'build_lmdb',
-           'verify_lmdb', 'read_build_meta', 'open_readonly', 'close_readonly',
+           'verify_lmdb', 'read_build_meta', 'open_readonly', 'close_readonly', 'is_checked',
            'ImageNetLMDB', 'BuildError', 'IMAGE_EXTENSIONS']
 
 log = logging.getLogger('relnas_zoo.lmdb')
@@ -56,6 +57,17 @@ class ImageSource:
 _READERS: Dict[Tuple[str, int], object] = {}
 
 
+def _check_complete_file(env, path: PathLike) -> None:
+    """A data.mdb shorter than the pages its own metadata counts (an interrupted copy) would end the process
+    with SIGBUS at the first read of a missing page; refuse it while a message can still be given."""
+    data = Path(path, 'data.mdb')
+    needed = (env.info()['last_pgno'] + 1) * env.stat()['psize']
+    size = data.stat().st_size
+    if size < needed:
+        raise BuildError(f'{data} is truncated: {size} bytes, but its pages need {needed} (an interrupted copy or '
+                         f'a full disk); copy it again or rebuild it with relnas-zoo pack-lmdb')
+
+
 def open_readonly(path: PathLike, readahead: bool = True):
     """This process's read-only, lock-free environment for the LMDB at ``path`` (opened once)."""
     import lmdb
@@ -64,10 +76,33 @@ def open_readonly(path: PathLike, readahead: bool = True):
     if env is None:
         for stale in [k for k in _READERS if k[1] != key[1]]:
             _READERS.pop(stale)  # inherited through a fork: never touch it here
-        env = lmdb.open(str(path), readonly=True, lock=False, readahead=readahead, meminit=False, subdir=True,
-                        max_readers=2048)
+        if not Path(path, 'data.mdb').is_file():
+            raise BuildError(f'{path} is not an LMDB directory (no data.mdb); build it with relnas-zoo pack-lmdb')
+        try:
+            env = lmdb.open(str(path), readonly=True, lock=False, readahead=readahead, meminit=False, subdir=True,
+                            max_readers=2048)
+        except lmdb.Error as e:
+            raise BuildError(f'cannot open {Path(path, "data.mdb")} as an LMDB: {e} (a damaged or truncated '
+                             f'file?)') from None
+        try:
+            _check_complete_file(env, path)
+        except BuildError:
+            env.close()
+            raise
         _READERS[key] = env
     return env
+
+
+def _meta_of(txn, path: PathLike) -> Dict:
+    try:
+        return read_meta(txn)
+    except ValueError as e:
+        raise BuildError(f'{path}: {e}') from None
+
+
+def is_checked(meta: Dict) -> bool:
+    """Whether the database's records carry checksums (format version 3 on)."""
+    return int(meta.get('version', 2)) >= CHECKED_VERSION
 
 
 def close_readonly(path: PathLike) -> None:
@@ -85,7 +120,7 @@ def read_build_meta(path: PathLike) -> Optional[Dict]:
     env = open_readonly(path)
     with env.begin() as txn:
         found = txn.get(META_KEY) is not None
-        meta = read_meta(txn) if found else None
+        meta = _meta_of(txn, path) if found else None
     close_readonly(path)
     return meta
 
@@ -232,20 +267,36 @@ def _load_image(task: Tuple[str, str, int]) -> Tuple[Optional[bytes], Optional[s
 def build_lmdb(source: ImageSource, out: PathLike, split: str, workers: int = 4, commit_every: int = 1000,
                resize: int = 0, on_error: str = 'skip', map_size: int = 1 << 40,
                progress: bool = True, stop_after: Optional[int] = None,
-               arguments: Optional[Dict] = None) -> Dict:
+               arguments: Optional[Dict] = None, checksums: bool = True) -> Dict:
     """Write (or continue writing) ``source`` into the LMDB at ``out``; returns the final metadata.
 
     ``on_error``: 'skip' logs an unreadable image with its path and leaves it out; 'fail' stops.
     ``stop_after`` ends the build after that many source files (for tests of resuming).
     ``arguments``: the command-line settings that define the build, saved for ``--resume``.
+    ``checksums=False`` writes the previous format (version 2, records without a CRC-32), which older
+    versions of this package read; a resumed build keeps the format it was started in.
     """
-    import lmdb
-    from tqdm import tqdm
-
     if on_error not in ('skip', 'fail'):
         raise BuildError(f"on_error={on_error!r}: choose 'skip' or 'fail'")
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise BuildError(f'cannot create {out}: {e.strerror}; choose a folder you can write to') from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise BuildError(f'cannot write to {out} (permission denied); choose a folder you can write to')
+    # one build per folder, and never into a folder of other files (a build there is resumed)
+    with claim_folder(out, 'LMDB build', 'data.mdb', (), resume=(out / 'data.mdb').is_file()):
+        read_build_meta(out)  # a truncated or damaged database is named here, before a writer opens it
+        return _build(source, out, split, workers, commit_every, resize, on_error, map_size, progress, stop_after,
+                      arguments, FORMAT_VERSION if checksums else CHECKED_VERSION - 1)
+
+
+def _build(source: ImageSource, out: Path, split: str, workers: int, commit_every: int, resize: int, on_error: str,
+           map_size: int, progress: bool, stop_after: Optional[int], arguments: Optional[Dict], version: int) -> Dict:
+    import lmdb
+    from tqdm import tqdm
+
     close_readonly(out)  # a reader of this database in this process would make LMDB refuse to open it
     # workers start before the environment opens: a forked child must not inherit an LMDB handle
     ctx = mp.get_context('fork' if 'fork' in mp.get_all_start_methods() else 'spawn')
@@ -263,7 +314,7 @@ def build_lmdb(source: ImageSource, out: PathLike, split: str, workers: int = 4,
         existing = txn.get(META_KEY)
     if existing is not None:
         with env.begin() as txn:
-            meta = read_meta(txn)
+            meta = _meta_of(txn, out)
         changed = [k for k in ('split', 'classes', 'fingerprint', 'resize') if meta.get(k) != settings[k]]
         if changed:
             env.close()
@@ -279,10 +330,11 @@ def build_lmdb(source: ImageSource, out: PathLike, split: str, workers: int = 4,
         log.info('resuming %s at source %d of %d (%d records)', out, meta['next_source'], len(source.items),
                  meta['num_records'])
     else:
-        meta = dict(settings, format='relnas_zoo-imagenet-lmdb', version=2, num_records=0, next_source=0,
-                    skipped=[], complete=False)
+        meta = dict(settings, format='relnas_zoo-imagenet-lmdb', version=version, num_records=0,
+                    next_source=0, skipped=[], complete=False)
         if arguments is not None:
             meta['arguments'] = dict(arguments)
+    checked = is_checked(meta)  # an unfinished build of the previous format continues in that format
     start = meta['next_source']
     end = len(source.items) if stop_after is None else min(len(source.items), start + stop_after)
     tasks = [(os.path.join(os.fsencode(source.root), os.fsencode(p)), p, resize) for p, _ in source.items[start:end]]
@@ -297,7 +349,7 @@ def build_lmdb(source: ImageSource, out: PathLike, split: str, workers: int = 4,
         nonlocal batch, batch_labels, batch_first
         writes = list(batch)
         if batch_labels:
-            writes.append((labels_key(batch_first), pack_labels(batch_labels)))
+            writes.append((labels_key(batch_first), pack_labels(batch_labels, checked)))
         writes.append((META_KEY, meta_bytes(meta)))
         while True:
             txn = env.begin(write=True)
@@ -327,7 +379,7 @@ def build_lmdb(source: ImageSource, out: PathLike, split: str, workers: int = 4,
                 log.warning('%s; skipped', msg)
                 meta['skipped'].append(path)
             else:
-                batch.append((record_key(meta['num_records']), pack_record(label, path, data)))
+                batch.append((record_key(meta['num_records']), pack_record(label, path, data, checked)))
                 batch_labels.append(label)
                 meta['num_records'] += 1
             meta['next_source'] = start + offset + 1
@@ -371,43 +423,75 @@ def _bounded_map(pool, tasks: Sequence, window: int) -> Iterator:
 
 def verify_lmdb(path: PathLike, full: bool = False, sample: int = 200, compare_root: Optional[PathLike] = None,
                 progress: bool = True) -> Dict:
-    """Check counts and that records decode (a sample, or all with ``full``); with ``compare_root``, that
-    the stored bytes equal the source files. Raises BuildError on the first problem."""
+    """Check the database at ``path``: counts and completeness (a BuildError), then each record of a sample
+    (all of them with ``full``): its checksum, label range, that the image decodes and, with
+    ``compare_root``, that its bytes equal the source file. Returns the metadata with ``checked`` (records
+    read), ``checksums`` (whether the format has them) and ``bad``: one ``(index, key, problem)`` per
+    bad record, every one of them, in index order."""
     from PIL import Image
     from tqdm import tqdm
 
     env = open_readonly(path)
     with env.begin() as txn:
-        meta = read_meta(txn)
+        meta = _meta_of(txn, path)
+        checked = is_checked(meta)
         n = meta['num_records']
-        label_chunks = _label_chunks(txn)
-        keys = env.stat()['entries'] - 1 - len(label_chunks)
+        chunk_values = list(_prefixed(txn, LABELS_PREFIX))
+        keys = env.stat()['entries'] - 1 - len(chunk_values)
         if keys != n:
             raise BuildError(f'{path}: {keys} records stored but the metadata says {n}')
         if not meta['complete']:
             raise BuildError(f'{path}: the build is incomplete ({meta["next_source"]} of {meta["num_sources"]} '
                              f'source files); run the builder again to resume it')
+        bad: List[Tuple[int, str, str]] = []
+        stored = _stored_labels(chunk_values, checked, bad)
+        if stored is not None and len(stored) != n:
+            raise BuildError(f'{path}: {len(stored)} stored labels for {n} records')
         step = 1 if full or n <= sample else max(1, n // sample)
         for i in tqdm(range(0, n, step), desc='verify', unit='img', disable=not progress):
+            key = record_key(i).decode()
             raw = txn.get(record_key(i))
             if raw is None:
-                raise BuildError(f'{path}: record {i} is missing')
-            label, rel, data = unpack_record(raw)
+                bad.append((i, key, 'missing'))
+                continue
+            try:
+                label, rel, data = unpack_record(raw)
+            except RecordError as e:
+                bad.append((i, key, str(e)))
+                continue
             if not 0 <= label < len(meta['classes']):
-                raise BuildError(f'{path}: record {i} ({rel}) has label {label} outside 0..{len(meta["classes"]) - 1}')
-            with Image.open(io.BytesIO(data)) as img:
-                img.load()
-            if compare_root is not None and not meta['resize']:
-                if Path(compare_root, rel).read_bytes() != data:
-                    raise BuildError(f'{path}: record {i} differs from {Path(compare_root, rel)}')
-        if label_chunks:
-            stored = np.concatenate(label_chunks)
-            if len(stored) != n:
-                raise BuildError(f'{path}: {len(stored)} stored labels for {n} records')
-            for i in range(0, n, step):
-                if stored[i] != unpack_record(txn.get(record_key(i)))[0]:
-                    raise BuildError(f'{path}: the stored label of record {i} differs from the record\'s')
-    return dict(meta, checked=len(range(0, n, step)))
+                bad.append((i, key, f'{rel}: label {label} outside 0..{len(meta["classes"]) - 1}'))
+                continue
+            try:
+                with Image.open(io.BytesIO(data)) as img:
+                    img.load()
+            except Exception as e:  # PIL raises many types for broken images
+                bad.append((i, key, f'{rel}: the image does not decode ({type(e).__name__}: {e})'))
+                continue
+            if compare_root is not None and not meta['resize'] and Path(compare_root, rel).read_bytes() != data:
+                bad.append((i, key, f'{rel}: differs from {Path(compare_root, rel)}'))
+            elif stored is not None and stored[i] != label:
+                bad.append((i, key, f'{rel}: the label index says {stored[i]}, the record {label}'))
+    bad.sort(key=lambda b: (b[0], b[1]))
+    return dict(meta, checked=len(range(0, n, step)), checksums=checked, bad=bad)
+
+
+def _stored_labels(chunk_values: Sequence[Tuple[bytes, bytes]], checked: bool,
+                   bad: List[Tuple[int, str, str]]) -> Optional[np.ndarray]:
+    """The label index, with a damaged chunk reported in ``bad`` (its labels then match no record);
+    None when the database has no label index (built before it existed)."""
+    if not chunk_values:
+        return None
+    chunks = []
+    for key, value in chunk_values:
+        first = int(key[len(LABELS_PREFIX):])
+        try:
+            chunks.append(unpack_labels(value, checked))
+        except RecordError as e:
+            bad.append((first, key.decode(), f'label index chunk: {e}'))
+            size = (len(bytes(value)) - 4) // 4
+            chunks.append(np.full(max(size, 0), -1, dtype=np.int64))
+    return np.concatenate(chunks)
 
 
 def _prefixed(txn, prefix: bytes) -> Iterator[Tuple[bytes, bytes]]:
@@ -420,13 +504,13 @@ def _prefixed(txn, prefix: bytes) -> Iterator[Tuple[bytes, bytes]]:
         yield bytes(key), value
 
 
-def _label_chunks(txn) -> List:
-    """The label arrays stored with each committed batch of records, in record order."""
-    return [unpack_labels(v) for _, v in _prefixed(txn, LABELS_PREFIX)]
-
-
-def _read_labels(txn):
-    chunks = _label_chunks(txn)
+def _read_labels(txn, path: PathLike, checked: bool) -> np.ndarray:
+    """Every record's label from the label index, in record order (empty without an index)."""
+    try:
+        chunks = [unpack_labels(v, checked) for _, v in _prefixed(txn, LABELS_PREFIX)]
+    except RecordError as e:
+        raise BuildError(f'{path}: {e}; find the damaged records with relnas-zoo pack-lmdb --verify {path} '
+                         f'--full, and rebuild the database') from None
     return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64)
 
 
@@ -444,14 +528,15 @@ class ImageNetLMDB:
         # OS readahead on the map: a record (~110 KB) spans ~27 pages; without readahead each faults
         # separately (bench/lmdb_vs_folder.py: 0.79x a folder cold, 1.13x with it)
         self.readahead = readahead
-        if not Path(self.path, 'data.mdb').is_file():
-            raise BuildError(f'{self.path} is not an LMDB directory (no data.mdb); build it with '
-                             f'relnas-zoo pack-lmdb')
         with open_readonly(self.path, readahead).begin() as txn:
-            self.meta = read_meta(txn)
+            self.meta = _meta_of(txn, self.path)
         if not self.meta['complete'] and not allow_incomplete:
             raise BuildError(f'{self.path}: the build is incomplete; run the builder again to resume it')
         self.classes: List[str] = self.meta['classes']
+        self.checked = is_checked(self.meta)
+        if not self.checked:
+            log.warning('%s was built by an older version whose records carry no checksums: damaged bytes are not '
+                        'detected (rebuild it with relnas-zoo pack-lmdb for checked reads)', self.path)
 
     def __len__(self) -> int:
         return self.meta['num_records']
@@ -469,7 +554,15 @@ class ImageNetLMDB:
         if not 0 <= index < len(self):
             raise IndexError(index)
         with self._txn() as txn:
-            return unpack_record(bytes(txn.get(record_key(index))))
+            value = txn.get(record_key(index))
+            try:
+                if value is None:
+                    raise RecordError('missing')
+                return unpack_record(value)
+            except RecordError as e:
+                raise BuildError(f'{self.path}: record {index} (key {record_key(index).decode()}) is damaged: {e}; '
+                                 f'list every damaged record with relnas-zoo pack-lmdb --verify {self.path} --full '
+                                 f'and rebuild the database') from None
 
     def __getitem__(self, index: int):
         from PIL import Image
@@ -482,7 +575,7 @@ class ImageNetLMDB:
         """Every record's label, from the label keys written at build time (no image is read); a database
         built before those existed falls back to reading every record."""
         with self._txn() as txn:
-            labels = _read_labels(txn)
+            labels = _read_labels(txn, self.path, self.checked)
         if len(labels) == len(self):
             return labels.tolist()
         log.warning('%s has no stored label index (built by an older version): reading every record', self.path)

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any, Dict
 
-from ..config_io import ConfigError, add_resume_argument, resume_dir, single_command
+from ..config_io import ConfigError, add_resume_argument, at_least, resume_dir, single_command
+from ..run_folder import FolderError
 from .imagenet_lmdb import (BuildError, ImageSource, build_lmdb, read_build_meta, scan_class_folders,
                             scan_flat_with_labels, verify_lmdb)
 
@@ -44,17 +45,17 @@ def _arguments(p: argparse.ArgumentParser) -> None:
                                         '"<filename> <wnid or sorted-wnid index>" lines')
     p.add_argument('--devkit-meta', metavar='META_MAT',
                    help='with --val-labels ILSVRC2012_validation_ground_truth.txt: the devkit\'s data/meta.mat')
-    p.add_argument('--workers', type=int, default=4, help='processes reading and checking images (default 4)')
-    p.add_argument('--commit-every', type=int, default=1000,
+    p.add_argument('--workers', type=at_least(1), default=4, help='processes reading and checking images (default 4)')
+    p.add_argument('--commit-every', type=at_least(1), default=1000,
                    help='records per LMDB transaction; an interruption loses at most this many (default 1000)')
-    p.add_argument('--resize', type=int,
+    p.add_argument('--resize', type=at_least(0),
                    help='shrink images whose shorter side exceeds this, re-encoded as JPEG q95 (default 0: '
                         'store the original bytes)')
     p.add_argument('--on-error', choices=('skip', 'fail'),
                    help='an unreadable image is logged with its path and skipped, or stops the build')
-    p.add_argument('--map-size-gb', type=int, default=1024,
+    p.add_argument('--map-size-gb', type=at_least(1), default=1024,
                    help='LMDB map size (a sparse upper bound, not disk use; default 1024 GiB)')
-    p.add_argument('--num-classes', type=int,
+    p.add_argument('--num-classes', type=at_least(0),
                    help='class folders train/ must hold (default 1000, ImageNet-1k); give the count of a subset, '
                         'or 0 to accept any. Folders not named like a wnid are skipped with a warning')
     p.add_argument('--verify', metavar='LMDB', help='check a built database instead of building')
@@ -112,12 +113,7 @@ def run_packing(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s')
     try:
         if args.verify:
-            meta = verify_lmdb(args.verify, full=args.full, compare_root=args.compare_root,
-                               progress=not args.no_progress)
-            print(f"ok: {args.verify}: {meta['num_records']} records, {len(meta['classes'])} classes, "
-                  f"{meta['checked']} decoded{', bytes equal to the source' if args.compare_root else ''}, "
-                  f"{len(meta['skipped'])} source files skipped at build time")
-            return 0
+            return _report_verification(args)
         if args.resume is not None:
             try:
                 args.out = str(resume_dir(args))
@@ -129,7 +125,7 @@ def run_packing(args: argparse.Namespace) -> int:
         meta = build_lmdb(_scan(settings), args.out, settings['split'], workers=args.workers,
                           commit_every=args.commit_every, resize=settings['resize'], on_error=settings['on_error'],
                           map_size=args.map_size_gb << 30, progress=not args.no_progress, arguments=settings)
-    except BuildError as e:
+    except (BuildError, FolderError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -138,6 +134,23 @@ def run_packing(args: argparse.Namespace) -> int:
         return 130
     print(f"{args.out}: {meta['num_records']} records, {len(meta['classes'])} classes, "
           f"{len(meta['skipped'])} skipped, complete={meta['complete']}")
+    return 0
+
+
+def _report_verification(args: argparse.Namespace) -> int:
+    """Print every bad record by index and key; exit status 2 when there is one."""
+    meta = verify_lmdb(args.verify, full=args.full, compare_root=args.compare_root, progress=not args.no_progress)
+    for index, key, problem in meta['bad']:
+        print(f'bad record {index} (key {key}): {problem}')
+    checks = 'checksums and ' if meta['checksums'] else 'no checksums (an older format: rebuild for them), '
+    counts = (f"{meta['num_records']} records, {len(meta['classes'])} classes, {meta['checked']} read ({checks}"
+              f"decoded{', bytes compared with the source' if args.compare_root else ''}), "
+              f"{len(meta['skipped'])} source files skipped at build time")
+    if meta['bad']:
+        print(f"error: {args.verify}: {len(meta['bad'])} bad of {meta['checked']} records read; {counts}. Rebuild "
+              f"the database (relnas-zoo pack-lmdb) from the source images", file=sys.stderr)
+        return 2
+    print(f'ok: {args.verify}: {counts}')
     return 0
 
 

@@ -10,6 +10,8 @@ from typing import Any, Sequence
 from ..config_files import find_config, list_configs
 from ..config_io import add_resume_argument, field_help, resume_dir
 from ..data import DatasetError
+from ..run_folder import FolderError
+from ..torch_files import UnreadableFileError
 from .config import ConfigError, SearchConfig, apply_overrides, load_config
 
 __all__ = ['configure']
@@ -61,9 +63,7 @@ def run_search_command(args: argparse.Namespace) -> int:
         if args.resume is not None:
             if args.config or args.overrides or args.data:
                 raise ConfigError('--resume continues with the run\'s saved config.yaml; drop --config/--set/--data')
-            out = resume_dir(args)
-            if not (out / 'checkpoint.pt').is_file():
-                raise ConfigError(f'nothing to resume: {out / "checkpoint.pt"} does not exist')
+            out = resume_dir(args, marker='checkpoint.pt')
             cfg = load_config(out / 'config.yaml')
         else:
             if not args.out:
@@ -85,7 +85,7 @@ def run_search_command(args: argparse.Namespace) -> int:
     try:
         result = run_search(cfg, out, resume=args.resume is not None, progress=not args.no_progress,
                             force=args.force)
-    except (ConfigError, DatasetError, FileExistsError, FileNotFoundError) as e:
+    except (ConfigError, DatasetError, FolderError, UnreadableFileError, FileNotFoundError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
     except KeyboardInterrupt:

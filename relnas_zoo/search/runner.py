@@ -48,12 +48,15 @@ import torch
 import torch.distributed as torch_dist
 import yaml
 
-from ..atomic import atomic_torch_save, atomic_write_json, atomic_write_text
+from ..atomic import atomic_torch_save, atomic_write_json, atomic_write_text, previous_path
+from ..config_io import config_from_mapping, resumed_config
 from ..data import TensorBatches, load_cifar, load_digits, split_indices
 from ..data.normalization import mean_std
 from ..distributed import DistInfo, init_distributed
 from ..encoding import bounds, decode
 from ..genotypes import Genotype, save_genotype
+from ..run_folder import claim_folder
+from ..torch_files import load_run_checkpoint
 from .config import ConfigError, SearchConfig
 from .estimator import CandidateResult, TrainSettings, evaluate_candidate
 from .host_memory import keep_freed_memory
@@ -154,7 +157,7 @@ class _Run:
 
     def save(self) -> None:
         if self.dist.main:
-            atomic_torch_save(self.state(), self.out / CHECKPOINT)
+            atomic_torch_save(self.state(), self.out / CHECKPOINT, keep_previous=True)
 
     def restore(self, state: Dict[str, Any]) -> None:
         """Continue from ``state``, the run's checkpoint as read by ``_read_checkpoint``."""
@@ -495,56 +498,28 @@ RESUME_SAFE_FIELDS = ('generations', 'data', 'device', 'eval_batch_size', 'tenso
 
 
 def _read_checkpoint(out: Path) -> Dict[str, Any]:
-    return torch.load(out / CHECKPOINT, map_location='cpu', weights_only=True)
+    """The run's checkpoint; when it is damaged, the error offers the previous one (one pair earlier)."""
+    return load_run_checkpoint(out / CHECKPOINT, 'search checkpoint', f'relnas-zoo search --resume {out}')
 
 
 def _resumed_config(cfg: SearchConfig, out: Path, state: Dict[str, Any]) -> SearchConfig:
     """The run's own config (saved in its checkpoint ``state``) with the safe changes of ``cfg``; a
     ConfigError naming every other changed field."""
-    import dataclasses
-    from ..config_io import config_from_mapping
     if 'config' not in state:
         return cfg
     saved = config_from_mapping(SearchConfig, state['config'], str(out / CHECKPOINT))
-    changed = {f.name: (getattr(saved, f.name), getattr(cfg, f.name)) for f in dataclasses.fields(SearchConfig)
-               if getattr(saved, f.name) != getattr(cfg, f.name)}
-    refused = [f'{k} ({old!r} -> {new!r})' for k, (old, new) in changed.items() if k not in RESUME_SAFE_FIELDS]
-    if refused:
-        raise ConfigError(f'{out / "config.yaml"} changed since the run started: {", ".join(refused)}; a resumed '
-                          f'run continues with its own settings (only {", ".join(RESUME_SAFE_FIELDS)} may '
-                          f'change): restore those values, or start a new search with another --out')
     done = state['optimizer']['generation']
     if cfg.generations < done:
         raise ConfigError(f'generations={cfg.generations}: the run in {out} has already done {done} generations')
+    cfg, changed = resumed_config(saved, cfg, RESUME_SAFE_FIELDS, out, 'search')
     for key, (old, new) in changed.items():
         log.info('resume: %s changed from %r to %r', key, old, new)
-        setattr(saved, key, new)
-    return saved
+    return cfg
 
 
 # What a search writes in its folder; --force clears exactly these before a new search there.
-RUN_OUTPUTS = (CHECKPOINT, EVAL_LOG, GENERATION_LOG, 'config.yaml', 'split.json', 'population.json', 'genotype.json',
+RUN_OUTPUTS = (CHECKPOINT, previous_path(CHECKPOINT).name, EVAL_LOG, GENERATION_LOG, 'config.yaml', 'split.json', 'population.json', 'genotype.json',
                'losses.png', 'diversity.png', 'cells.png', 'search.log', 'tb')
-
-
-def _check_new_run_folder(out: Path, force: bool) -> None:
-    """A new search starts only in an empty or new folder: it would overwrite another run's files or
-    append to its logs. ``force`` clears the files a search writes (and only those) first."""
-    held = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
-    if force:
-        import shutil
-        for name in set(held) & set(RUN_OUTPUTS):
-            path = out / name
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
-        return
-    if (out / CHECKPOINT).exists():
-        raise FileExistsError(f'{out} already holds a search; continue it with --resume {out} '
-                              f'or choose another --out')
-    if held:
-        shown = ', '.join(held[:5]) + (f' and {len(held) - 5} more' if len(held) > 5 else '')
-        raise FileExistsError(f'{out} is not empty ({shown}) and holds no search to resume; choose another '
-                              f'--out, or pass --force to start a new search there (it replaces only the '
-                              f'files a search writes)')
 
 
 def run_search(cfg: SearchConfig, out_dir: os.PathLike, resume: bool = False, progress: bool = True,
@@ -568,12 +543,17 @@ def run_search(cfg: SearchConfig, out_dir: os.PathLike, resume: bool = False, pr
     cfg.validate()
     if resume and not (out / CHECKPOINT).exists():
         raise FileNotFoundError(f'nothing to resume: {out / CHECKPOINT} does not exist')
-    if not resume and dist.main:
-        _check_new_run_folder(out, force)
-    if dist.main:
-        out.mkdir(parents=True, exist_ok=True)
-    if dist.world > 1:
-        torch_dist.barrier()
+    # one run per folder: the main process holds the folder's lock until the search ends
+    claim = (claim_folder(out, 'search', CHECKPOINT, RUN_OUTPUTS, resume, force) if dist.main
+             else contextlib.nullcontext())
+    with claim:
+        if dist.world > 1:
+            torch_dist.barrier()
+        return _search(cfg, out, dist, resume, progress, state)
+
+
+def _search(cfg: SearchConfig, out: Path, dist: DistInfo, resume: bool, progress: bool,
+            state: Optional[Dict[str, Any]]) -> SearchResult:
     run = _Run(cfg, out, dist, progress)
     if resume:
         run.restore(state)

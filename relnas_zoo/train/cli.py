@@ -11,9 +11,11 @@ from typing import Any, Optional, Sequence
 from ..config_io import add_resume_argument, field_help, resume_dir
 from ..data import DatasetError
 from ..distributed import finish
+from ..run_folder import FolderError
+from ..torch_files import UnreadableFileError
 from ..config_files import find_config, list_configs
 from .config import ConfigError, TrainConfig, apply_overrides, load_train_config, recipe_path
-from .trainer import train
+from .trainer import LAST, train
 
 __all__ = ['configure', 'resolve_config']
 
@@ -84,6 +86,9 @@ def _arguments(p: argparse.ArgumentParser, argv: Sequence[str], default_config: 
                                  'zoo format), best_on_test.pth (epoch selected on the test set; not a result), '
                                  'log.jsonl, config.yaml, tb/')
     add_resume_argument(p, 'training')
+    p.add_argument('--force', action='store_true',
+                   help='start a new run in a folder that is not empty (a previous run\'s files there are replaced; '
+                        'other files are kept)')
     p.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE',
                    help='override a config field (repeatable)')
     p.add_argument('--no-progress', action='store_true', help='no progress bars')
@@ -99,7 +104,7 @@ def configure(name: str, parser: argparse.ArgumentParser, argv: Sequence[str] = 
 def run_training(args: argparse.Namespace, default_config: str) -> int:
     try:
         if args.resume is not None:
-            out = resume_dir(args)
+            out = resume_dir(args, marker=LAST)
             if args.overrides or args.data or args.genotype or args.config:
                 raise ConfigError('--resume continues with the run\'s saved config.yaml; drop '
                                   '--config/--set/--data/--genotype')
@@ -116,8 +121,8 @@ def run_training(args: argparse.Namespace, default_config: str) -> int:
         return 2
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s')
     try:
-        result = train(cfg, out, resume=args.resume is not None, progress=not args.no_progress)
-    except (ConfigError, DatasetError, FileExistsError, FileNotFoundError) as e:
+        result = train(cfg, out, resume=args.resume is not None, progress=not args.no_progress, force=args.force)
+    except (ConfigError, DatasetError, FolderError, UnreadableFileError, FileNotFoundError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
     except KeyboardInterrupt:

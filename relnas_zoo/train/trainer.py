@@ -27,10 +27,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..atomic import atomic_torch_save, atomic_write_text
+from ..atomic import atomic_torch_save, atomic_write_text, previous_path
+from ..config_io import config_from_mapping, resumed_config
 from ..distributed import DistInfo, all_reduce_sum, barrier, init_distributed
 from ..networks import AuxOutput, RelativeNASNet
+from ..run_folder import claim_folder
 from ..search.speedups import apply_cpu_training_speedups
+from ..torch_files import load_run_checkpoint
 from ..weights import arch_of, save_checkpoint
 from .config import ConfigError, TrainConfig
 from .data import build_loaders, micro_batch_size
@@ -41,6 +44,11 @@ log = logging.getLogger('relnas_zoo.train')
 LAST = 'last.pth'
 FINAL = 'final.pth'           # the last epoch's weights: the run's result
 BEST = 'best_on_test.pth'     # highest test top-1 over the epochs: selected on the test set, not a result
+# Fields a resumed run takes from an edited config.yaml: where the data is and how it is logged, never
+# what the run computes. Any other change is refused.
+RESUME_SAFE_FIELDS = ('data', 'workers', 'log_every', 'tensorboard')
+# What a training run writes in its folder; --force clears exactly these before a new run there.
+TRAIN_OUTPUTS = (LAST, previous_path(LAST).name, FINAL, BEST, 'log.jsonl', 'config.yaml', 'tb')
 
 
 class AuxForward(nn.Module):
@@ -150,17 +158,24 @@ class _Logger:
             self.tb.close()
 
 
-def train(cfg: TrainConfig, out_dir: os.PathLike, resume: bool = False, progress: bool = True) -> Dict[str, Any]:
+def train(cfg: TrainConfig, out_dir: os.PathLike, resume: bool = False, progress: bool = True,
+          force: bool = False) -> Dict[str, Any]:
     """Train ``cfg`` into ``out_dir``: ``last.pth`` each epoch, ``final.pth`` (the result, zoo format) at the end.
 
     ``best_on_test.pth`` keeps the epoch with the highest test top-1 for inspection; it was selected on the
-    test set, so it is not a result.
+    test set, so it is not a result. A new run needs an empty or new folder (``force``: replace a previous
+    run's files there, keeping the rest); ``last.prev.pth`` keeps the epoch before ``last.pth``.
     """
-    from timm.utils import ModelEmaV3, distribute_bn
-    from tqdm import tqdm
-
-    cfg.validate()
     out = Path(out_dir)
+    if resume and not (out / LAST).is_file():
+        raise FileNotFoundError(f'nothing to resume: {out / LAST} does not exist')
+    state = load_run_checkpoint(out / LAST, 'training checkpoint', f'relnas-zoo train --resume {out}') if resume else None
+    if state is not None and 'config' in state:  # the run's own settings, with the safe changes of cfg
+        saved = config_from_mapping(TrainConfig, state['config'], str(out / LAST))
+        cfg, changed = resumed_config(saved, cfg, RESUME_SAFE_FIELDS, out, 'training run')
+        for key, (old, new) in changed.items():
+            log.info('resume: %s changed from %r to %r', key, old, new)
+    cfg.validate()
     dist = init_distributed(cfg.device)
     if cfg.batch_size % (dist.world * cfg.accum_steps) or cfg.eval_batch_size % dist.world:
         raise ConfigError(f'batch_size={cfg.batch_size} must divide by processes x accum_steps = {dist.world} x '
@@ -168,13 +183,20 @@ def train(cfg: TrainConfig, out_dir: os.PathLike, resume: bool = False, progress
                           f'sizes are global)')
     if dist.device.type == 'cuda':
         torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick the fastest kernels
-    if resume and not (out / LAST).is_file():
-        raise FileNotFoundError(f'nothing to resume: {out / LAST} does not exist')
-    if not resume and (out / LAST).exists():
-        raise FileExistsError(f'{out} already holds a training run; continue it with --resume or choose another --out')
-    if dist.main:
-        out.mkdir(parents=True, exist_ok=True)
-    barrier()
+    # one run per folder: the main process holds the folder's lock until the training ends
+    claim = (claim_folder(out, 'training run', LAST, TRAIN_OUTPUTS, resume, force) if dist.main
+             else contextlib.nullcontext())
+    with claim:
+        barrier()
+        return _train(cfg, out, dist, state, progress)
+
+
+def _train(cfg: TrainConfig, out: Path, dist: DistInfo, state: Optional[Dict[str, Any]],
+           progress: bool) -> Dict[str, Any]:
+    resume = state is not None
+    from timm.utils import ModelEmaV3, distribute_bn
+    from tqdm import tqdm
+
     device = dist.device
     progress = progress and dist.main
 
@@ -195,14 +217,13 @@ def train(cfg: TrainConfig, out_dir: os.PathLike, resume: bool = False, progress
     start_epoch, best = 0, dict(top1=-1.0, epoch=-1, source='')
 
     if resume:
-        ckpt = torch.load(out / LAST, map_location='cpu', weights_only=True)
-        model.load_state_dict(ckpt['model'])
-        opt.load_state_dict(ckpt['optimizer'])
-        sched.load_state_dict(ckpt['scheduler'])
-        scaler.load_state_dict(ckpt['scaler'])
-        if ema is not None and ckpt.get('ema') is not None:
-            ema.module.load_state_dict(ckpt['ema'])
-        start_epoch, best = ckpt['epoch'], ckpt['best']
+        model.load_state_dict(state['model'])
+        opt.load_state_dict(state['optimizer'])
+        sched.load_state_dict(state['scheduler'])
+        scaler.load_state_dict(state['scaler'])
+        if ema is not None and state.get('ema') is not None:
+            ema.module.load_state_dict(state['ema'])
+        start_epoch, best = state['epoch'], state['best']
         log.info('resumed %s after epoch %d', out, start_epoch)
     elif dist.main:
         import yaml
@@ -303,7 +324,8 @@ def train(cfg: TrainConfig, out_dir: os.PathLike, resume: bool = False, progress
                                   optimizer=opt.state_dict(), scheduler=sched.state_dict(),
                                   scaler=scaler.state_dict(), ema=ema.module.state_dict() if ema else None,
                                   best=best, config=cfg.to_dict(), arch=arch_of(model),
-                                  rng='re-seeded from (seed, epoch, rank) at every epoch start'), out / LAST)
+                                  rng='re-seeded from (seed, epoch, rank) at every epoch start'), out / LAST,
+                                  keep_previous=True)
                 log.info('epoch %d: train loss %.4f top-1 %.2f%% | val top-1 %.2f%% top-5 %.2f%% (%d images) | '
                          '%.0f img/s', epoch, train_rec['loss'], train_rec['top1'], evals['model']['top1'],
                          evals['model']['top5'], evals['model']['images'], train_rec['images_per_s'])

@@ -10,8 +10,9 @@ from torch.utils.data import DataLoader
 
 from ..class_order import (near_chance, order_from_rows, read_class_order, recover_rows, reorder_model, rows_for,
                            write_class_order)
-from ..config_io import single_command
+from ..config_io import at_least, one_line_errors, single_command
 from ..data import DatasetError, TensorBatches, load_cifar
+from ..data.imagenet_lmdb import BuildError
 from ..data.normalization import IMAGENET_MEAN, IMAGENET_STD, mean_std
 from ..distributed import finish, init_distributed
 from ..variants import VARIANTS
@@ -77,10 +78,10 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--checkpoint', required=True, help='weights: our format or the authors\' state dict')
     p.add_argument('--data', required=True, help='ImageNet val LMDB/folder, or CIFAR root')
     p.add_argument('--genotype', help='genotype name or JSON when the weights are for another genotype')
-    p.add_argument('--batch-size', type=int, default=256,
+    p.add_argument('--batch-size', type=at_least(1), default=256,
                    help='global batch: images per step over all processes, as in the training recipes '
                         '(default 256; each of N torchrun processes takes 256/N)')
-    p.add_argument('--workers', type=int, default=8, help='ImageNet DataLoader workers per process (default 8)')
+    p.add_argument('--workers', type=at_least(0), default=8, help='ImageNet DataLoader workers per process (default 8)')
     p.add_argument('--amp', choices=('none', 'bf16', 'fp16'), default='none',
                    help='autocast dtype (default none: fp32, as the training log reports)')
     p.add_argument('--device', default='auto', choices=('auto', 'cpu', 'cuda'))
@@ -110,21 +111,13 @@ def run_validation(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     ckpt = load_checkpoint_file(args.checkpoint)
-    try:
-        model = create_model_for_checkpoint(args.model, ckpt, **({'genotype': args.genotype} if args.genotype else {}))
-    except CheckpointMismatchError as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
+    model = create_model_for_checkpoint(args.model, ckpt, **({'genotype': args.genotype} if args.genotype else {}))
     model.to(dist.device)
     per_process = args.batch_size // dist.world
-    try:
-        if VARIANTS[args.model]['stem_type'] == 'imagenet':
-            data = _ImageNetEval(args.data, per_process, args.workers, dist)
-        else:
-            data = _CifarEval(args.data, 'cifar10' if model.num_classes == 10 else 'cifar100', per_process, dist)
-    except (DatasetError, FileNotFoundError) as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
+    if VARIANTS[args.model]['stem_type'] == 'imagenet':
+        data = _ImageNetEval(args.data, per_process, args.workers, dist)
+    else:
+        data = _CifarEval(args.data, 'cifar10' if model.num_classes == 10 else 'cifar100', per_process, dist)
     if len(data.classes) != model.num_classes:
         print(f'error: the data has {len(data.classes)} classes, the model {model.num_classes} outputs', file=sys.stderr)
         return 2
@@ -170,5 +163,6 @@ def run_validation(args: argparse.Namespace) -> int:
     return 0
 
 
-
-configure = single_command(_arguments, run_validation)
+# each reported as one line naming the file or value, exit status 2 (a bad checkpoint, data or genotype)
+ERRORS = (ValueError, CheckpointMismatchError, DatasetError, BuildError, FileNotFoundError)
+configure = single_command(_arguments, one_line_errors(run_validation, ERRORS))
