@@ -13,7 +13,7 @@ import shutil
 import socket
 import time
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 __all__ = ['LOCK_NAME', 'FolderError', 'check_new_folder', 'folder_lock', 'claim_folder']
 
@@ -52,8 +52,11 @@ def check_new_folder(out: Path, job: str, marker: str, outputs: Sequence[str], f
 
 
 @contextlib.contextmanager
-def folder_lock(out: Path, job: str) -> Iterator[None]:
-    """Hold ``out``'s lock while the block runs; a FolderError naming the holder if a live process has it."""
+def folder_lock(out: Path, job: str, check: Optional[Callable[[], None]] = None) -> Iterator[None]:
+    """Hold ``out``'s lock while the block runs; a FolderError naming the holder if a live process has it.
+
+    ``check`` runs once the lock is held and before this process signs the lock file, so a folder it
+    refuses is left exactly as it was."""
     try:
         import fcntl
     except ImportError:  # no POSIX locks (Windows): one run per folder is then the user's to keep
@@ -69,6 +72,8 @@ def folder_lock(out: Path, job: str) -> Iterator[None]:
             holder = os.pread(fd, 200, 0).decode('utf-8', 'replace').strip() or 'another process'
             raise FolderError(f'{out} is in use by a running {holder}; wait for it to end (or stop it), or choose '
                               f'another --out') from None
+        if check is not None:
+            check()
         os.ftruncate(fd, 0)
         os.pwrite(fd, f'{job} (pid {os.getpid()} on {socket.gethostname()}, since '
                       f'{time.strftime("%Y-%m-%d %H:%M:%S")})\n'.encode(), 0)
@@ -86,9 +91,10 @@ def claim_folder(out: Path, job: str, marker: str, outputs: Sequence[str], resum
     that started and ended meanwhile is not overwritten) and, where no lock file exists yet, also before
     it, so that a refused folder gets nothing written, not even the lock file.
     """
-    if not (resume or force or (out / LOCK_NAME).exists()):
-        check_new_folder(out, job, marker, outputs, force, resume_hint)
-    with folder_lock(out, job):
+    def check() -> None:
         if not resume:
             check_new_folder(out, job, marker, outputs, force, resume_hint)
+    if not (force or (out / LOCK_NAME).exists()):
+        check()
+    with folder_lock(out, job, check):
         yield
