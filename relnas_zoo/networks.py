@@ -20,6 +20,7 @@ from .cells import Cell, unused_prefixes
 from .ops import ScheduledDropPath
 from .genotypes import Genotype, GenotypeLike, resolve_genotype
 from .keymap import authors_key_to_ours, drop_prefixed, is_authors_layout
+from .state_dicts import prepare_state_dict
 
 __all__ = ['RelativeNASNet', 'AuxOutput', 'AuxiliaryHead', 'reduction_layers']
 
@@ -193,7 +194,7 @@ class RelativeNASNet(nn.Module):
         # registered as a function with the module passed in (held by a weak reference): a bound method
         # would make every network a reference cycle, whose memory (a CUDA graph's pool too, through the
         # gradients) waits for the garbage collector instead of being freed when the last reference goes
-        self.register_load_state_dict_pre_hook(RelativeNASNet._upgrade_state_dict)
+        self.register_load_state_dict_pre_hook(type(self)._upgrade_state_dict)
 
     # ----------------------------------------------------------------------------------------- timm API
     @torch.jit.ignore
@@ -363,21 +364,33 @@ class RelativeNASNet(nn.Module):
         return take_indices
 
     # ------------------------------------------------------------------------------------ checkpoints
-    def unused_state_prefixes(self) -> Tuple[str, ...]:
-        """Key prefixes a checkpoint may hold that this network does not use: the authors' dead
-        preprocess layers (when pruned), an auxiliary head (training-only) or classifier the model was
-        built without, and cells removed by :meth:`prune_intermediate_layers`."""
-        out = [] if self.auxiliary_head is not None else ['auxiliary_head.']
-        if self.num_classes == 0:  # headless (a backbone): classifier weights have nowhere to go
-            out.append('classifier.')
-        out += [f'cells.{i}.' for i in range(len(self.cells), self.layers)]  # cut off by pruning
+    def dead_state_prefixes(self) -> Tuple[str, ...]:
+        """Key prefixes of the authors' dead preprocess layers and nodes (cell inputs the genotype never
+        reads), which their unpruned layout holds and a pruned network does not build. Part of converting
+        their layout: the same function either way, so every load drops them."""
         if not self.prune_unused:
-            return tuple(out)
+            return ()
         reductions = reduction_layers(self.layers)
+        out: List[str] = []
         for i in range(len(self.cells)):
             edges, concat = self.genotype.cell(i in reductions)
             out += [f'cells.{i}.{p}' for p in unused_prefixes(edges, concat)]
         return tuple(out)
+
+    def optional_state_prefixes(self) -> Tuple[str, ...]:
+        """Key prefixes a checkpoint may hold for parts this network was built without: an auxiliary head
+        (training-only), a classifier (headless), cells removed by :meth:`prune_intermediate_layers`.
+        A strict load refuses them, as PyTorch's does; the loaders that build a model for a file (timm's
+        ``pretrained_cfg_overlay=dict(file=...)``, ``model_from_checkpoint``) drop them."""
+        out = [] if self.auxiliary_head is not None else ['auxiliary_head.']
+        if self.num_classes == 0:
+            out.append('classifier.')
+        out += [f'cells.{i}.' for i in range(len(self.cells), self.layers)]
+        return tuple(out)
+
+    def unused_state_prefixes(self) -> Tuple[str, ...]:
+        """Every key prefix a checkpoint may hold that this network does not use: dead and optional."""
+        return self.dead_state_prefixes() + self.optional_state_prefixes()
 
     def _upgrade_state_dict(self, state_dict: Dict[str, Any], prefix: str, *args: Any) -> None:
         # Runs inside every load (ours, timm's, mmengine's), so authors' checkpoints load anywhere.
@@ -387,10 +400,17 @@ class RelativeNASNet(nn.Module):
                 new = prefix + authors_key_to_ours(k[len(prefix):])
                 if new != k:
                     state_dict[new] = state_dict.pop(k)
-        drop_prefixed(state_dict, [prefix + p for p in self.unused_state_prefixes()])
+        drop_prefixed(state_dict, [prefix + p for p in self.dead_state_prefixes()])
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False):
-        """Load ours or the authors' layout; a file for another model fails with a readable report."""
-        from .weights import prepare_state_dict  # weights builds models to diagnose, so import late
+        """Load ours or the authors' layout, strictly by default as PyTorch's does.
+
+        The authors' layout is converted inside every load (their key names, their dead modules), the
+        way PyTorch modules upgrade old state-dict versions in ``_load_from_state_dict``: it is the same
+        network, and frameworks (timm's ``checkpoint_path=``, mmengine, DDP) only ever call this method.
+        Keys of parts this network lacks (an auxiliary head, a classifier, pruned cells) are not dropped:
+        ``strict=True`` refuses them with a report saying which loader takes only what the model uses,
+        ``strict=False`` returns them as unexpected keys.
+        """
         state_dict = prepare_state_dict(state_dict, self, strict=strict)
         return super().load_state_dict(state_dict, strict=strict, assign=assign)

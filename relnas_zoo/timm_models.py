@@ -13,7 +13,7 @@ from timm.models import build_model_with_cfg, generate_default_cfgs, register_mo
 from .data.normalization import CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD, IMAGENET_MEAN, IMAGENET_STD
 from .networks import RelativeNASNet
 from .variants import VARIANTS
-from .weights import checkpoint_filter_fn
+from .state_dicts import checkpoint_filter_fn
 
 __all__: list = []  # registers the models with timm; nothing to import from here
 

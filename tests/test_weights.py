@@ -213,3 +213,24 @@ def test_authors_file_with_auxiliary_head_loads_into_an_inference_model(tmp_path
         assert torch.equal(m(x), src(x))
     trainable = timm.create_model('relativenas_cifar10', auxiliary=True, checkpoint_path=str(path))
     torch.testing.assert_close(trainable.auxiliary_head.classifier.weight, src.auxiliary_head.classifier.weight)
+
+
+def test_strict_load_is_strict_and_the_loaders_take_what_the_model_uses(tmp_path):
+    """load_state_dict(strict=True) refuses keys of parts the model lacks (PyTorch's promise); the
+    authors' layout is still converted inside it; the loaders that build a model for a file drop them."""
+    trained = timm.create_model('relativenas_cifar10', C=8, layers=5, auxiliary=True)
+    sd = trained.state_dict()
+    model = timm.create_model('relativenas_cifar10', C=8, layers=5)
+    with pytest.raises(CheckpointMismatchError, match='also holds an auxiliary head.*auxiliary=True'):
+        model.load_state_dict(sd)
+    result = model.load_state_dict(sd, strict=False)
+    assert result.unexpected_keys and all(k.startswith('auxiliary_head.') for k in result.unexpected_keys)
+    assert not result.missing_keys
+    save_checkpoint(trained, tmp_path / 'trained.pth')
+    with pytest.raises(CheckpointMismatchError, match='auxiliary head'):
+        timm.create_model('relativenas_cifar10', C=8, layers=5, checkpoint_path=str(tmp_path / 'trained.pth'))
+    for m in (timm.create_model('relativenas_cifar10', C=8, layers=5, pretrained=True,
+                                pretrained_cfg_overlay=dict(file=str(tmp_path / 'trained.pth'))),
+              model_from_checkpoint(tmp_path / 'trained.pth', auxiliary=False)):
+        assert m.auxiliary_head is None
+        assert all(torch.equal(v, sd[k]) for k, v in m.state_dict().items())

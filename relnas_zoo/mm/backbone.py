@@ -115,6 +115,12 @@ class RelativeNASBackbone(StageFreezing, RelativeNASNet, BaseModule):
                 if isinstance(m, _BatchNorm):
                     m.requires_grad_(False)
 
+    def dead_state_prefixes(self) -> Tuple[str, ...]:
+        # A backbone is made from a classification network, and its checkpoints are theirs: the
+        # classifier, the auxiliary head and the cells after the last level asked for are, for it, dead
+        # weights like the authors' unread cell inputs, dropped by every load (init_cfg's included).
+        return super().dead_state_prefixes() + self.optional_state_prefixes()
+
     @property
     def out_channels(self) -> Tuple[int, ...]:
         return tuple(self.feature_info[i]['num_chs'] for i in self.out_indices)
