@@ -5,13 +5,14 @@ checkpoint, say) is left as it was, and a :class:`DiskFullError` names the path.
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Iterator, Optional, Union
 
 __all__ = ['DiskFullError', 'is_disk_full', 'atomic_write_bytes', 'atomic_write_text', 'atomic_write_json',
            'atomic_torch_save', 'previous_path']
@@ -31,21 +32,27 @@ def is_disk_full(e: BaseException) -> bool:
     return isinstance(e, OSError) and e.errno in _FULL
 
 
-def atomic_write_bytes(path: Union[str, Path], data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, flush it to disk, then rename it over ``path``."""
-    path = Path(path)
+@contextlib.contextmanager
+def _replacing(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` for the block to fill, renamed over ``path`` when the block ends;
+    removed on any failure, a full disk raised as :class:`DiskFullError` naming ``path``."""
     tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')  # processes writing one path do not collide
     try:
-        with open(tmp, 'wb') as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        yield tmp
         os.replace(tmp, path)
     except BaseException as e:
         tmp.unlink(missing_ok=True)
         if is_disk_full(e):
             raise DiskFullError(e.errno, os.strerror(e.errno), str(path)) from e
         raise
+
+
+def atomic_write_bytes(path: Union[str, Path], data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, flush it to disk, then rename it over ``path``."""
+    with _replacing(Path(path)) as tmp, open(tmp, 'wb') as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def previous_path(path: Union[str, Path]) -> Path:
@@ -58,20 +65,12 @@ def _keep_previous(path: Path) -> None:
     """Make ``previous_path(path)`` the current ``path``, atomically (a hard link; a copy where links fail)."""
     if not path.is_file():
         return
-    prev = previous_path(path)
-    tmp = prev.with_name(f'.{prev.name}.{os.getpid()}.tmp')
-    tmp.unlink(missing_ok=True)
-    try:
+    with _replacing(previous_path(path)) as tmp:
+        tmp.unlink(missing_ok=True)
         try:
             os.link(path, tmp)
         except OSError:
             shutil.copyfile(path, tmp)
-        os.replace(tmp, prev)
-    except BaseException as e:
-        tmp.unlink(missing_ok=True)
-        if is_disk_full(e):
-            raise DiskFullError(e.errno, os.strerror(e.errno), str(prev)) from e
-        raise
 
 
 def atomic_write_text(path: Union[str, Path], text: str) -> None:
