@@ -13,7 +13,7 @@ import yaml
 
 __all__ = ['ConfigError', 'config_from_mapping', 'load_config_file', 'apply_overrides', 'field_help',
            'add_resume_argument', 'resume_dir', 'single_command', 'one_line_errors', 'at_least', 'UsageError',
-           'output_file', 'resumed_config']
+           'output_file', 'resumed_config', 'resumed_run_dir']
 
 T = TypeVar('T')
 
@@ -196,6 +196,15 @@ def resume_dir(args: argparse.Namespace, marker: Optional[str] = None) -> Path:
     if marker is not None and not (Path(folder) / marker).is_file():
         raise ConfigError(f'nothing to resume: {Path(folder) / marker} does not exist')
     return Path(folder)
+
+
+def resumed_run_dir(args: argparse.Namespace, marker: str, settings: Mapping[str, str]) -> Path:
+    """For ``--resume``: the run folder (see :func:`resume_dir`), after refusing any of ``settings``
+    (``dest: flag``) given again: a resumed run keeps the settings it was started with."""
+    given = [flag for dest, flag in settings.items() if getattr(args, dest, None)]
+    if given:
+        raise ConfigError(f'--resume continues the run with the settings it was started with; drop {" ".join(given)}')
+    return resume_dir(args, marker)
 
 
 def one_line_errors(command: Callable[[argparse.Namespace], int],

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any, Dict
 
-from ..config_io import ConfigError, add_resume_argument, at_least, resume_dir, single_command
+from ..config_io import ConfigError, add_resume_argument, at_least, resumed_run_dir, single_command
 from ..run_folder import FolderError
 from .imagenet_lmdb import (BuildError, ImageSource, build_lmdb, read_build_meta, scan_class_folders,
                             scan_flat_with_labels, verify_lmdb)
@@ -80,10 +80,7 @@ def _given_settings(args: argparse.Namespace) -> Dict[str, Any]:
     return settings
 
 
-def _saved_settings(args: argparse.Namespace, out: Path) -> Dict[str, Any]:
-    given = [f'--{k.replace("_", "-")}' for k in _BUILD_FIELDS if getattr(args, k) is not None]
-    if given:
-        raise BuildError(f'--resume continues {out} with the settings it was started with; drop {" ".join(given)}')
+def _saved_settings(out: Path) -> Dict[str, Any]:
     meta = read_build_meta(out)
     if meta is None:
         raise BuildError(f'nothing to resume: {out} holds no LMDB build')
@@ -116,10 +113,10 @@ def run_packing(args: argparse.Namespace) -> int:
             return _report_verification(args)
         if args.resume is not None:
             try:
-                args.out = str(resume_dir(args))
+                args.out = str(resumed_run_dir(args, 'data.mdb', {k: f'--{k.replace("_", "-")}' for k in _BUILD_FIELDS}))
             except ConfigError as e:
                 raise BuildError(str(e)) from None
-            settings = _saved_settings(args, Path(args.out))
+            settings = _saved_settings(Path(args.out))
         else:
             settings = _given_settings(args)
         meta = build_lmdb(_scan(settings), args.out, settings['split'], workers=args.workers,

@@ -270,6 +270,15 @@ def _add_output_args(p: argparse.ArgumentParser) -> None:
     p.add_argument('--quiet', action='store_true', help='no per-phase timings on stderr')
 
 
+def _add_sweep_args(p: argparse.ArgumentParser, what: str, json_help: str) -> None:
+    """The flags of a long sweep: worker processes, a JSON record, output."""
+    p.add_argument('--workers', type=int, default=1,
+                   help=f'processes {what} side by side, one thread each (default 1; the number of cores keeps '
+                        f'them all busy)')
+    p.add_argument('--json', help=json_help)
+    _add_output_args(p)
+
+
 def configure(name: str, p: argparse.ArgumentParser, argv: Sequence[str] = (), **options: Any) -> None:
     """Give ``p`` (the ``predictor`` command) its subcommands; bad input is one line and exit status 2."""
     p.description = __doc__
@@ -287,11 +296,7 @@ def configure(name: str, p: argparse.ArgumentParser, argv: Sequence[str] = (), *
                    help=f'variants to compare side by side: {variants}; SET*N is an ensemble of N '
                         f'(default renas, ReNAS as published)')
     _add_train_args(b)
-    b.add_argument('--workers', type=int, default=1,
-                   help='processes training side by side, one thread each (default 1; the number of cores '
-                        'keeps them all busy)')
-    b.add_argument('--json', help='also write every tau and timing to this JSON file')
-    _add_output_args(b)
+    _add_sweep_args(b, 'training', 'also write every tau and timing to this JSON file')
     b.set_defaults(func=cmd_bench)
 
     t = cmds.add_parser('train', help='train a predictor on a table or a search folder and save it')
@@ -335,11 +340,7 @@ def configure(name: str, p: argparse.ArgumentParser, argv: Sequence[str] = (), *
     sb.add_argument('--batch-size', type=int, default=1024, help='slowfast+renas: predictor batch (default 1024)')
     sb.add_argument('--lr', type=float, default=1e-3, help='slowfast+renas: predictor learning rate (default 1e-3)')
     sb.add_argument('--seed', type=int, default=0, help='predictor seed offset (default 0)')
-    sb.add_argument('--workers', type=int, default=1,
-                    help='processes running seeds side by side, one thread each (default 1; the number of '
-                         'cores keeps them all busy)')
-    sb.add_argument('--json', help='also write the results to this JSON file (rewritten after each method)')
-    _add_output_args(sb)
+    _add_sweep_args(sb, 'running seeds', 'also write the results to this JSON file (rewritten after each method)')
     sb.set_defaults(func=cmd_search_bench)
 
     f = cmds.add_parser('features', help='recompute the cached training-free scores of all 15,625 NAS-Bench-201 cells')

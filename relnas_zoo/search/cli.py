@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from pathlib import Path
 from typing import Any, Sequence
 
 from ..config_files import find_config, list_configs
-from ..config_io import add_resume_argument, field_help, resume_dir
+from ..config_io import add_resume_argument, field_help, one_line_errors, resumed_run_dir
 from ..data import DatasetError
 from ..run_folder import FolderError
 from ..torch_files import UnreadableFileError
@@ -56,26 +55,24 @@ def _search_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--no-progress', action='store_true', help='no progress bars (logs only)')
 
 
+# reported as one line naming the value or file, exit status 2
+ERRORS = (ConfigError, DatasetError, FolderError, UnreadableFileError, FileNotFoundError)
+
+
 def run_search_command(args: argparse.Namespace) -> int:
     if args.summary:
         return _print_summary(args.summary, last=10)
-    try:
-        if args.resume is not None:
-            if args.config or args.overrides or args.data:
-                raise ConfigError('--resume continues with the run\'s saved config.yaml; drop --config/--set/--data')
-            out = resume_dir(args, marker='checkpoint.pt')
-            cfg = load_config(out / 'config.yaml')
-        else:
-            if not args.out:
-                raise ConfigError('--out is required (the run directory)')
-            out = Path(args.out)
-            cfg = load_config(find_config('search', args.config) if args.config else None)
-            if args.data:
-                args.overrides.append(f'data={args.data}')
-            cfg = apply_overrides(cfg, args.overrides).validate()
-    except ConfigError as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
+    if args.resume is not None:
+        out = resumed_run_dir(args, 'checkpoint.pt', {'config': '--config', 'overrides': '--set', 'data': '--data'})
+        cfg = load_config(out / 'config.yaml')
+    else:
+        if not args.out:
+            raise ConfigError('--out is required (the run directory)')
+        out = Path(args.out)
+        cfg = load_config(find_config('search', args.config) if args.config else None)
+        if args.data:
+            args.overrides.append(f'data={args.data}')
+        cfg = apply_overrides(cfg, args.overrides).validate()
     from ..distributed import finish
     from .runner import run_search
     out.mkdir(parents=True, exist_ok=True)
@@ -85,9 +82,6 @@ def run_search_command(args: argparse.Namespace) -> int:
     try:
         result = run_search(cfg, out, resume=args.resume is not None, progress=not args.no_progress,
                             force=args.force)
-    except (ConfigError, DatasetError, FolderError, UnreadableFileError, FileNotFoundError) as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         return 130
     print(f'best genotype (val loss {result.best_val_loss:.4f}, individual {result.best_individual}) '
@@ -98,11 +92,7 @@ def run_search_command(args: argparse.Namespace) -> int:
 
 def _print_summary(run_dir: str, last: int) -> int:
     from .summary import summarize
-    try:
-        print(summarize(run_dir, last=last))
-    except FileNotFoundError as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
+    print(summarize(run_dir, last=last))
     return 0
 
 
@@ -116,7 +106,7 @@ def configure(name: str, parser: argparse.ArgumentParser, argv: Sequence[str] = 
     """Give ``parser`` the arguments of ``search`` or ``search-summary`` and the function that runs it."""
     if name == 'search-summary':
         _summary_arguments(parser)
-        parser.set_defaults(func=lambda args: _print_summary(args.run_dir, args.last))
+        parser.set_defaults(func=one_line_errors(lambda args: _print_summary(args.run_dir, args.last), ERRORS))
     else:
         _search_arguments(parser)
-        parser.set_defaults(func=run_search_command)
+        parser.set_defaults(func=one_line_errors(run_search_command, ERRORS))

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from ..config_io import add_resume_argument, field_help, resume_dir
+from ..config_io import add_resume_argument, field_help, one_line_errors, resumed_run_dir
 from ..data import DatasetError
 from ..distributed import finish
 from ..run_folder import FolderError
@@ -92,7 +92,7 @@ def _arguments(p: argparse.ArgumentParser, argv: Sequence[str], default_config: 
     p.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE',
                    help='override a config field (repeatable)')
     p.add_argument('--no-progress', action='store_true', help='no progress bars')
-    p.set_defaults(func=lambda args: run_training(args, default_config))
+    p.set_defaults(func=one_line_errors(lambda args: run_training(args, default_config), ERRORS))
 
 
 def configure(name: str, parser: argparse.ArgumentParser, argv: Sequence[str] = (),
@@ -101,30 +101,25 @@ def configure(name: str, parser: argparse.ArgumentParser, argv: Sequence[str] = 
     _arguments(parser, argv, default_config or recipe_path('imagenet'))
 
 
+# reported as one line naming the value or file, exit status 2
+ERRORS = (ConfigError, DatasetError, FolderError, UnreadableFileError, FileNotFoundError)
+
+
 def run_training(args: argparse.Namespace, default_config: str) -> int:
-    try:
-        if args.resume is not None:
-            out = resume_dir(args, marker=LAST)
-            if args.overrides or args.data or args.genotype or args.config:
-                raise ConfigError('--resume continues with the run\'s saved config.yaml; drop '
-                                  '--config/--set/--data/--genotype')
-            cfg = load_train_config(out / 'config.yaml')
-        else:
-            if not args.out:
-                raise ConfigError('--out is required (the run directory)')
-            out = Path(args.out)
-            extra = [f'data={args.data}'] if args.data else []
-            extra += [f'genotype={args.genotype}'] if args.genotype else []
-            cfg = resolve_config(args.config, default_config, [*args.overrides, *extra]).validate()
-    except ConfigError as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
+    if args.resume is not None:
+        out = resumed_run_dir(args, LAST, {'config': '--config', 'overrides': '--set', 'data': '--data',
+                                           'genotype': '--genotype'})
+        cfg = load_train_config(out / 'config.yaml')
+    else:
+        if not args.out:
+            raise ConfigError('--out is required (the run directory)')
+        out = Path(args.out)
+        extra = [f'data={args.data}'] if args.data else []
+        extra += [f'genotype={args.genotype}'] if args.genotype else []
+        cfg = resolve_config(args.config, default_config, [*args.overrides, *extra]).validate()
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s')
     try:
         result = train(cfg, out, resume=args.resume is not None, progress=not args.no_progress, force=args.force)
-    except (ConfigError, DatasetError, FolderError, UnreadableFileError, FileNotFoundError) as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print(f'\ninterrupted: the last finished epoch is saved; continue with --resume {out}', file=sys.stderr)
         return 130
