@@ -27,6 +27,19 @@ def authors_model(name, **kw):
     return m.eval()
 
 
+def authors_file_through_timm(tmp_path, authors_layout, name, **kw):
+    """(the authors' network, its file in their layout, our model loaded from it by timm's file route)."""
+    src = authors_model(name, **kw)
+    path = tmp_path / f'{name}_authors.pt'
+    torch.save(authors_layout(src.state_dict()), path)
+    model = timm.create_model(name, pretrained=True, pretrained_cfg_overlay=dict(file=str(path))).eval()
+    size = (1, 3, 224, 224) if VARIANTS[name]['stem_type'] == 'imagenet' else (2, 3, 32, 32)
+    x = torch.randn(*size)
+    with torch.no_grad():
+        assert torch.equal(model(x), src(x))
+    return src, path, model
+
+
 def test_authors_key_layout_matches_reference(authors_layout):
     sd = authors_layout(authors_model('relativenas', auxiliary=True).state_dict())
     # keys of the authors' released files
@@ -64,13 +77,7 @@ def test_authors_checkpoint_through_timm_file(tmp_path, authors_layout, wrap):
 
 
 def test_authors_imagenet_checkpoint_identical_outputs(tmp_path, authors_layout):
-    src = authors_model('relativenas')
-    path = tmp_path / 'imagenet_model.pt'
-    torch.save(authors_layout(src.state_dict()), path)
-    m = timm.create_model('relativenas', pretrained=True, pretrained_cfg_overlay=dict(file=str(path))).eval()
-    x = torch.randn(1, 3, 224, 224)
-    with torch.no_grad():
-        assert torch.equal(m(x), src(x))
+    src, _, m = authors_file_through_timm(tmp_path, authors_layout, 'relativenas')
     dead = [k for k in authors_layout(src.state_dict()) if k.startswith(('cells.4.preprocess0', 'cells.9.preprocess0'))]
     assert dead and not any(k in m.state_dict() for k in dead)
     assert sum(src.state_dict()[k].numel() for k in dead if k.endswith(('weight', 'bias'))) == 85_192
@@ -204,13 +211,7 @@ def test_authors_keys_load_under_a_prefix_in_a_parent_module(authors_layout):
 
 def test_authors_file_with_auxiliary_head_loads_into_an_inference_model(tmp_path, authors_layout):
     """Their released files come from training with --auxiliary: the head's keys are simply not needed."""
-    src = authors_model('relativenas_cifar10', auxiliary=True)
-    path = tmp_path / 'with_aux.pt'
-    torch.save(authors_layout(src.state_dict()), path)
-    m = timm.create_model('relativenas_cifar10', pretrained=True, pretrained_cfg_overlay=dict(file=str(path))).eval()
-    x = torch.randn(2, 3, 32, 32)
-    with torch.no_grad():
-        assert torch.equal(m(x), src(x))
+    src, path, _ = authors_file_through_timm(tmp_path, authors_layout, 'relativenas_cifar10', auxiliary=True)
     trainable = timm.create_model('relativenas_cifar10', auxiliary=True, checkpoint_path=str(path))
     torch.testing.assert_close(trainable.auxiliary_head.classifier.weight, src.auxiliary_head.classifier.weight)
 

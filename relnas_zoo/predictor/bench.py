@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, replace
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Sequence, Tuple
 
 import numpy as np
 from scipy.stats import kendalltau
@@ -84,12 +84,21 @@ def kendall_bench(space: Space, archs: Sequence[Any], values: np.ndarray, train_
                 feature_seconds=prep_seconds, results=summary)
 
 
+def mean_std_table(title: str, first: Tuple[str, int], columns: Sequence[str], width: int, digits: int,
+                   rows: Sequence[Tuple[str, Sequence[Tuple[float, float]], str]], tail_header: str = '') -> str:
+    """A text table of "mean +- std" cells: ``rows`` of (name, one (mean, std) per column, trailing text)."""
+    name, name_width = first
+    lines = [title, f'{name:<{name_width}}' + ''.join(f'{c:>{width}}' for c in columns) + tail_header]
+    for row_name, cells, tail in rows:
+        lines.append(f'{row_name:<{name_width}}' + ''.join(f'{m:>{width - digits - 5}.{digits}f} +-{s:.{digits}f}'
+                                                           for m, s in cells) + tail)
+    return '\n'.join(lines)
+
+
 def format_bench(rec: Dict[str, Any]) -> str:
     sizes = [str(s) for s in rec['train_sizes']]
-    lines = [f"Kendall tau on {'held-out' if rec['test_size'] else 'all remaining'} architectures, mean +- std "
-             f"over {rec['repeats']} training sets ({rec['space']}, {rec['architectures']} architectures)",
-             f"{'variant':<18}" + ''.join(f'{s:>16}' for s in sizes) + f"{'fit s (last)':>14}"]
-    for v, by_size in rec['results'].items():
-        cells = ''.join(f"{by_size[s]['tau_mean']:>10.3f} +-{by_size[s]['tau_std']:.3f}" for s in sizes)
-        lines.append(f'{v:<18}{cells}{by_size[sizes[-1]]["fit_seconds"]:>14.1f}')
-    return '\n'.join(lines)
+    title = (f"Kendall tau on {'held-out' if rec['test_size'] else 'all remaining'} architectures, mean +- std "
+             f"over {rec['repeats']} training sets ({rec['space']}, {rec['architectures']} architectures)")
+    rows = [(v, [(by_size[s]['tau_mean'], by_size[s]['tau_std']) for s in sizes],
+             f'{by_size[sizes[-1]]["fit_seconds"]:>14.1f}') for v, by_size in rec['results'].items()]
+    return mean_std_table(title, ('variant', 18), sizes, 16, 3, rows, f"{'fit s (last)':>14}")

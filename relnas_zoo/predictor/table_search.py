@@ -306,13 +306,15 @@ def _record(select, report, budgets, seeds, methods, results) -> Dict[str, Any]:
 
 
 def format_search_bench(rec: Dict[str, Any]) -> str:
+    from .bench import mean_std_table
     budgets = [str(b) for b in rec['budgets']]
-    lines = [f"report metric of the returned cell, mean +- std over {rec['seeds']} seeds "
-             f"(table optimum {rec['optimum']['report_max']:.2f})",
-             f"{'method':<22}" + ''.join(f'{b + " queries":>18}' for b in budgets) + f"{'used':>7}{'s':>8}  predicted pairs"]
+    title = (f"report metric of the returned cell, mean +- std over {rec['seeds']} seeds "
+             f"(table optimum {rec['optimum']['report_max']:.2f})")
+    rows = []
     for m, r in rec['results'].items():
-        cells = ''.join(f"{r['budgets'][b]['report_mean']:>11.2f} +-{r['budgets'][b]['report_std']:.2f}" for b in budgets)
         pred = (f"{r['predicted_pairs']}/{r['decided_pairs']} ({100 * r['predicted_accuracy']:.0f}% right)"
                 if r['predicted_pairs'] else '-')
-        lines.append(f"{m:<22}{cells}{r['queries_used']:>7.0f}{r['seconds']:>8.1f}  {pred}")
-    return '\n'.join(lines)
+        rows.append((m, [(r['budgets'][b]['report_mean'], r['budgets'][b]['report_std']) for b in budgets],
+                     f"{r['queries_used']:>7.0f}{r['seconds']:>8.1f}  {pred}"))
+    return mean_std_table(title, ('method', 22), [f'{b} queries' for b in budgets], 18, 2, rows,
+                          f"{'used':>7}{'s':>8}  predicted pairs")
