@@ -390,3 +390,28 @@ def test_a_resumed_training_keeps_its_settings_and_checkpoints(files, tmp_path, 
     (run / 'last.pth').write_bytes(good[:100])
     expect_refusal(['train', '--resume', run], r"training checkpoint '.*last\.pth' is truncated .* the previous "
                    r"checkpoint is kept: resume from it with mv .*last\.prev\.pth .*last\.pth", capsys, run)
+
+
+def test_a_running_search_holds_its_folder_until_it_dies(tmp_path, capsys):
+    """A real search (not a stand-in) keeps its folder's lock for its whole run; kill -9 releases it."""
+    folder = tmp_path / 'live'
+    cmd = [sys.executable, '-m', 'relnas_zoo', 'search', '--config', 'demo', '--out', str(folder), '--no-progress',
+           '--set', 'generations=100', '--set', 'plots=false']
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=dict(os.environ, OMP_NUM_THREADS='1'))
+    try:
+        deadline = time.time() + 120
+        while not (folder / 'evaluations.jsonl').is_file() or not (folder / 'evaluations.jsonl').read_text():
+            assert proc.poll() is None and time.time() < deadline, 'the search did not start'
+            time.sleep(0.2)
+        message = rf'live is in use by a running search \(pid {proc.pid} on '
+        code, _, err = run_cli(['search', '--resume', folder, '--no-progress'], capsys)
+        assert code == 2 and re.search(message, err), err
+        code, _, err = run_cli(['search', '--config', 'demo', '--out', folder, '--force'], capsys)
+        assert code == 2 and re.search(message, err), err      # --force never touches a live run's files
+        assert (folder / 'checkpoint.pt').is_file()
+    finally:
+        proc.kill()
+        proc.wait()
+    with folder_lock(folder, 'search'):
+        pass
