@@ -30,15 +30,24 @@ def _city_opts(root, weights, iters):
         f'model.backbone.backbone_cfg.init_cfg.checkpoint={weights}']
 
 
+def _trains_and_resumes(config, work, opts, weights, metric, first, resumed):
+    """``config`` trains from ``weights`` reporting ``metric`` and writing ``first``; then ``resumed``
+    (opts, checkpoint file) continues it. Returns the first run's log."""
+    log = train(config, work, opts)
+    assert f'Loads checkpoint by local backend from path: {weights}' in log
+    assert re.search(metric, log), log[-2000:]
+    assert (work / first).exists()
+    more_opts, last = resumed
+    resumed_log = train(config, work, more_opts, '--resume')
+    assert 'resumed' in resumed_log.lower() and (work / last).exists()
+    return log
+
+
 def test_bisenet_cityscapes(tmp_path, weights):
     root = make_cityscapes(tmp_path / 'cityscapes')
     work = tmp_path / 'work'
-    log = train('transfer/bisenet_cityscapes.py', work, _city_opts(root, weights, 2))
-    assert f'Loads checkpoint by local backend from path: {weights}' in log
-    assert re.search(r'mIoU: \d', log), log[-2000:]
-    assert (work / 'iter_2.pth').exists()
-    log = train('transfer/bisenet_cityscapes.py', work, _city_opts(root, weights, 4), '--resume')
-    assert 'resumed' in log.lower() and (work / 'iter_4.pth').exists()
+    _trains_and_resumes('transfer/bisenet_cityscapes.py', work, _city_opts(root, weights, 2), weights, r'mIoU: \d',
+                        'iter_2.pth', (_city_opts(root, weights, 4), 'iter_4.pth'))
     # the paper's second protocol: multi-scale + flip (tools/test.py --tta)
     from mm_helpers import ROOT, run
     import sys
@@ -62,12 +71,9 @@ def _coco_opts(root, weights, epochs):
 def test_simplebaseline_coco(tmp_path, weights):
     root = make_coco(tmp_path / 'coco')
     work = tmp_path / 'work'
-    log = train('transfer/simplebaseline_coco.py', work, _coco_opts(root, weights, 1))
-    assert f'Loads checkpoint by local backend from path: {weights}' in log
-    assert re.search(r'coco/AP: [01]\.\d{4}', log), log[-2000:]
+    log = _trains_and_resumes('transfer/simplebaseline_coco.py', work, _coco_opts(root, weights, 1), weights,
+                              r'coco/AP: [01]\.\d{4}', 'epoch_1.pth', (_coco_opts(root, weights, 2), 'epoch_2.pth'))
     assert re.search(r'Epoch\(train\) \[1\]\[2/2\]', log)  # two training iterations
-    log = train('transfer/simplebaseline_coco.py', work, _coco_opts(root, weights, 2), '--resume')
-    assert 'resumed' in log.lower() and (work / 'epoch_2.pth').exists()
     log = dist_train('transfer/simplebaseline_coco.py', tmp_path / 'dist', _coco_opts(root, weights, 1), 29542)
     assert 'Distributed training: True' in log and re.search(r'coco/AP: [01]\.\d{4}', log)
 
