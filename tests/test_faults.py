@@ -415,3 +415,17 @@ def test_a_running_search_holds_its_folder_until_it_dies(tmp_path, capsys):
         proc.wait()
     with folder_lock(folder, 'search'):
         pass
+
+
+def test_a_damaged_label_index_is_found(database, tmp_path, capsys):
+    _, src = database
+    db = _copy_db(src, tmp_path / 'db')
+    raw = bytearray((db / 'data.mdb').read_bytes())
+    key = b'__labels__000000000'
+    at = raw.find(key) + len(key) + 4     # an LMDB leaf node keeps the value right after its key: crc, labels
+    raw[at] ^= 0x01
+    (db / 'data.mdb').write_bytes(bytes(raw))
+    bad = verify_lmdb(db, full=True, progress=False)['bad']
+    assert bad == [(0, '__labels__000000000', 'label index chunk: label chunk checksum mismatch')]
+    with pytest.raises(BuildError, match='label chunk checksum mismatch; find the damaged records'):
+        ImageNetLMDB(db).targets

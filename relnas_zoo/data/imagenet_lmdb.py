@@ -470,7 +470,7 @@ def verify_lmdb(path: PathLike, full: bool = False, sample: int = 200, compare_r
                 continue
             if compare_root is not None and not meta['resize'] and Path(compare_root, rel).read_bytes() != data:
                 bad.append((i, key, f'{rel}: differs from {Path(compare_root, rel)}'))
-            elif stored is not None and stored[i] != label:
+            if stored is not None and stored[i] >= 0 and stored[i] != label:  # (-1: its chunk is reported)
                 bad.append((i, key, f'{rel}: the label index says {stored[i]}, the record {label}'))
     bad.sort(key=lambda b: (b[0], b[1]))
     return dict(meta, checked=len(range(0, n, step)), checksums=checked, bad=bad)
@@ -478,8 +478,8 @@ def verify_lmdb(path: PathLike, full: bool = False, sample: int = 200, compare_r
 
 def _stored_labels(chunk_values: Sequence[Tuple[bytes, bytes]], checked: bool,
                    bad: List[Tuple[int, str, str]]) -> Optional[np.ndarray]:
-    """The label index, with a damaged chunk reported in ``bad`` (its labels then match no record);
-    None when the database has no label index (built before it existed)."""
+    """The label index, with a damaged chunk reported in ``bad`` (its labels then read -1 and are not
+    compared); None when the database has no label index (built before it existed)."""
     if not chunk_values:
         return None
     chunks = []
