@@ -518,8 +518,8 @@ def _resumed_config(cfg: SearchConfig, out: Path, state: Dict[str, Any]) -> Sear
 
 
 # What a search writes in its folder; --force clears exactly these before a new search there.
-RUN_OUTPUTS = (CHECKPOINT, previous_path(CHECKPOINT).name, EVAL_LOG, GENERATION_LOG, 'config.yaml', 'split.json', 'population.json', 'genotype.json',
-               'losses.png', 'diversity.png', 'cells.png', 'search.log', 'tb')
+RUN_OUTPUTS = (CHECKPOINT, previous_path(CHECKPOINT).name, EVAL_LOG, GENERATION_LOG, 'config.yaml', 'split.json',
+               'population.json', 'genotype.json', 'losses.png', 'diversity.png', 'cells.png', 'search.log', 'tb')
 
 
 def run_search(cfg: SearchConfig, out_dir: os.PathLike, resume: bool = False, progress: bool = True,
@@ -549,15 +549,18 @@ def run_search(cfg: SearchConfig, out_dir: os.PathLike, resume: bool = False, pr
     with claim:
         if dist.world > 1:
             torch_dist.barrier()
-        return _search(cfg, out, dist, resume, progress, state)
+        # handed over in a list that _search empties: no frame keeps the checkpoint's copy of Omega
+        checkpoint = [state] if resume else []
+        del state
+        return _search(cfg, out, dist, checkpoint, progress)
 
 
-def _search(cfg: SearchConfig, out: Path, dist: DistInfo, resume: bool, progress: bool,
-            state: Optional[Dict[str, Any]]) -> SearchResult:
+def _search(cfg: SearchConfig, out: Path, dist: DistInfo, checkpoint: List[Dict[str, Any]],
+            progress: bool) -> SearchResult:
+    resume = bool(checkpoint)
     run = _Run(cfg, out, dist, progress)
     if resume:
-        run.restore(state)
-        del state  # the run holds what it needs; the checkpoint's copy of Omega goes
+        run.restore(checkpoint.pop())  # the run holds what it needs; the checkpoint's copy of Omega goes
         log.info('resumed at generation %d, pair %d', run.opt.generation, run.pair_pos)
     elif dist.main:
         atomic_write_text(out / 'config.yaml', yaml.safe_dump(cfg.to_dict(), sort_keys=False))

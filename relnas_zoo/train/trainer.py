@@ -20,7 +20,7 @@ import os
 import random
 import time
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 import torch
@@ -188,12 +188,14 @@ def train(cfg: TrainConfig, out_dir: os.PathLike, resume: bool = False, progress
              else contextlib.nullcontext())
     with claim:
         barrier()
-        return _train(cfg, out, dist, state, progress)
+        checkpoint = [state] if resume else []  # emptied by _train once loaded: no frame keeps the copy
+        del state
+        return _train(cfg, out, dist, checkpoint, progress)
 
 
-def _train(cfg: TrainConfig, out: Path, dist: DistInfo, state: Optional[Dict[str, Any]],
+def _train(cfg: TrainConfig, out: Path, dist: DistInfo, checkpoint: List[Dict[str, Any]],
            progress: bool) -> Dict[str, Any]:
-    resume = state is not None
+    resume = bool(checkpoint)
     from timm.utils import ModelEmaV3, distribute_bn
     from tqdm import tqdm
 
@@ -217,6 +219,7 @@ def _train(cfg: TrainConfig, out: Path, dist: DistInfo, state: Optional[Dict[str
     start_epoch, best = 0, dict(top1=-1.0, epoch=-1, source='')
 
     if resume:
+        state = checkpoint.pop()
         model.load_state_dict(state['model'])
         opt.load_state_dict(state['optimizer'])
         sched.load_state_dict(state['scheduler'])
@@ -224,6 +227,7 @@ def _train(cfg: TrainConfig, out: Path, dist: DistInfo, state: Optional[Dict[str
         if ema is not None and state.get('ema') is not None:
             ema.module.load_state_dict(state['ema'])
         start_epoch, best = state['epoch'], state['best']
+        del state
         log.info('resumed %s after epoch %d', out, start_epoch)
     elif dist.main:
         import yaml
