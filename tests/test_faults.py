@@ -429,3 +429,19 @@ def test_a_damaged_label_index_is_found(database, tmp_path, capsys):
     assert bad == [(0, '__labels__000000000', 'label index chunk: label chunk checksum mismatch')]
     with pytest.raises(BuildError, match='label chunk checksum mismatch; find the damaged records'):
         ImageNetLMDB(db).targets
+
+
+@pytest.mark.parametrize('script, args', [
+    ('tools/validate.py', ['--model', 'relativenas_cifar10', '--checkpoint', '{bad}', '--data', '{data}']),
+    ('tools/convert_checkpoint.py', ['{bad}', '{out}', '--model', 'relativenas_cifar10']),
+])
+def test_the_scripts_say_one_line(files, tmp_path, script, args):
+    """The scripts users know print the one line too: no traceback, exit status 2."""
+    root = Path(__file__).resolve().parents[1]
+    values = dict(bad=files / 'truncated.pth', data=files / 'cifar', out=tmp_path / 'o.pth')
+    r = subprocess.run([sys.executable, str(root / script), *[a.format(**values) for a in args]],
+                       capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS='1'))
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [f"error: checkpoint '{values['bad']}' is truncated "
+                                             f"({(files / 'truncated.pth').stat().st_size} bytes, the end of its zip "
+                                             f"archive is missing): an interrupted write or copy"]
