@@ -28,11 +28,10 @@ def _listing(names: Sequence[str], limit: int = 5) -> str:
     return ', '.join(names[:limit]) + (f' and {len(names) - limit} more' if len(names) > limit else '')
 
 
-def check_new_folder(out: Path, job: str, marker: str, outputs: Sequence[str], force: bool = False,
-                     resume_hint: Optional[str] = None) -> None:
+def check_new_folder(out: Path, job: str, marker: str, outputs: Sequence[str], force: bool = False) -> None:
     """Refuse to start a new ``job`` in ``out`` when it holds anything (the lock file aside).
 
-    ``marker``: the file whose presence means a ``job`` to continue (then ``resume_hint`` is offered).
+    ``marker``: the file whose presence means a ``job`` to continue (then ``--resume`` is offered).
     ``force`` (where the command offers it) first removes ``outputs``, the files this job writes, and
     only those; anything else in the folder is kept.
     """
@@ -43,8 +42,8 @@ def check_new_folder(out: Path, job: str, marker: str, outputs: Sequence[str], f
             shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
         return
     if marker in held:
-        raise FolderError(f'{out} already holds a {job}; continue it with {resume_hint or f"--resume {out}"} '
-                          f'or choose another --out')
+        raise FolderError(f'{out} already holds a {job}; continue it with --resume {out} or choose another '
+                          f'--out')
     if held:
         way_out = (f'choose another --out, or pass --force to start a new {job} there (it replaces only the files '
                    f'a {job} writes)' if outputs else 'choose an empty or new folder')
@@ -83,8 +82,8 @@ def folder_lock(out: Path, job: str, check: Optional[Callable[[], None]] = None)
 
 
 @contextlib.contextmanager
-def claim_folder(out: Path, job: str, marker: str, outputs: Sequence[str], resume: bool, force: bool = False,
-                 resume_hint: Optional[str] = None) -> Iterator[None]:
+def claim_folder(out: Path, job: str, marker: str, outputs: Sequence[str], resume: bool,
+                 force: bool = False) -> Iterator[None]:
     """The folder of one run of ``job``: checked as new (unless ``resume``) and locked while the block runs.
 
     The check runs under the lock (a live run's files are never touched, ``force`` included, and a run
@@ -93,7 +92,7 @@ def claim_folder(out: Path, job: str, marker: str, outputs: Sequence[str], resum
     """
     def check() -> None:
         if not resume:
-            check_new_folder(out, job, marker, outputs, force, resume_hint)
+            check_new_folder(out, job, marker, outputs, force)
     if not (force or (out / LOCK_NAME).exists()):
         check()
     with folder_lock(out, job, check):

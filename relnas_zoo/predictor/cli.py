@@ -6,12 +6,11 @@ import json
 import sys
 import time
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..config_io import one_line_errors
+from ..config_io import UsageError, one_line_errors, output_file
 from .predictor import PredictorFileError, RelativisticPredictor, TrainConfig
 from .spaces import FEATURE_SETS, SPACES, FeatureError, get_space, parse_features
 from .tables import Table, TableError
@@ -20,10 +19,6 @@ __all__ = ['configure']
 
 BUILTIN_TABLES = ('analog-nasbench', 'naslib')
 DEFAULT_METRIC = {'analog-nasbench': 'baseline_accuracy', 'naslib': 'cifar10'}
-
-
-class UsageError(Exception):
-    """A bad argument: printed as one line, exit status 2."""
 
 
 @contextmanager
@@ -122,9 +117,7 @@ def _training_data(args: argparse.Namespace) -> Tuple[List[Any], Optional[np.nda
 def cmd_train(args: argparse.Namespace) -> int:
     fs, members = parse_features(args.features)
     space = get_space(args.space)
-    out = Path(args.out)
-    if not out.parent.is_dir():
-        raise UsageError(f'--out {out}: folder {out.parent} does not exist')
+    out = output_file(args.out, '--out')
     with phase('load', args.quiet):
         archs, targets, pairs, what = _training_data(args)
     print(f'training on {what}', file=sys.stderr)
@@ -232,9 +225,7 @@ def cmd_features(args: argparse.Namespace) -> int:
     if args.space != 'nb201':
         raise UsageError(f'only the nb201 space has a cached score file; {args.space} scores are computed when used')
     from .features import build_nb201_scores
-    out = Path(args.out)
-    if not out.parent.is_dir():
-        raise UsageError(f'--out {out}: folder {out.parent} does not exist')
+    out = output_file(args.out, '--out')
     with phase('cell scores', args.quiet):
         build_nb201_scores(out, progress=not args.no_progress)
     print(f'wrote {out}')
