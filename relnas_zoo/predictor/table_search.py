@@ -8,8 +8,10 @@ budget's result exactly.
 
 Methods:
 * ``random``: cells drawn uniformly from the space.
-* ``rea``: regularized evolution (Real et al., AAAI 2019) as the NAS-Bench-201 paper ran it: population
-  10, tournament sample 3, a child changes one random edge to another op; the oldest member dies.
+* ``rea``: regularized evolution (Real et al., AAAI 2019) with the NAS-Bench-201 code's settings:
+  population 10, tournament sample 3 (drawn with replacement), a child changes the op of one edge (a random node, then a random
+  edge into it) to another op; the oldest member dies. The budget counts distinct cells queried, not
+  the benchmark's simulated training time.
 * ``slowfast``: RelativeNAS's slow-fast learning (``relnas_zoo.search.SlowFastOptimizer``) over the
   continuous NAS-Bench-201 encoding (``nb201.decode``), loss = minus the selection metric.
 * ``slowfast+renas``: the same, where a ReNAS predictor trained on the cells queried so far decides a
@@ -79,6 +81,14 @@ class SearchRun:
     seconds: float = 0.0
     decisions: List[Dict[str, Any]] = field(default_factory=list)  # slow-fast pair decisions
 
+    def check_predicted(self, select: Dict[Cell, float]) -> None:
+        """Mark each predicted decision ``correct`` or not against the table: after the run, because
+        during it the table is read only through the oracle's queries."""
+        for d in self.decisions:
+            if d['decided'] == 'predicted':
+                ci, cj = nb201.parse_arch_string(d['cell_i']), nb201.parse_arch_string(d['cell_j'])
+                d['correct'] = bool((select[ci] >= select[cj]) == d['i_wins'])
+
     def result(self, k: int) -> Dict[str, Any]:
         k = min(k, len(self.oracle.order))
         best = self.oracle.best_within(k)
@@ -98,8 +108,15 @@ def random_search(oracle: TableOracle, rng: np.random.Generator, max_draws: int 
         oracle.query(_random_cell(rng))
 
 
+#: The edges into each node (1, 2, 3), by position in the cell tuple.
+_EDGES_INTO = tuple(tuple(e for e, (_, dst) in enumerate(nb201.EDGES) if dst == node) for node in (1, 2, 3))
+
+
 def _mutate(cell: Cell, rng: np.random.Generator) -> Cell:
-    edge = int(rng.integers(6))
+    """One op changed to another, as the NAS-Bench-201 code mutates: a node uniformly, then one of its
+    incoming edges uniformly (so the single edge into node 1 changes in a third of the children)."""
+    into = _EDGES_INTO[int(rng.integers(len(_EDGES_INTO)))]
+    edge = into[int(rng.integers(len(into)))]
     choices = [op for op in nb201.OPS if op != cell[edge]]
     out = list(cell)
     out[edge] = choices[int(rng.integers(len(choices)))]
@@ -117,7 +134,8 @@ def regularized_evolution(oracle: TableOracle, rng: np.random.Generator, populat
         for _ in range(max_cycles or 100 * oracle.budget):
             if oracle.exhausted:
                 return
-            sample = [pop[int(i)] for i in rng.choice(len(pop), size=sample_size, replace=False)]
+            # drawn with replacement, as the NAS-Bench-201 code draws its tournament
+            sample = [pop[int(i)] for i in rng.integers(len(pop), size=sample_size)]
             parent = max(sample, key=lambda m: m[1])[0]
             child = _mutate(parent, rng)
             pop.append((child, oracle.query(child)))
@@ -156,7 +174,9 @@ class RenasPairs:
         cells = list(oracle.order)
         x, e = self._encode(cells)
         from dataclasses import replace
-        pred = RelativisticPredictor(x.shape[1], x.shape[2], e.shape[1], replace(self.config, seed=seed + n))
+        # the predictor's own seed (--seed), the run's seed and the fit's position all count
+        fit_seed = int(np.random.SeedSequence([self.config.seed, seed, n]).generate_state(1)[0])
+        pred = RelativisticPredictor(x.shape[1], x.shape[2], e.shape[1], replace(self.config, seed=fit_seed))
         self.predictor = pred.fit(x, e, targets=[oracle.queried[c] for c in cells])
         self.trained_on = n
         self.fits += 1
@@ -238,11 +258,6 @@ def run_method(method: str, select: Dict[Cell, float], report: Dict[Cell, float]
     else:
         pairs = RenasPairs(threshold, warmup, retrain_every, config=predictor_config)
         slowfast(oracle, seed, population, pairs=pairs, decisions=run.decisions)
-    # predicted decisions, checked afterwards against the table
-    for d in run.decisions:
-        if d['decided'] == 'predicted':
-            ci, cj = nb201.parse_arch_string(d['cell_i']), nb201.parse_arch_string(d['cell_j'])
-            d['correct'] = bool((select[ci] >= select[cj]) == d['i_wins'])
     run.seconds = time.perf_counter() - t0
     return run
 
@@ -252,6 +267,7 @@ def _search_job(job) -> Dict[str, Any]:
     method, seed = job
     d = job_data()
     run = run_method(method, d['select'], d['report'], d['budgets'][-1], seed, **d['kwargs'])
+    run.check_predicted(d['select'])
     return dict(results={b: run.result(b) for b in d['budgets']}, decisions=run.decisions,
                 queries=len(run.oracle.order), seconds=run.seconds)
 

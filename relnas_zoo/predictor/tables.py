@@ -5,8 +5,10 @@ Sources:
   pickle; it is read with a restricted unpickler that admits its two record classes (as plain
   attribute holders of ours) and nothing else, without importing the package.
 * NASLib's subsets shipped here (Apache-2.0, ``data/naslib/``): 725 NAS-Bench-201 cells (CIFAR-10,
-  CIFAR-100, ImageNet16-120 validation accuracy) and 500 NAS-Bench-101 cells.
-* A user's CSV or JSON table with the benchmark's architecture strings and metric columns.
+  CIFAR-100, ImageNet16-120 validation accuracy), 500 NAS-Bench-101 cells and 725 NAS-Bench-301
+  DARTS-space architectures (CIFAR-10).
+* A user's CSV or JSON table with the benchmark's architecture strings (NAS-Bench-201) or NASLib's
+  compact keys (NAS-Bench-301) and metric columns; a NAS-Bench-301 file in NASLib's own layout too.
 * The official NATS-Bench / NAS-Bench-201 files through their own APIs (``nats_bench``, ``nas_201_api``).
 * A RelativeNAS search folder: its ``generations.jsonl`` pair decisions (who beat whom).
 """
@@ -23,10 +25,10 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from . import nb101, nb201
+from . import genotype_space, nb101, nb201
 
 __all__ = ['Table', 'TableError', 'RestrictedUnpickler', 'analog_nasbench', 'naslib_nb201', 'naslib_nb101',
-           'read_table', 'official_nb201', 'table_from_api', 'search_log_pairs', 'NASLIB_DIR', 'ANALOG_METRICS']
+           'naslib_nb301', 'read_table', 'official_nb201', 'table_from_api', 'search_log_pairs', 'NASLIB_DIR', 'ANALOG_METRICS']
 
 NASLIB_DIR = Path(__file__).parent / 'data' / 'naslib'
 ANALOG_METRICS = ('baseline_accuracy', 'ptq_accuracy', 'qat_accuracy', 'noisy_accuracy', 'analog_accuracy')
@@ -38,7 +40,8 @@ class TableError(ValueError):
 
 @dataclass
 class Table:
-    """Architectures of one space (``nb201``: cell tuples, ``nb101``: Specs) and metrics per architecture."""
+    """Architectures of one space (``nb201``: cell tuples, ``nb101``: Specs, ``nb301``: Genotypes) and
+    metrics per architecture."""
 
     space: str
     archs: List[Any]
@@ -140,7 +143,55 @@ def naslib_nb101(path: Optional[Union[str, Path]] = None) -> Table:
                  f'NASLib NAS-Bench-101 subset ({path.name})')
 
 
+def _nb301_genotypes(keys: Sequence[str], source: str) -> List[Any]:
+    out = []
+    for n, key in enumerate(keys, start=1):
+        try:
+            out.append(genotype_space.from_naslib_key(key))
+        except genotype_space.NASLibKeyError as e:
+            raise TableError(f'{source}, row {n}: {e}') from None
+    return out
+
+
+def _is_naslib_nb301(data: Any) -> bool:
+    """NASLib's layout: ``{dataset: {key: {"val_accuracy": ...}}}``."""
+    return (isinstance(data, dict) and bool(data) and all(isinstance(v, dict) and v for v in data.values())
+            and all(isinstance(r, dict) and 'val_accuracy' in r for v in data.values() for r in v.values()))
+
+
+def naslib_nb301(path: Optional[Union[str, Path]] = None) -> Table:
+    """NASLib's 725 NAS-Bench-301 architectures (this package's Genotypes); metric ``cifar10``
+    (validation accuracy of the NAS-Bench-301 training data), or one metric per dataset of a file in the
+    same layout."""
+    path = Path(path) if path else NASLIB_DIR / 'nb301_naslib_zc_725.json'
+    data = _json_file(path)
+    if not _is_naslib_nb301(data):
+        raise TableError(f'{path}: not NASLib\'s NAS-Bench-301 layout ({{dataset: {{key: {{"val_accuracy": ...}}}}}})')
+    keys = list(dict.fromkeys(k for d in data.values() for k in d))
+    archs = _nb301_genotypes(keys, str(path))
+    metrics = {}
+    for ds, rows in data.items():
+        values = []
+        for n, k in enumerate(keys, start=1):
+            v = rows[k]['val_accuracy'] if k in rows else math.nan
+            if k in rows and not _is_number(v):
+                raise TableError(f'{path}, row {n}: {ds} val_accuracy={v!r} is not a finite number')
+            values.append(float(v))
+        metrics[ds] = np.asarray(values)
+    return Table('nb301', archs, metrics, f'NASLib NAS-Bench-301 subset ({path.name})' if path.parent == NASLIB_DIR
+                 else str(path))
+
+
 # ---------------------------------------------------------------------------------------- user tables
+def _json_file(path: Path) -> Any:
+    if not path.is_file():
+        raise TableError(f'{path}: no such file')
+    try:
+        return json.loads(path.read_text(encoding='utf-8'))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise TableError(f'{path}: not valid JSON ({e})') from None
+
+
 def _records(path: Path) -> List[Dict[str, Any]]:
     if not path.is_file():
         raise TableError(f'{path}: no such file')
@@ -148,10 +199,7 @@ def _records(path: Path) -> List[Dict[str, Any]]:
         with open(path, newline='', encoding='utf-8') as f:
             return list(csv.DictReader(f))
     if path.suffix.lower() == '.json':
-        try:
-            data = json.loads(path.read_text(encoding='utf-8'))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise TableError(f'{path}: not valid JSON ({e})') from None
+        data = _json_file(path)
         if isinstance(data, dict):  # {arch: {metric: value}}
             return [dict(_arch=k, **v) if isinstance(v, dict) else {'_arch': k, '_bad': v} for k, v in data.items()]
         if isinstance(data, list):
@@ -167,17 +215,42 @@ def _is_number(value: Any) -> bool:
         return False
 
 
-def read_table(path: Union[str, Path], arch_column: str = 'arch', metrics: Optional[Sequence[str]] = None) -> Table:
-    """A NAS-Bench-201 table with architecture strings in ``arch_column`` and numeric metric columns
-    (all numeric columns when ``metrics`` is None). A JSON object keyed by architecture also works."""
+def _parse_nb201(arch: Any) -> Any:
+    try:
+        return nb201.parse_arch_string(arch)
+    except nb201.ArchStringError as e:
+        raise TableError(str(e)) from None
+
+
+def _parse_nb301(arch: Any) -> Any:
+    try:
+        return genotype_space.from_naslib_key(arch)
+    except genotype_space.NASLibKeyError as e:
+        raise TableError(str(e)) from None
+
+
+_ARCH_PARSERS = {'nb201': _parse_nb201, 'nb301': _parse_nb301}
+
+
+def read_table(path: Union[str, Path], arch_column: str = 'arch', metrics: Optional[Sequence[str]] = None,
+               space: str = 'nb201', require_metrics: bool = True) -> Table:
+    """A table with an architecture in ``arch_column`` of each row (``space`` nb201: the benchmark's
+    architecture strings; nb301: NASLib's compact keys) and numeric metric columns (all numeric columns
+    when ``metrics`` is None; none needed when not ``require_metrics``, for ranking). A JSON object keyed
+    by architecture also works, and for nb301 a file in NASLib's own layout."""
     path = Path(path)
+    if space not in _ARCH_PARSERS:
+        raise TableError(f'a table file holds nb201 or nb301 architectures, not {space}')
+    if space == 'nb301' and path.suffix.lower() == '.json' and _is_naslib_nb301(_json_file(path)):
+        return naslib_nb301(path)
+    parse = _ARCH_PARSERS[space]
     rows = _records(path)
     if not rows:
         raise TableError(f'{path}: the table has no rows')
     if metrics is None:  # the metric columns: those the first row holds numbers in (not a name, a note)
         first = rows[0] if isinstance(rows[0], dict) else {}
         metrics = [k for k, v in first.items() if k not in (arch_column, '_arch') and _is_number(v)]
-        if not metrics:
+        if not metrics and require_metrics:
             raise TableError(f'{path}: no numeric metric column in row 1 (columns: {", ".join(first)})')
     archs, values = [], {m: [] for m in metrics}
     for n, row in enumerate(rows, start=1):
@@ -189,8 +262,8 @@ def read_table(path: Union[str, Path], arch_column: str = 'arch', metrics: Optio
             raise TableError(f'{where}: no architecture column {arch_column!r} (columns: {", ".join(row)}); '
                              f'name it with --arch-column')
         try:
-            archs.append(nb201.parse_arch_string(arch))
-        except nb201.ArchStringError as e:
+            archs.append(parse(arch))
+        except TableError as e:
             raise TableError(f'{where}: {e}') from None
         for m in metrics:
             if m not in row:
@@ -198,7 +271,7 @@ def read_table(path: Union[str, Path], arch_column: str = 'arch', metrics: Optio
             if not _is_number(row[m]):
                 raise TableError(f'{where}: {m}={row[m]!r} is not a finite number')
             values[m].append(float(row[m]))
-    return Table('nb201', archs, {m: np.asarray(v) for m, v in values.items()}, str(path))
+    return Table(space, archs, {m: np.asarray(v) for m, v in values.items()}, str(path))
 
 
 def official_nb201(path: Union[str, Path], dataset: str = 'cifar10', hp: str = '200') -> Table:

@@ -28,14 +28,16 @@ def _init_worker(data: Any, threads: int) -> None:
 
 def run_jobs(func: Callable[[Any], Any], jobs: Sequence[Any], data: Any, workers: int = 1) -> Iterator[Any]:
     """Yield ``func(job)`` for every job, in order; ``func`` must be a module-level function (workers
-    import it) and reads the shared data with :func:`job_data`. ``workers`` <= 1 runs here, with torch's
-    own thread count."""
+    import it) and reads the shared data with :func:`job_data`. ``workers`` <= 1 runs here on one thread
+    (torch's thread count is restored afterwards), so ``--workers N`` means N busy cores in every case."""
+    import torch
+    threads_before = torch.get_num_threads()
     if workers > 1:
         import multiprocessing as mp
         pool = mp.get_context('spawn').Pool(workers, initializer=_init_worker, initargs=(data, 1))
         results = pool.imap(func, jobs)
     else:
-        _init_worker(data, threads=0)
+        _init_worker(data, threads=1)
         pool, results = None, map(func, jobs)
     try:
         yield from results
@@ -43,4 +45,4 @@ def run_jobs(func: Callable[[Any], Any], jobs: Sequence[Any], data: Any, workers
         if pool is not None:
             pool.terminate()
             pool.join()
-        _init_worker(None, threads=0)
+        _init_worker(None, threads=threads_before)
