@@ -190,6 +190,120 @@ def test_genotype_encoding_by_hand():
     assert x[2 + 8, 4, 8] * 1e3 == pytest.approx(sum(p.numel() for p in net.cells[0].nodes['3'].op1.parameters()))
 
 
+def test_genotype_costs_looked_up_equal_a_network_measured_directly():
+    """The per-node cost tables stand for building and counting each genotype's proxy network."""
+    from relnas_zoo.complexity import mult_adds_by_module
+    from relnas_zoo.genotypes import OPS
+    rng = np.random.default_rng(5)
+    def cell():
+        return [(OPS[int(rng.integers(len(OPS)))], int(rng.integers(2 + e // 2))) for e in range(8)]
+    genotypes = [Genotype(normal=cell(), reduce=cell(), normal_concat=(2, 3, 4, 5)[:k], reduce_concat=(5,))
+                 for k in (1, 2, 4)] + [Genotype(normal=cell(), reduce=cell()) for _ in range(2)]
+    x = genotype_space.encode(genotypes)
+    scores = genotype_space.network_scores(genotypes)
+    for g, xi, (params, madds) in zip(genotypes, x, scores):
+        net = RelativeNASNet(genotype=g, **genotype_space.PROXY).eval()
+        counts = mult_adds_by_module(net, torch.zeros(1, 3, 32, 32))
+        assert params == sum(p.numel() for p in net.parameters()) and madds == pytest.approx(counts[''])
+        for k, c in enumerate(net.cells):
+            adj, _ = genotype_space.cell_graph(*g.cell(c.reduction))
+            for e in range(8):
+                node = 2 + e
+                if not adj[:, node].any():
+                    continue  # dead node: no module, nothing in the tensor
+                name = f'nodes.{e // 2}.op{e % 2 + 1}'
+                expect = counts.get(f'cells.{k}.{name}', 0) / 1e6
+                src = int(np.flatnonzero(adj[:, node])[0])
+                assert xi[2 + k, src, node] == pytest.approx(expect, abs=1e-9), (k, e)
+                n_params = sum(p.numel() for p in c.get_submodule(name).parameters()) / 1e3
+                assert xi[2 + 8 + k, src, node] == pytest.approx(n_params, abs=1e-9), (k, e)
+
+
+# ---------------------------------------------------------------------------------------- NAS-Bench-301
+def test_nb301_key_converts_by_hand():
+    key = '[[(0, 0), (1, 5), (1, 1), (0, 1), (1, 3), (0, 3), (1, 3), (3, 2)], ' \
+          '[(1, 0), (0, 2), (1, 3), (0, 3), (3, 0), (0, 1), (2, 0), (3, 6)]]'
+    g = genotype_space.from_naslib_key(key)
+    assert g.normal == (('max_pool_3x3', 0), ('dil_conv_3x3', 1), ('avg_pool_3x3', 1), ('avg_pool_3x3', 0),
+                        ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('skip_connect', 3))
+    assert g.reduce == (('max_pool_3x3', 1), ('skip_connect', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0),
+                        ('max_pool_3x3', 3), ('avg_pool_3x3', 0), ('max_pool_3x3', 2), ('dil_conv_5x5', 3))
+    assert g.normal_concat == g.reduce_concat == (2, 3, 4, 5)
+    assert genotype_space.to_naslib_key(g) == key
+    # every op id, in NASLib's order (which is relnas_zoo.OPS)
+    ids = ['max_pool_3x3', 'avg_pool_3x3', 'skip_connect', 'sep_conv_3x3', 'sep_conv_5x5', 'dil_conv_3x3',
+           'dil_conv_5x5']
+    for op_id, op in enumerate(ids):
+        cells = [[(0, op_id), (1, op_id)] * 4, [(1, op_id), (0, op_id)] * 4]
+        g = genotype_space.from_naslib_key(cells)
+        assert {o for o, _ in g.normal + g.reduce} == {op}
+
+
+def test_nb301_table_reads_every_row():
+    t = tables.naslib_nb301()
+    archs, acc = t.with_metric('cifar10')
+    assert t.space == 'nb301' and len(archs) == len(set(archs)) == 725
+    assert 91 < acc.min() < acc.max() < 95
+    raw = json.loads((tables.NASLIB_DIR / 'nb301_naslib_zc_725.json').read_text())['cifar10']
+    for key, g, a in list(zip(raw, archs, acc))[::97]:
+        assert genotype_space.to_naslib_key(g) == key and a == raw[key]['val_accuracy']
+
+
+@pytest.mark.parametrize('key, words', [
+    ('[[(0, 0)] * 8, [(0, 0)] * 8]', 'is not a [[(input, op id) x 8]'),
+    ([[(0, 0)] * 8], 'expected two cells'),
+    ([[(0, 0)] * 7, [(0, 0)] * 8], 'normal cell needs 8'),
+    ([[(0, 0)] * 8, [(0, 9)] + [(0, 0)] * 7], 'reduction cell, entry 0 (node 2): op id 9 is not in 0..6'),
+    ([[(0, 0)] * 6 + [(5, 0), (0, 0)], [(0, 0)] * 8], 'entry 6 (node 5): input 5 is out of range'),
+    ([[(0, 0)] * 7 + [(0, 'x')], [(0, 0)] * 8], "expected an (input, op id) pair of ints, got (0, 'x')"),
+])
+def test_nb301_malformed_keys_name_the_value(key, words):
+    with pytest.raises(genotype_space.NASLibKeyError) as e:
+        genotype_space.from_naslib_key(key)
+    assert words in str(e.value)
+
+
+def test_nb301_bad_table_names_the_row(tmp_path, capsys):
+    good = [[(0, 3), (1, 3)] * 4, [(0, 4), (1, 4)] * 4]
+    bad = [[(0, 3), (1, 3)] * 4, [(0, 4), (1, 7)] * 4]
+    path = tmp_path / 't.json'
+    path.write_text(json.dumps({'cifar10': {str(good): {'val_accuracy': 93.0}, str(bad): {'val_accuracy': 92.0}}}))
+    with pytest.raises(tables.TableError, match=r't.json, row 2: key .*entry 1 \(node 2\): op id 7'):
+        tables.read_table(path, space='nb301')
+    assert predictor_main(['rank', 'missing.pt', '--space', 'nb301']) == 2  # the file is named first
+    assert 'missing.pt: no such file' in capsys.readouterr().err
+
+
+def test_commands_bench_train_rank_on_nb301(tmp_path, capsys):
+    out = tmp_path / 'b.json'
+    assert predictor_main(['bench', '--space', 'nb301', '--train-sizes', '100', '--repeats', '2', '--epochs', '5',
+                           '--json', str(out), '--no-progress']) == 0
+    rec = json.loads(out.read_text())
+    assert rec['variants'] == ['renas', 'renas+cost', 'params', 'mult_adds', 'rf']  # the nb301 default
+    assert rec['architectures'] == 725 and all(r['100']['ranked'] == 625 for r in rec['results'].values())
+    # the proxies rank the same test sets without training: they differ between sets only by the sets
+    assert 0.3 < rec['results']['params']['100']['tau_mean'] < 0.45
+    assert rec['results']['rf']['100']['taus'][0] != rec['results']['rf']['100']['taus'][1]
+    assert 'mult_adds' in capsys.readouterr().out
+
+    assert predictor_main(['train', '--space', 'nb301', '--train-size', '300', '--epochs', '5',
+                           '--out', str(tmp_path / 'p.pt'), '--no-progress']) == 0
+    # rank any table of the same key form: a CSV with keys and no metric column
+    raw = json.loads((tables.NASLIB_DIR / 'nb301_naslib_zc_725.json').read_text())['cifar10']
+    keys = list(raw)[:40]
+    csv_path = tmp_path / 'cells.csv'
+    csv_path.write_text('arch\n' + ''.join(f'"{k}"\n' for k in keys))
+    rank_json = tmp_path / 'rank.json'
+    assert predictor_main(['rank', str(tmp_path / 'p.pt'), '--table', str(csv_path), '--json', str(rank_json),
+                           '--top', '3']) == 0
+    rows = json.loads(rank_json.read_text())
+    assert sorted(r['architecture'] for r in rows) == sorted(keys) and rows[0]['metric'] is None
+    assert [r['score'] for r in rows] == sorted((r['score'] for r in rows), reverse=True)
+    # the built-in table: scores against the real accuracy
+    assert predictor_main(['rank', str(tmp_path / 'p.pt'), '--top', '2']) == 0
+    assert 'Kendall tau against cifar10: ' in capsys.readouterr().out
+
+
 # ---------------------------------------------------------------------------------------- loss and training
 def test_pairwise_loss_equals_its_formula():
     torch.manual_seed(0)

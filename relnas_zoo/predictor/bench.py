@@ -1,9 +1,14 @@
 """The predictor benchmark: Kendall's tau on every architecture not used for training.
 
 For each training-set size and repeat, one random training set (seeded by ``(seed, size, repeat)``) is
-drawn and every variant trains on that same set (in whichever worker process runs it), so the variants are compared side by side; the tau is
-scipy's tau-b over all remaining architectures of the table, the protocol of the NAS-Bench-201 predictor
-papers (Neural Predictor, TNASP, PINAT).
+drawn and every variant trains on that same set (in whichever worker process runs it), so the variants
+are compared side by side; the tau is scipy's tau-b over all remaining architectures of the table, the
+protocol of the NAS-Bench-201 predictor papers (Neural Predictor, TNASP, PINAT).
+
+Variants: a ReNAS feature set (``renas``, ``renas+cost``, ..., ``SET*N`` for an ensemble) or a baseline
+measured on the same test sets: ``params`` and ``mult_adds`` rank by the network's size without any
+training; ``rf`` is a random forest regressor (scikit-learn, 100 trees) on the one-hot encoding of each
+architecture's choices, the tree model of NAS-Bench-301's surrogate comparison.
 """
 from __future__ import annotations
 
@@ -15,10 +20,31 @@ import numpy as np
 from scipy.stats import kendalltau
 
 from .predictor import RelativisticPredictor, TrainConfig
-from .spaces import Space, parse_features
+from .spaces import FeatureError, Space, parse_features
 from .workers import job_data, run_jobs
 
-__all__ = ['kendall_bench', 'format_bench']
+__all__ = ['kendall_bench', 'format_bench', 'BASELINES', 'parse_variant']
+
+#: Baselines beside the predictor: training-free size proxies and a random forest on one-hot choices.
+BASELINES = ('params', 'mult_adds', 'rf')
+
+
+def parse_variant(spec: str) -> Tuple[str, int]:
+    """A baseline name as ``(name, 0)``, a ReNAS feature set as :func:`parse_features` gives it."""
+    if spec in BASELINES:
+        return spec, 0
+    try:
+        return parse_features(spec)
+    except FeatureError as e:
+        raise FeatureError(f'{e}; or a baseline: {", ".join(BASELINES)}') from None
+
+
+def _baseline_scores(v: str, d: Dict[str, Any], train: np.ndarray, test: np.ndarray, seed: int) -> np.ndarray:
+    if v != 'rf':
+        return d['proxies'][v][test]
+    from sklearn.ensemble import RandomForestRegressor
+    forest = RandomForestRegressor(n_estimators=100, random_state=seed, n_jobs=1)
+    return forest.fit(d['one_hot'][train], d['values'][train]).predict(d['one_hot'][test])
 
 
 def _run_job(job) -> Dict[str, float]:
@@ -31,6 +57,11 @@ def _run_job(job) -> Dict[str, float]:
     train = perm[:size]
     test = perm[size:size + d['test_size']] if d['test_size'] else perm[size:]
     fs, members = d['parsed'][v]
+    if not members:
+        t0 = time.perf_counter()
+        scores = _baseline_scores(v, d, train, test, d['config'].seed + r)
+        return dict(tau=float(kendalltau(scores, values[test]).statistic), fit_seconds=time.perf_counter() - t0,
+                    rank_seconds=0.0, ranked=len(test))
     extra = d['features'][fs]
     k = extra.shape[1]
     pred = RelativisticPredictor(tensors.shape[1], tensors.shape[2], k,
@@ -50,23 +81,27 @@ def kendall_bench(space: Space, archs: Sequence[Any], values: np.ndarray, train_
     (ReNAS's NAS-Bench-101 split) instead of all the rest."""
     from tqdm import tqdm
     values = np.asarray(values, dtype=np.float64)
-    parsed = {v: parse_features(v) for v in variants}
-    for name, _ in parsed.values():
-        space.check_features(name)
+    parsed = {v: parse_variant(v) for v in variants}
+    for name, members in parsed.values():
+        if members:
+            space.check_features(name)
     n = len(archs)
     for size in train_sizes:
         if not 2 <= size < n:
             raise ValueError(f'train size {size}: must be in 2..{n - 1} for a table of {n} architectures')
         if test_size and size + test_size > n:
             raise ValueError(f'train size {size} + test size {test_size} exceeds the table\'s {n} architectures')
+    proxies = [v for v in variants if v in BASELINES and v != 'rf']
     t0 = time.perf_counter()
+    one_hot = space.one_hot(archs) if 'rf' in variants else None  # refused early where a space has none
+    proxy_scores = space.scores(archs, proxies)
     tensors = space.encode(archs)
-    features = {fs: space.features(archs, fs) for fs in {p[0] for p in parsed.values()}}
+    features = {fs: space.features(archs, fs) for fs, members in parsed.values() if members}
     prep_seconds = time.perf_counter() - t0
     runs: Dict[str, Dict[int, List[Dict[str, float]]]] = {v: {s: [] for s in train_sizes} for v in variants}
     jobs = [(size, r, v) for size in train_sizes for r in range(repeats) for v in variants]
     data = dict(tensors=tensors, features=features, values=values, parsed=parsed, config=config, seed=seed,
-                test_size=test_size)
+                test_size=test_size, proxies=proxy_scores, one_hot=one_hot)
     bar = tqdm(total=len(jobs), desc='predictor bench', unit='fit', disable=not progress)
     for (size, r, v), res in zip(jobs, run_jobs(_run_job, jobs, data, workers)):
         runs[v][size].append(res)

@@ -19,6 +19,8 @@ __all__ = ['configure']
 
 BUILTIN_TABLES = ('analog-nasbench', 'naslib')
 DEFAULT_METRIC = {'analog-nasbench': 'baseline_accuracy', 'naslib': 'cifar10'}
+#: `bench` variants when --features is not given: NAS-Bench-301 is measured beside its baselines.
+DEFAULT_VARIANTS = {'nb301': ('renas', 'renas+cost', 'params', 'mult_adds', 'rf')}
 
 
 @contextmanager
@@ -29,23 +31,31 @@ def phase(name: str, quiet: bool) -> Iterator[None]:
         print(f'[{name}: {time.perf_counter() - t0:.2f} s]', file=sys.stderr)
 
 
-def _load_table(args: argparse.Namespace) -> Table:
+def _default_table(space: str) -> str:
+    return 'analog-nasbench' if space == 'nb201' else 'naslib'
+
+
+def _load_table(args: argparse.Namespace, require_metrics: bool = True) -> Table:
     from . import tables
     if args.official:
+        if args.space != 'nb201':
+            raise UsageError(f'--official reads NAS-Bench-201 / NATS-Bench files, not --space {args.space}')
         return tables.official_nb201(args.official, dataset=args.dataset)
-    table = args.table or ('naslib' if args.space == 'nb101' else 'analog-nasbench')
+    table = args.table or _default_table(args.space)
+    if args.space == 'relnas':
+        raise UsageError('--space relnas reads a search folder (--search-log RUN_DIR); for a table of '
+                         'DARTS-space architectures use --space nb301')
     if table == 'analog-nasbench':
         if args.space != 'nb201':
             raise UsageError(f'--table analog-nasbench holds NAS-Bench-201 cells, not --space {args.space}')
         return tables.analog_nasbench()
     if table == 'naslib':
-        if args.space == 'relnas':
-            raise UsageError('--table naslib holds NAS-Bench-101/201 cells; for --space relnas use --search-log')
-        return tables.naslib_nb201() if args.space == 'nb201' else tables.naslib_nb101()
-    if args.space != 'nb201':
-        raise UsageError(f'a --table file holds NAS-Bench-201 architecture strings; --space {args.space} '
-                         f'reads --table naslib' + (' or --search-log' if args.space == 'relnas' else ''))
-    return tables.read_table(table, arch_column=args.arch_column)
+        return {'nb201': tables.naslib_nb201, 'nb101': tables.naslib_nb101, 'nb301': tables.naslib_nb301}[args.space]()
+    if args.space == 'nb101':
+        raise UsageError('a --table file holds NAS-Bench-201 architecture strings or NAS-Bench-301 keys; '
+                         '--space nb101 reads --table naslib')
+    return tables.read_table(table, arch_column=args.arch_column, space=args.space,
+                             require_metrics=require_metrics)
 
 
 def _metric(args: argparse.Namespace, table: Table) -> str:
@@ -53,7 +63,7 @@ def _metric(args: argparse.Namespace, table: Table) -> str:
         return args.metric
     if args.official:
         return 'valid_accuracy'
-    builtin = args.table or ('naslib' if args.space == 'nb101' else 'analog-nasbench')
+    builtin = args.table or _default_table(args.space)
     default = DEFAULT_METRIC.get(builtin)  # None for a user's table file
     if default in table.metrics:
         return default
@@ -78,8 +88,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         metric = _metric(args, table)
         archs, values = table.with_metric(metric)
     print(f'{table.source}: {len(archs)} architectures with {metric}', file=sys.stderr)
+    variants = args.features or list(DEFAULT_VARIANTS.get(space.name, ('renas',)))
     try:
-        rec = kendall_bench(space, archs, values, args.train_sizes, args.repeats, args.features,
+        rec = kendall_bench(space, archs, values, args.train_sizes, args.repeats, variants,
                             _config(args), seed=args.seed, test_size=args.test_size, progress=not args.no_progress,
                             workers=args.workers)
     except ValueError as e:
@@ -141,17 +152,19 @@ def cmd_rank(args: argparse.Namespace) -> int:
     fs = pred.meta.get('features', 'renas')
     with phase('load', args.quiet):
         if args.search_log:
-            if args.space != 'relnas':
+            if args.space not in ('relnas', 'nb301'):
                 raise UsageError(f'{args.predictor} ranks {args.space} architectures, not a search log\'s genotypes')
             from .tables import search_log_pairs
             archs, _ = search_log_pairs(args.search_log)
             values = None
             names = [json.dumps(g.to_dict()) for g in archs]
         else:
-            table = _load_table(args)
+            if args.space == 'relnas':  # the same DARTS space: its tables are NAS-Bench-301's
+                args.space = 'nb301'
+            table = _load_table(args, require_metrics=False)
             metric = args.metric or (_metric(args, table) if table.metrics else None)
             archs, values = table.with_metric(metric) if metric else (table.archs, None)
-            names = [_arch_name(space.name, a) for a in archs]
+            names = [_arch_name(args.space, a) for a in archs]
     with phase('features', args.quiet):
         tensors = space.encode(archs)
         extra = space.features(archs, fs)
@@ -175,9 +188,13 @@ def cmd_rank(args: argparse.Namespace) -> int:
 
 
 def _arch_name(space: str, arch: Any) -> str:
+    """The architecture in its table's own form (NAS-Bench-201 string, NASLib NAS-Bench-301 key)."""
     if space == 'nb201':
         from .nb201 import to_arch_string
         return to_arch_string(arch)
+    if space in ('nb301', 'relnas'):
+        from .genotype_space import to_naslib_key
+        return to_naslib_key(arch)
     return json.dumps(dict(matrix=arch.matrix, ops=arch.ops)) if space == 'nb101' else str(arch)
 
 
@@ -235,12 +252,14 @@ def cmd_features(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------- parser
 def _add_table_args(p: argparse.ArgumentParser) -> None:
     p.add_argument('--space', choices=sorted(SPACES), default='nb201',
-                   help='search space: nb201 (NAS-Bench-201), nb101 (NAS-Bench-101), relnas (RelativeNAS '
-                        'genotypes) (default nb201)')
+                   help='search space: nb201 (NAS-Bench-201), nb101 (NAS-Bench-101), nb301 (NAS-Bench-301: the '
+                        'DARTS space RelativeNAS searches, NASLib\'s compact keys), relnas (the same space, from a '
+                        'search folder) (default nb201)')
     p.add_argument('--table', help='architectures and metrics: a .csv/.json file with NAS-Bench-201 architecture '
-                                   'strings, or a built-in table: analog-nasbench (all 15,625 cells, CIFAR-10; '
-                                   'the nb201 default) or naslib (NASLib\'s 725 nb201 / 500 nb101 cells; the nb101 '
-                                   'default)')
+                                   'strings (nb201) or NASLib compact keys (nb301; NASLib\'s own JSON layout too), '
+                                   'or a built-in table: analog-nasbench (all 15,625 cells, CIFAR-10; the nb201 '
+                                   'default) or naslib (NASLib\'s 725 nb201 / 500 nb101 / 725 nb301 architectures; '
+                                   'the nb101 and nb301 default)')
     p.add_argument('--official', metavar='FILE',
                    help='read the official NATS-Bench / NAS-Bench-201 file through its API instead of --table')
     p.add_argument('--dataset', default='cifar10', help='with --official: the benchmark\'s dataset (default cifar10)')
@@ -283,9 +302,11 @@ def configure(name: str, p: argparse.ArgumentParser, argv: Sequence[str] = (), *
     b.add_argument('--repeats', type=int, default=10, help='random training sets per size (default 10)')
     b.add_argument('--test-size', type=int, default=0,
                    help='test on this many held-out architectures instead of all the rest (default 0: all)')
-    b.add_argument('--features', nargs='+', default=['renas'], metavar='SET',
-                   help=f'variants to compare side by side: {variants}; SET*N is an ensemble of N '
-                        f'(default renas, ReNAS as published)')
+    b.add_argument('--features', nargs='+', metavar='SET',
+                   help=f'variants to compare side by side: {variants}; SET*N is an ensemble of N; or a '
+                        f'baseline on the same test sets: params, mult_adds (rank by network size, no training), '
+                        f'rf (random forest on one-hot choices; nb201, nb301) (default renas, ReNAS as '
+                        f'published; for nb301 renas renas+cost params mult_adds rf)')
     _add_train_args(b)
     _add_sweep_args(b, 'training', 'also write every tau and timing to this JSON file')
     b.set_defaults(func=cmd_bench)
@@ -330,7 +351,9 @@ def configure(name: str, p: argparse.ArgumentParser, argv: Sequence[str] = (), *
     sb.add_argument('--epochs', type=int, default=100, help='slowfast+renas: predictor epochs (default 100)')
     sb.add_argument('--batch-size', type=int, default=1024, help='slowfast+renas: predictor batch (default 1024)')
     sb.add_argument('--lr', type=float, default=1e-3, help='slowfast+renas: predictor learning rate (default 1e-3)')
-    sb.add_argument('--seed', type=int, default=0, help='predictor seed offset (default 0)')
+    sb.add_argument('--seed', type=int, default=0,
+                    help='slowfast+renas: seed of the predictor fits, combined with each run\'s seed and the '
+                         'fit\'s query count (default 0; runs are seeded 0..--seeds-1)')
     _add_sweep_args(sb, 'running seeds', 'also write the results to this JSON file (rewritten after each method)')
     sb.set_defaults(func=cmd_search_bench)
 

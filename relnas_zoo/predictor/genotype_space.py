@@ -226,7 +226,7 @@ def network_scores(genotypes: Sequence[Genotype]) -> np.ndarray:
     rows = []
     for g in genotypes:
         _, (flops, params) = _cell_costs(resolve_genotype(g))
-        rows.append([params * 1e3, flops * 1e6])
+        rows.append([round(params * 1e3), round(flops * 1e6)])  # whole counts, summed in floats
     return np.asarray(rows, dtype=np.float64).reshape(-1, 2)
 
 

@@ -48,6 +48,19 @@ class Space:
     def _scores(self, archs: Sequence[Any]) -> Dict[str, np.ndarray]:
         raise NotImplementedError
 
+    def scores(self, archs: Sequence[Any], names: Sequence[str]) -> Dict[str, np.ndarray]:
+        """Training-free figures by name (raw values), refused if this space has not got one."""
+        missing = [n for n in names if n not in self.scores_available]
+        if missing:
+            raise FeatureError(f'the {self.name} space has no {", ".join(missing)} score; it has '
+                               f'{", ".join(self.scores_available) or "none"}')
+        table = self._scores(archs) if names else {}
+        return {n: table[n] for n in names}
+
+    def one_hot(self, archs: Sequence[Any]) -> np.ndarray:
+        """``[n, k]`` the plain one-hot encoding of each architecture's choices (for baselines)."""
+        raise FeatureError(f'the {self.name} space has no one-hot encoding; the rf baseline needs one')
+
     def check_features(self, feature_set: str) -> Tuple[str, ...]:
         """The scores a feature set needs, refused if this space has not got them."""
         names = FEATURE_SETS[feature_set]
@@ -63,7 +76,7 @@ class Space:
         names = self.check_features(feature_set)
         if not names:
             return np.zeros((len(archs), 0))
-        scores = self._scores(archs)
+        scores = self.scores(archs, names)
         cols = [np.log(scores[n]) if n in ('params', 'mult_adds') else scores[n] for n in names]
         return np.stack(cols, axis=1)
 
@@ -85,6 +98,13 @@ class NB201Space(Space):
         table = nb201_scores_for(archs)
         return {n: table[:, i] for i, n in enumerate(SCORE_NAMES)}
 
+    def one_hot(self, archs):
+        out = np.zeros((len(archs), 6, len(nb201.OPS)), dtype=np.float32)
+        for n, cell in enumerate(archs):
+            for e, op in enumerate(cell):
+                out[n, e, nb201.OPS.index(op)] = 1
+        return out.reshape(len(archs), -1)
+
 
 class NB101Space(Space):
     name = 'nb101'
@@ -103,6 +123,7 @@ class NB101Space(Space):
 
 
 class GenotypeSpace(Space):
+    """This package's genotypes (the DARTS space RelativeNAS searches), from search folders."""
     name = 'relnas'
     scores_available = ('params', 'mult_adds')
 
@@ -115,8 +136,18 @@ class GenotypeSpace(Space):
         s = network_scores(archs)
         return dict(params=s[:, 0], mult_adds=s[:, 1])
 
+    def one_hot(self, archs):
+        from .genotype_space import one_hot
+        return one_hot(archs)
 
-SPACES = {'nb201': NB201Space, 'nb101': NB101Space, 'relnas': GenotypeSpace}
+
+class NB301Space(GenotypeSpace):
+    """The same DARTS space and encoding, from NAS-Bench-301 tables (NASLib's compact keys): a predictor
+    trained here ranks a search's genotypes too."""
+    name = 'nb301'
+
+
+SPACES = {'nb201': NB201Space, 'nb101': NB101Space, 'relnas': GenotypeSpace, 'nb301': NB301Space}
 
 
 def get_space(name: str) -> Space:
