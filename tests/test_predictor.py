@@ -171,23 +171,32 @@ def test_genotype_encoding_by_hand():
     normal = (('sep_conv_3x3', 0), ('skip_connect', 1), ('max_pool_3x3', 2), ('sep_conv_3x3', 0),
               ('avg_pool_3x3', 1), ('skip_connect', 1), ('dil_conv_3x3', 3), ('skip_connect', 0))
     g = Genotype(normal=normal, reduce=normal, normal_concat=(3, 5), reduce_concat=(3, 5))
+    codes_x = genotype_space.encode([g], op_types='codes')[0]
     x = genotype_space.encode([g])[0]
-    assert x.shape == (18, 11, 11)
+    assert codes_x.shape == (18, 11, 11) and x.shape == (32, 11, 11)
     # nodes: 0/1 inputs (self-loops), 2 + e the op of entry e, 10 output; node 4 (entries 4, 5) is dead
+    op_at = {(0, 0): 'input0', (1, 1): 'input1', (0, 2): 'sep_conv_3x3', (1, 3): 'skip_connect',
+             (2, 4): 'max_pool_3x3', (3, 4): 'max_pool_3x3', (0, 5): 'sep_conv_3x3', (4, 8): 'dil_conv_3x3',
+             (5, 8): 'dil_conv_3x3', (0, 9): 'skip_connect', (4, 10): 'output', (5, 10): 'output',
+             (8, 10): 'output', (9, 10): 'output'}
     codes = dict(input0=1, input1=2, max_pool_3x3=3, avg_pool_3x3=4, skip_connect=5, sep_conv_3x3=6,
                  dil_conv_3x3=8, output=10)
-    expected = {(0, 0): codes['input0'], (1, 1): codes['input1'], (0, 2): codes['sep_conv_3x3'],
-                (1, 3): codes['skip_connect'], (2, 4): codes['max_pool_3x3'], (3, 4): codes['max_pool_3x3'],
-                (0, 5): codes['sep_conv_3x3'], (4, 8): codes['dil_conv_3x3'], (5, 8): codes['dil_conv_3x3'],
-                (0, 9): codes['skip_connect'], (4, 10): 10, (5, 10): 10, (8, 10): 10, (9, 10): 10}
-    for ch in (0, 1):
-        assert {(i, j): x[ch, i, j] for i in range(11) for j in range(11) if x[ch, i, j]} == expected
+    channel = {op: i for i, op in enumerate(genotype_space.OPS)}
+    channel.update(input0=7, input1=7, output=7)
+    for cell in (0, 1):  # ReNAS's type matrix: op codes; ours: a channel per op, one for inputs and output
+        assert {(i, j): codes_x[cell, i, j] for i in range(11) for j in range(11) if codes_x[cell, i, j]} == \
+            {ij: codes[op] for ij, op in op_at.items()}
+        for c in range(8):
+            assert {(i, j) for i in range(11) for j in range(11) if x[8 * cell + c, i, j]} == \
+                {ij for ij, op in op_at.items() if channel[op] == c}, (cell, c)
+        assert set(np.unique(x[8 * cell:8 * cell + 8])) == {0.0, 1.0}
+    np.testing.assert_array_equal(x[16:], codes_x[2:])  # the cost channels are the same
     # cell 0, C=16 at 32x32: a sep_conv_3x3 is two (depthwise 3x3 + pointwise 1x1) halves
-    assert x[2, 0, 2] == pytest.approx(2 * (16 * 9 + 16 * 16) * 32 * 32 / 1e6)
-    assert x[2 + 8, 0, 2] == pytest.approx(2 * (16 * 9 + 16 * 16 + 2 * 16) / 1e3)
-    assert x[2, 0, 0] == pytest.approx(48 * 16 * 32 * 32 / 1e6)  # preprocess0: 1x1 from the 48-channel stem
+    assert x[16, 0, 2] == pytest.approx(2 * (16 * 9 + 16 * 16) * 32 * 32 / 1e6)
+    assert x[16 + 8, 0, 2] == pytest.approx(2 * (16 * 9 + 16 * 16 + 2 * 16) / 1e3)
+    assert x[16, 0, 0] == pytest.approx(48 * 16 * 32 * 32 / 1e6)  # preprocess0: 1x1 from the 48-channel stem
     net = RelativeNASNet(genotype=g, **genotype_space.PROXY)
-    assert x[2 + 8, 4, 8] * 1e3 == pytest.approx(sum(p.numel() for p in net.cells[0].nodes['3'].op1.parameters()))
+    assert x[16 + 8, 4, 8] * 1e3 == pytest.approx(sum(p.numel() for p in net.cells[0].nodes['3'].op1.parameters()))
 
 
 def test_genotype_costs_looked_up_equal_a_network_measured_directly():
@@ -214,9 +223,9 @@ def test_genotype_costs_looked_up_equal_a_network_measured_directly():
                 name = f'nodes.{e // 2}.op{e % 2 + 1}'
                 expect = counts.get(f'cells.{k}.{name}', 0) / 1e6
                 src = int(np.flatnonzero(adj[:, node])[0])
-                assert xi[2 + k, src, node] == pytest.approx(expect, abs=1e-9), (k, e)
+                assert xi[16 + k, src, node] == pytest.approx(expect, abs=1e-9), (k, e)
                 n_params = sum(p.numel() for p in c.get_submodule(name).parameters()) / 1e3
-                assert xi[2 + 8 + k, src, node] == pytest.approx(n_params, abs=1e-9), (k, e)
+                assert xi[16 + 8 + k, src, node] == pytest.approx(n_params, abs=1e-9), (k, e)
 
 
 # ---------------------------------------------------------------------------------------- NAS-Bench-301
@@ -500,6 +509,12 @@ def test_commands_bench_train_rank_on_tables(tmp_path, capsys):
     (['bench', '--space', 'nb101', '--features', 'renas+zc'], "needs synflow, which the nb101 space does not have"),
     (['bench', '--train-sizes', '20000'], 'train size 20000: must be in 2..15624'),
     (['bench', '--features', 'renas*0'], 'ensemble size'),
+    (['bench', '--features', 'renas-codes'], "'renas-codes' is for the DARTS space"),
+    (['bench', '--space', 'nb101', '--train-sizes', '100', '--features', 'rf'],
+     'the nb101 space has no one-hot encoding'),
+    (['bench', '--space', 'nb301', '--features', 'renas+synflow'], 'needs synflow, which the nb301 space'),
+    (['bench', '--space', 'nb301', '--features', 'forest'], 'or a baseline: params, mult_adds, rf'),
+    (['train', '--space', 'relnas', '--out', 'x.pt'], 'for a table of DARTS-space architectures use --space nb301'),
     (['train', '--table', 'nosuch.csv', '--out', 'x.pt'], 'nosuch.csv: no such file'),
     (['train', '--out', '/nonexistent/dir/p.pt'], 'folder /nonexistent/dir does not exist'),
     (['rank', 'missing.pt'], 'missing.pt: no such file'),

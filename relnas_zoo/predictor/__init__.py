@@ -1,6 +1,7 @@
 """ReNAS (Xu et al., CVPR 2021): a predictor that learns which of two architectures is better.
 
-Architectures become ReNAS feature tensors (``nb201``, ``nb101``, ``genotype_space``), a small CNN
+Architectures become ReNAS feature tensors (``nb201``, ``nb101``, ``genotype_space`` for the DARTS space
+of this package's search and NAS-Bench-301), a small CNN
 scores them and is trained with a pairwise ranking loss (``model``, ``predictor``); ``tables`` reads
 benchmark data without executing anything; ``bench`` measures Kendall's tau. The zoo core does not
 import this package.

@@ -20,7 +20,7 @@ import numpy as np
 from scipy.stats import kendalltau
 
 from .predictor import RelativisticPredictor, TrainConfig
-from .spaces import FeatureError, Space, parse_features
+from .spaces import CODES_SETS, FeatureError, Space, parse_features
 from .workers import job_data, run_jobs
 
 __all__ = ['kendall_bench', 'format_bench', 'BASELINES', 'parse_variant']
@@ -51,7 +51,7 @@ def _run_job(job) -> Dict[str, float]:
     """Train one variant on one seeded training set and rank the test architectures with it."""
     size, r, v = job
     d = job_data()
-    values, tensors = d['values'], d['tensors']
+    values = d['values']
     n = len(values)
     perm = np.random.default_rng([d['seed'], size, r]).permutation(n)
     train = perm[:size]
@@ -62,6 +62,7 @@ def _run_job(job) -> Dict[str, float]:
         scores = _baseline_scores(v, d, train, test, d['config'].seed + r)
         return dict(tau=float(kendalltau(scores, values[test]).statistic), fit_seconds=time.perf_counter() - t0,
                     rank_seconds=0.0, ranked=len(test))
+    tensors = d['tensors'][d['tensor_of'][fs]]
     extra = d['features'][fs]
     k = extra.shape[1]
     pred = RelativisticPredictor(tensors.shape[1], tensors.shape[2], k,
@@ -95,12 +96,14 @@ def kendall_bench(space: Space, archs: Sequence[Any], values: np.ndarray, train_
     t0 = time.perf_counter()
     one_hot = space.one_hot(archs) if 'rf' in variants else None  # refused early where a space has none
     proxy_scores = space.scores(archs, proxies)
-    tensors = space.encode(archs)
+    # one tensor per kind a variant reads (the DARTS space has two: its own and ReNAS's op-code one)
+    tensor_of = {fs: 'codes' if fs in CODES_SETS else 'own' for fs, members in parsed.values() if members}
+    tensors = {kind: space.encode(archs, fs) for kind, fs in {k: f for f, k in tensor_of.items()}.items()}
     features = {fs: space.features(archs, fs) for fs, members in parsed.values() if members}
     prep_seconds = time.perf_counter() - t0
     runs: Dict[str, Dict[int, List[Dict[str, float]]]] = {v: {s: [] for s in train_sizes} for v in variants}
     jobs = [(size, r, v) for size in train_sizes for r in range(repeats) for v in variants]
-    data = dict(tensors=tensors, features=features, values=values, parsed=parsed, config=config, seed=seed,
+    data = dict(tensors=tensors, tensor_of=tensor_of, features=features, values=values, parsed=parsed, config=config, seed=seed,
                 test_size=test_size, proxies=proxy_scores, one_hot=one_hot)
     bar = tqdm(total=len(jobs), desc='predictor bench', unit='fit', disable=not progress)
     for (size, r, v), res in zip(jobs, run_jobs(_run_job, jobs, data, workers)):

@@ -21,6 +21,7 @@ BUILTIN_TABLES = ('analog-nasbench', 'naslib')
 DEFAULT_METRIC = {'analog-nasbench': 'baseline_accuracy', 'naslib': 'cifar10'}
 #: `bench` variants when --features is not given: NAS-Bench-301 is measured beside its baselines.
 DEFAULT_VARIANTS = {'nb301': ('renas', 'renas+cost', 'params', 'mult_adds', 'rf')}
+DEFAULT_TRAIN_SIZES = {'nb201': (78, 156, 469, 781, 1563), 'nb301': (100, 200, 400, 600)}
 
 
 @contextmanager
@@ -71,10 +72,18 @@ def _metric(args: argparse.Namespace, table: Table) -> str:
                      f'{", ".join(table.metrics)}')
 
 
+#: (epochs, batch size) when not given. ReNAS's recipe, except in the DARTS space, where its full batches
+#: overfit the few hundred architectures a table or a search has: smaller batches and fewer epochs rank
+#: better there (bench/README.md, NAS-Bench-301).
+RECIPES = {'nb201': (200, 1024), 'nb101': (200, 1024), 'nb301': (50, 16), 'relnas': (50, 16)}
+
+
 def _config(args: argparse.Namespace, ensemble: int = 1) -> TrainConfig:
+    epochs, batch_size = RECIPES.get(getattr(args, 'space', 'nb201'), RECIPES['nb201'])
     try:
-        return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, ensemble=ensemble,
-                           seed=args.seed)
+        return TrainConfig(epochs=epochs if args.epochs is None else args.epochs,
+                           batch_size=batch_size if args.batch_size is None else args.batch_size, lr=args.lr,
+                           ensemble=ensemble, seed=args.seed)
     except ValueError as e:
         raise UsageError(str(e)) from None
 
@@ -89,8 +98,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         archs, values = table.with_metric(metric)
     print(f'{table.source}: {len(archs)} architectures with {metric}', file=sys.stderr)
     variants = args.features or list(DEFAULT_VARIANTS.get(space.name, ('renas',)))
+    sizes = args.train_sizes or list(DEFAULT_TRAIN_SIZES.get(space.name, DEFAULT_TRAIN_SIZES['nb201']))
     try:
-        rec = kendall_bench(space, archs, values, args.train_sizes, args.repeats, variants,
+        rec = kendall_bench(space, archs, values, sizes, args.repeats, variants,
                             _config(args), seed=args.seed, test_size=args.test_size, progress=not args.no_progress,
                             workers=args.workers)
     except ValueError as e:
@@ -133,7 +143,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         archs, targets, pairs, what = _training_data(args)
     print(f'training on {what}', file=sys.stderr)
     with phase('features', args.quiet):
-        tensors = space.encode(archs)
+        tensors = space.encode(archs, fs)
         extra = space.features(archs, fs)
     pred = RelativisticPredictor(tensors.shape[1], tensors.shape[2], extra.shape[1], _config(args, members),
                                  meta=dict(space=space.name, features=fs, trained_on=what))
@@ -166,7 +176,7 @@ def cmd_rank(args: argparse.Namespace) -> int:
             archs, values = table.with_metric(metric) if metric else (table.archs, None)
             names = [_arch_name(args.space, a) for a in archs]
     with phase('features', args.quiet):
-        tensors = space.encode(archs)
+        tensors = space.encode(archs, fs)
         extra = space.features(archs, fs)
     with phase(f'rank {len(archs)}', args.quiet):
         scores = pred.predict(tensors, extra if extra.shape[1] else None)
@@ -269,8 +279,9 @@ def _add_table_args(p: argparse.ArgumentParser) -> None:
 
 
 def _add_train_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument('--epochs', type=int, default=200, help='training epochs (default 200, as ReNAS)')
-    p.add_argument('--batch-size', type=int, default=1024, help='architectures per batch (default 1024, as ReNAS)')
+    p.add_argument('--epochs', type=int, help='training epochs (default 200, as ReNAS; 50 for nb301 and relnas)')
+    p.add_argument('--batch-size', type=int, help='architectures per batch (default 1024, as ReNAS; 16 for nb301 and '
+                                                  'relnas, where full batches overfit)')
     p.add_argument('--lr', type=float, default=1e-3, help='Adam learning rate (default 1e-3, as ReNAS)')
     p.add_argument('--seed', type=int, default=0, help='seed of the training sets and the networks (default 0)')
 
@@ -297,8 +308,9 @@ def configure(name: str, p: argparse.ArgumentParser, argv: Sequence[str] = (), *
 
     b = cmds.add_parser('bench', help='Kendall tau on every architecture not used for training, per training size')
     _add_table_args(b)
-    b.add_argument('--train-sizes', type=int, nargs='+', default=[78, 156, 469, 781, 1563],
-                   help='training-set sizes (default 78 156 469 781 1563: 0.5/1/3/5/10%% of NAS-Bench-201)')
+    b.add_argument('--train-sizes', type=int, nargs='+',
+                   help='training-set sizes (default 78 156 469 781 1563: 0.5/1/3/5/10%% of NAS-Bench-201; '
+                        'for nb301 100 200 400 600 of its 725)')
     b.add_argument('--repeats', type=int, default=10, help='random training sets per size (default 10)')
     b.add_argument('--test-size', type=int, default=0,
                    help='test on this many held-out architectures instead of all the rest (default 0: all)')

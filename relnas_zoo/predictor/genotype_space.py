@@ -30,8 +30,8 @@ from ..genotypes import NUM_INPUT_NODES, NUM_INTERMEDIATE_NODES, OPS, Genotype, 
 from ..networks import RelativeNASNet
 from .tensor import live_nodes, renas_tensor
 
-__all__ = ['cell_graph', 'encode', 'network_scores', 'one_hot', 'from_naslib_key', 'to_naslib_key',
-           'NASLibKeyError', 'PROXY']
+__all__ = ['cell_graph', 'encode', 'num_channels', 'network_scores', 'one_hot', 'from_naslib_key', 'to_naslib_key',
+           'NASLibKeyError', 'PROXY', 'OP_TYPES']
 
 #: The network the costs are measured on: the search proxy of the paper (C=16, 8 cells, CIFAR, 32x32).
 PROXY = dict(C=16, layers=8, num_classes=10, stem_type='cifar')
@@ -204,21 +204,40 @@ def _cell_costs(g: Genotype) -> Tuple[List[Tuple[bool, List[float], List[float]]
     return out, (total[0], total[1])
 
 
-def encode(genotypes: Sequence[Genotype]) -> np.ndarray:
-    """``[n, 2 + 2 * 8, 11, 11]``: the normal and reduction op-type matrices, then a mult-add matrix
-    (millions) for each of the proxy's 8 cells, then a parameter matrix (thousands) for each, every cell's
-    on its own cell type's graph."""
+#: Op-type channels: one per op, and one for the inputs' self-loops and the edges into the output.
+TYPE_CHANNELS: Tuple[Tuple[str, ...], ...] = (*((op,) for op in OPS), ('input0', 'input1', 'output'))
+OP_TYPES = ('onehot', 'codes')
+
+
+def _type_channels(adj: np.ndarray, ops: Sequence[str], op_types: str) -> List[np.ndarray]:
+    if op_types == 'codes':  # ReNAS's type matrix: one channel of op codes
+        return [renas_tensor(adj, [NODE_CODES[o] for o in ops], [])[0]]
+    return [renas_tensor(adj, [1.0 if o in names else 0.0 for o in ops], [])[0] for names in TYPE_CHANNELS]
+
+
+def num_channels(op_types: str = 'onehot') -> int:
+    return 2 * (1 if op_types == 'codes' else len(TYPE_CHANNELS)) + 2 * PROXY['layers']
+
+
+def encode(genotypes: Sequence[Genotype], op_types: str = 'onehot') -> np.ndarray:
+    """``[n, 2 * 8 + 2 * 8, 11, 11]``: the normal cell's op-type channels (one per op, then one for the
+    inputs and the output), the reduction cell's, then a mult-add matrix (millions) for each of the
+    proxy's 8 cells, then a parameter matrix (thousands) for each, every cell's on its own cell type's
+    graph. ``op_types='codes'`` gives ReNAS's single type matrix of op codes per cell type instead
+    (``[n, 18, 11, 11]``): on NAS-Bench-301 a channel per op ranks far better (bench/README.md), since a
+    code's size means nothing to the convolutions that read it."""
+    if op_types not in OP_TYPES:
+        raise ValueError(f'op_types={op_types!r}: choose one of {", ".join(OP_TYPES)}')
     out = []
     for g in genotypes:
         g = resolve_genotype(g)
         graphs = {red: cell_graph(*g.cell(red)) for red in (False, True)}
         cells, _ = _cell_costs(g)
-        channels = [renas_tensor(graphs[red][0], [NODE_CODES[o] for o in graphs[red][1]], [])[0]
-                    for red in (False, True)]
+        channels = [c for red in (False, True) for c in _type_channels(*graphs[red], op_types)]
         channels += [renas_tensor(graphs[red][0], flops, [])[0] for red, flops, _ in cells]
         channels += [renas_tensor(graphs[red][0], params, [])[0] for red, _, params in cells]
         out.append(np.stack(channels))
-    return np.stack(out) if out else np.zeros((0, 2 + 2 * PROXY['layers'], NUM_NODES, NUM_NODES), np.float32)
+    return np.stack(out) if out else np.zeros((0, num_channels(op_types), NUM_NODES, NUM_NODES), np.float32)
 
 
 def network_scores(genotypes: Sequence[Genotype]) -> np.ndarray:

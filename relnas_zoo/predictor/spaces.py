@@ -8,15 +8,20 @@ import numpy as np
 
 from . import nb101, nb201
 
-__all__ = ['SPACES', 'FEATURE_SETS', 'Space', 'get_space', 'parse_features', 'FeatureError']
+__all__ = ['SPACES', 'FEATURE_SETS', 'CODES_SETS', 'Space', 'get_space', 'parse_features', 'FeatureError']
 
-#: Named feature sets: the ReNAS tensor alone (as published) and with training-free figures beside it.
+#: Named feature sets: the ReNAS tensor alone and with training-free figures beside it.
 FEATURE_SETS: Dict[str, Tuple[str, ...]] = {
     'renas': (),
     'renas+cost': ('params', 'mult_adds'),
     'renas+synflow': ('synflow',),
     'renas+zc': ('params', 'mult_adds', 'synflow'),
+    'renas-codes': (),
+    'renas-codes+cost': ('params', 'mult_adds'),
 }
+#: Feature sets on ReNAS's literal type matrix (op codes) where a space's own tensor has one channel per
+#: op instead (the DARTS space); elsewhere the two tensors are one and these sets are refused.
+CODES_SETS = ('renas-codes', 'renas-codes+cost')
 
 
 class FeatureError(ValueError):
@@ -41,8 +46,10 @@ def parse_features(spec: str) -> Tuple[str, int]:
 class Space:
     name = ''
     scores_available: Tuple[str, ...] = ()
+    has_codes_tensor = False  # a second tensor with ReNAS's op-code type matrix (CODES_SETS)
 
-    def encode(self, archs: Sequence[Any]) -> np.ndarray:
+    def encode(self, archs: Sequence[Any], feature_set: str = 'renas') -> np.ndarray:
+        """``[n, C, N, N]`` feature tensors, the ones ``feature_set`` reads."""
         raise NotImplementedError
 
     def _scores(self, archs: Sequence[Any]) -> Dict[str, np.ndarray]:
@@ -64,11 +71,15 @@ class Space:
     def check_features(self, feature_set: str) -> Tuple[str, ...]:
         """The scores a feature set needs, refused if this space has not got them."""
         names = FEATURE_SETS[feature_set]
+        if feature_set in CODES_SETS and not self.has_codes_tensor:
+            raise FeatureError(f'feature set {feature_set!r} is for the DARTS space (nb301, relnas), whose own '
+                               f'tensor has a channel per op; the {self.name} tensor is ReNAS\'s op-code one: '
+                               f'use {feature_set.replace("-codes", "")}')
         missing = [n for n in names if n not in self.scores_available]
         if missing:
             raise FeatureError(f'feature set {feature_set!r} needs {", ".join(missing)}, which the {self.name} '
                                f'space does not have; use one of '
-                               f'{", ".join(k for k, v in FEATURE_SETS.items() if set(v) <= set(self.scores_available))}')
+                               f'{", ".join(k for k, v in FEATURE_SETS.items() if set(v) <= set(self.scores_available) and (self.has_codes_tensor or k not in CODES_SETS))}')
         return names
 
     def features(self, archs: Sequence[Any], feature_set: str) -> np.ndarray:
@@ -88,7 +99,7 @@ class NB201Space(Space):
     def __init__(self):
         self._costs = None
 
-    def encode(self, archs):
+    def encode(self, archs, feature_set='renas'):
         if self._costs is None:
             self._costs = nb201.op_costs()
         return nb201.encode(archs, self._costs)
@@ -110,7 +121,7 @@ class NB101Space(Space):
     name = 'nb101'
     scores_available = ('params', 'mult_adds')
 
-    def encode(self, archs):
+    def encode(self, archs, feature_set='renas'):
         return nb101.encode(archs)
 
     def _scores(self, archs):
@@ -126,10 +137,11 @@ class GenotypeSpace(Space):
     """This package's genotypes (the DARTS space RelativeNAS searches), from search folders."""
     name = 'relnas'
     scores_available = ('params', 'mult_adds')
+    has_codes_tensor = True
 
-    def encode(self, archs):
+    def encode(self, archs, feature_set='renas'):
         from .genotype_space import encode
-        return encode(archs)
+        return encode(archs, op_types='codes' if feature_set in CODES_SETS else 'onehot')
 
     def _scores(self, archs):
         from .genotype_space import network_scores

@@ -162,7 +162,7 @@ class RenasPairs:
     def _encode(self, cells: Sequence[Cell]):
         new = [c for c in dict.fromkeys(cells) if c not in self._inputs]
         if new:
-            x, e = self.space.encode(new), self.space.features(new, self.features)
+            x, e = self.space.encode(new, self.features), self.space.features(new, self.features)
             for c, xi, ei in zip(new, x, e):
                 self._inputs[c] = (xi, ei)
         return (np.stack([self._inputs[c][0] for c in cells]), np.stack([self._inputs[c][1] for c in cells]))
