@@ -40,7 +40,8 @@ def _job(job):
     n_train = POPULATION + PAIRS_PER_GENERATION * (generation - 1)
     train, held_out = order[:n_train], order[n_train:]
     # threshold 0 plans every pair with its confidence; each reported threshold is applied here
-    pred = PairPredictor(seed=d['seed'] + repeat, warmup=1, threshold=0.0, epochs=d['epochs'])
+    pred = PairPredictor(seed=d['seed'] + repeat, warmup=1, threshold=0.0, epochs=d['epochs'],
+                         batch_size=d['batch_size'])
     pairs = []
     for _ in range(PAIRS_PER_GENERATION * generation):
         a, b = rng.choice(train, size=2, replace=False)
@@ -70,6 +71,8 @@ def main() -> int:
                    help=f'confidence thresholds to report (default {cfg.predictor_threshold}, the search\'s)')
     p.add_argument('--epochs', type=int, default=cfg.predictor_epochs,
                    help=f'predictor epochs (default {cfg.predictor_epochs}, the search\'s)')
+    p.add_argument('--batch-size', type=int, default=1024,
+                   help='evaluated pairs per optimizer step (default 1024, the search\'s: every pair at once)')
     p.add_argument('--test-pairs', type=int, default=2000, help='held-out pairs planned per draw (default 2000)')
     p.add_argument('--seed', type=int, default=0, help='seed of the draws (default 0)')
     p.add_argument('--workers', type=int, default=2, help='single-threaded processes (default 2)')
@@ -79,6 +82,7 @@ def main() -> int:
     archs, acc = table.with_metric('cifar10')
     jobs = [(g, r) for g in args.generations for r in range(args.repeats)]
     data = dict(archs=archs, acc=acc, seed=args.seed, thresholds=args.thresholds, epochs=args.epochs,
+                batch_size=args.batch_size,
                 test_pairs=args.test_pairs)
     from tqdm import tqdm
     results = {}
@@ -108,6 +112,7 @@ def main() -> int:
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         atomic_write_json(args.json, dict(table=table.source, repeats=args.repeats, epochs=args.epochs,
+                                          batch_size=args.batch_size,
                                           test_pairs=args.test_pairs, seed=args.seed, results=rows))
         print(f'wrote {args.json}', file=sys.stderr)
     return 0

@@ -28,8 +28,9 @@ PairPlan = Optional[Dict[str, Any]]
 
 
 class PairPredictor:
-    def __init__(self, seed: int, warmup: int, threshold: float, epochs: int):
+    def __init__(self, seed: int, warmup: int, threshold: float, epochs: int, batch_size: int = 1024):
         self.seed, self.warmup, self.threshold, self.epochs = seed, warmup, threshold, epochs
+        self.batch_size = batch_size  # evaluated pairs per optimizer step
         self.genotypes: List[Genotype] = []
         self._index: Dict[Genotype, int] = {}
         self.pairs: List[Tuple[int, int]] = []       # (fast, slow) indices into genotypes
@@ -65,7 +66,7 @@ class PairPredictor:
         from ..predictor.predictor import RelativisticPredictor, TrainConfig
         x = self._encode(self.genotypes)
         seed = int(np.random.SeedSequence([self.seed, generation, 0x9E7A5]).generate_state(1)[0])
-        pred = RelativisticPredictor(x.shape[1], x.shape[2], 0, TrainConfig(epochs=self.epochs, seed=seed),
+        pred = RelativisticPredictor(x.shape[1], x.shape[2], 0, TrainConfig(epochs=self.epochs, batch_size=self.batch_size, seed=seed),
                                      meta=dict(space='relnas', features='renas', generation=generation,
                                                training_pairs=len(self.pairs)))
         self.predictor = pred.fit(x, pairs=np.asarray(self.pairs, dtype=np.int64))
