@@ -98,7 +98,10 @@ def kendall_bench(space: Space, archs: Sequence[Any], values: np.ndarray, train_
     proxy_scores = space.scores(archs, proxies)
     # one tensor per kind a variant reads (the DARTS space has two: its own and ReNAS's op-code one)
     tensor_of = {fs: 'codes' if fs in CODES_SETS else 'own' for fs, members in parsed.values() if members}
-    tensors = {kind: space.encode(archs, fs) for kind, fs in {k: f for f, k in tensor_of.items()}.items()}
+    tensors: Dict[str, np.ndarray] = {}
+    for fs, kind in tensor_of.items():
+        if kind not in tensors:
+            tensors[kind] = space.encode(archs, fs)
     features = {fs: space.features(archs, fs) for fs, members in parsed.values() if members}
     prep_seconds = time.perf_counter() - t0
     runs: Dict[str, Dict[int, List[Dict[str, float]]]] = {v: {s: [] for s in train_sizes} for v in variants}

@@ -27,7 +27,8 @@ import torch
 
 from ..complexity import mult_adds_by_module
 from ..genotypes import NUM_INPUT_NODES, NUM_INTERMEDIATE_NODES, OPS, Genotype, GenotypeError, resolve_genotype
-from ..networks import RelativeNASNet
+from ..cells import live_states
+from ..networks import RelativeNASNet, reduction_layers
 from .tensor import live_nodes, renas_tensor
 
 __all__ = ['cell_graph', 'encode', 'num_channels', 'network_scores', 'one_hot', 'from_naslib_key', 'to_naslib_key',
@@ -181,8 +182,6 @@ def _frame_costs(normal_concat: int, reduce_concat: int) -> Tuple[Dict[Tuple[int
 def _cell_costs(g: Genotype) -> Tuple[List[Tuple[bool, List[float], List[float]]], Cost]:
     """Per proxy cell (reduction, node mult-adds, node params) on the graph's node order, and the
     network's totals (live modules only, as the network builds them)."""
-    from ..cells import live_states
-    from ..networks import reduction_layers
     pre, frame = _frame_costs(len(g.normal_concat), len(g.reduce_concat))
     ops = _op_costs()
     out, total = [], list(frame)

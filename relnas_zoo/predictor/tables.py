@@ -143,16 +143,6 @@ def naslib_nb101(path: Optional[Union[str, Path]] = None) -> Table:
                  f'NASLib NAS-Bench-101 subset ({path.name})')
 
 
-def _nb301_genotypes(keys: Sequence[str], source: str) -> List[Any]:
-    out = []
-    for n, key in enumerate(keys, start=1):
-        try:
-            out.append(genotype_space.from_naslib_key(key))
-        except genotype_space.NASLibKeyError as e:
-            raise TableError(f'{source}, row {n}: {e}') from None
-    return out
-
-
 def _is_naslib_nb301(data: Any) -> bool:
     """NASLib's layout: ``{dataset: {key: {"val_accuracy": ...}}}``."""
     return (isinstance(data, dict) and bool(data) and all(isinstance(v, dict) and v for v in data.values())
@@ -164,11 +154,19 @@ def naslib_nb301(path: Optional[Union[str, Path]] = None) -> Table:
     (validation accuracy of the NAS-Bench-301 training data), or one metric per dataset of a file in the
     same layout."""
     path = Path(path) if path else NASLIB_DIR / 'nb301_naslib_zc_725.json'
-    data = _json_file(path)
+    return _naslib_nb301_table(_json_file(path), path)
+
+
+def _naslib_nb301_table(data: Any, path: Path) -> Table:
     if not _is_naslib_nb301(data):
         raise TableError(f'{path}: not NASLib\'s NAS-Bench-301 layout ({{dataset: {{key: {{"val_accuracy": ...}}}}}})')
     keys = list(dict.fromkeys(k for d in data.values() for k in d))
-    archs = _nb301_genotypes(keys, str(path))
+    archs = []
+    for n, key in enumerate(keys, start=1):
+        try:
+            archs.append(_parse_nb301(key))
+        except TableError as e:
+            raise TableError(f'{path}, row {n}: {e}') from None
     metrics = {}
     for ds, rows in data.items():
         values = []
@@ -192,14 +190,15 @@ def _json_file(path: Path) -> Any:
         raise TableError(f'{path}: not valid JSON ({e})') from None
 
 
-def _records(path: Path) -> List[Dict[str, Any]]:
+def _records(path: Path, data: Any = None) -> List[Dict[str, Any]]:
+    """The rows of a CSV or JSON table (``data``: the JSON file's content, when already read)."""
     if not path.is_file():
         raise TableError(f'{path}: no such file')
     if path.suffix.lower() == '.csv':
         with open(path, newline='', encoding='utf-8') as f:
             return list(csv.DictReader(f))
     if path.suffix.lower() == '.json':
-        data = _json_file(path)
+        data = _json_file(path) if data is None else data
         if isinstance(data, dict):  # {arch: {metric: value}}
             return [dict(_arch=k, **v) if isinstance(v, dict) else {'_arch': k, '_bad': v} for k, v in data.items()]
         if isinstance(data, list):
@@ -241,10 +240,11 @@ def read_table(path: Union[str, Path], arch_column: str = 'arch', metrics: Optio
     path = Path(path)
     if space not in _ARCH_PARSERS:
         raise TableError(f'a table file holds nb201 or nb301 architectures, not {space}')
-    if space == 'nb301' and path.suffix.lower() == '.json' and _is_naslib_nb301(_json_file(path)):
-        return naslib_nb301(path)
+    data = _json_file(path) if path.suffix.lower() == '.json' else None
+    if space == 'nb301' and _is_naslib_nb301(data):
+        return _naslib_nb301_table(data, path)
     parse = _ARCH_PARSERS[space]
-    rows = _records(path)
+    rows = _records(path, data)
     if not rows:
         raise TableError(f'{path}: the table has no rows')
     if metrics is None:  # the metric columns: those the first row holds numbers in (not a name, a note)
