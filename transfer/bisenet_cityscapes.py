@@ -12,17 +12,25 @@
 # module and the heads, no weight decay on BN and biases. Testing as the paper: 1024x1024 sliding windows
 # over the 2048x1024 frame (stride 854: three windows); multi-scale + flip (scales 0.5-1.75) with
 # tools/test.py --tta.
+# The network and test path are those of the authors' BiSeNet (EMI-Group/TransferLearning-Tasks, BiSeNet/), which
+# the released models were trained and tested with: every conv module outside the backbone is an in-place
+# activated BN (AbsAffineBN: scale |w| + eps, synchronised over the GPUs as InPlaceABNSync) with LeakyReLU(0.01)
+# (BiSeNet.py, modules/bn.py), output convs without bias or dropout, bilinear upsampling with align_corners=True
+# (BiSeNet.py:244), and windows combined as exp(softmax) (valid.py:52).
+# A released file: relnas-zoo convert model_iterfinal.pth bisenet.pth --config bisenet_cityscapes
 custom_imports = dict(imports=['relnas_zoo.mm'], allow_failed_imports=False)
 default_scope = 'mmseg'
 
 data_root = 'data/cityscapes/'
 crop_size = (1024, 1024)
-norm_cfg = dict(type='SyncBN', requires_grad=True)  # plain BN on one process or CPU DDP (tools/train.py)
+norm_cfg = dict(type='SyncBN', requires_grad=True)  # the backbone's; plain BN on one process or CPU DDP
+abn_cfg = dict(type='AbsAffineBN', sync=True)  # the authors' InPlaceABNSync: synchronised on several GPUs
+act_cfg = dict(type='LeakyReLU', negative_slope=0.01)
 ohem = dict(type='OHEMPixelSampler', thresh=0.7, min_kept=65536)
 data_preprocessor = dict(type='SegDataPreProcessor', mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
                          bgr_to_rgb=True, pad_val=0, seg_pad_val=255, size=crop_size)
 model = dict(
-    type='EncoderDecoder',
+    type='WindowProbEncoderDecoder',
     data_preprocessor=data_preprocessor,
     backbone=dict(
         type='BiSeNetV1Paper',
@@ -35,19 +43,22 @@ model = dict(
             type='RelativeNASBackbone', genotype='RelativeNAS', C=46, layers=14, out_indices=(0, 1, 2, 3),
             norm_eval=False, norm_cfg=norm_cfg,  # synchronised BN in the backbone too (4 images per GPU)
             init_cfg=dict(type='Pretrained', checkpoint='checkpoints/relativenas_imagenet.pth')),
-        norm_cfg=norm_cfg,
-        align_corners=False,
+        norm_cfg=abn_cfg,
+        act_cfg=act_cfg,
+        align_corners=True,
         init_cfg=None),
     decode_head=dict(
-        type='FCNHead', in_channels=256, in_index=0, channels=256, num_convs=1, concat_input=False,
-        dropout_ratio=0.1, num_classes=19, norm_cfg=norm_cfg, align_corners=False, sampler=ohem,
+        type='BiSeNetOutputHead', in_channels=256, in_index=0, channels=256, num_convs=1, concat_input=False,
+        dropout_ratio=0., num_classes=19, norm_cfg=abn_cfg, act_cfg=act_cfg, align_corners=True, sampler=ohem,
         loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
     auxiliary_head=[
-        dict(type='FCNHead', in_channels=128, channels=64, num_convs=1, num_classes=19, in_index=1,
-             norm_cfg=norm_cfg, concat_input=False, align_corners=False, sampler=ohem,
+        dict(type='BiSeNetOutputHead', in_channels=128, channels=64, num_convs=1, num_classes=19, in_index=1,
+             dropout_ratio=0., norm_cfg=abn_cfg, act_cfg=act_cfg, concat_input=False, align_corners=True,
+             sampler=ohem,
              loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
-        dict(type='FCNHead', in_channels=128, channels=64, num_convs=1, num_classes=19, in_index=2,
-             norm_cfg=norm_cfg, concat_input=False, align_corners=False, sampler=ohem,
+        dict(type='BiSeNetOutputHead', in_channels=128, channels=64, num_convs=1, num_classes=19, in_index=2,
+             dropout_ratio=0., norm_cfg=abn_cfg, act_cfg=act_cfg, concat_input=False, align_corners=True,
+             sampler=ohem,
              loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
     ],
     train_cfg=dict(),

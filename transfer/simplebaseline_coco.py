@@ -7,18 +7,25 @@
 # figures (detected boxes).
 #   tools/dist_train.sh transfer/simplebaseline_coco.py 4 --cfg-options model.backbone.init_cfg.checkpoint=WEIGHTS
 # Head: three 256-channel 4x4 deconvolutions on the stride-32 level (736 channels), MSRA heatmaps (48x64).
+# The network, its input and its test path are those the released models were trained and tested with
+# (EMI-Group/TransferLearning-Tasks, Simplebaseline/): images as cv2 reads them (BGR) normalised with the RGB
+# ImageNet constants (lib/dataset/JointsDataset.py:72-74), ground-truth boxes read as inclusive pixel indices
+# (lib/dataset/coco.py:139-142), flip test with the one-pixel heatmap shift (lib/core/function.py:97-110), and
+# decoding with the quarter-pixel shift only inside the heatmap on both axes (lib/core/inference.py).
+# A released file: relnas-zoo convert model_best.pth.tar simplebaseline.pth --config simplebaseline_coco
 custom_imports = dict(imports=['relnas_zoo.mm'], allow_failed_imports=False)
 default_scope = 'mmpose'
 
 data_root = 'data/coco/'
-codec = dict(type='MSRAHeatmap', input_size=(192, 256), heatmap_size=(48, 64), sigma=2)
+codec = dict(type='SimpleBaselineHeatmap', input_size=(192, 256), heatmap_size=(48, 64), sigma=2)
 model = dict(
     type='TopdownPoseEstimator',
+    # bgr_to_rgb=False: the BGR image with the RGB constants, as SimpleBaseline's code trains and tests
     data_preprocessor=dict(type='PoseDataPreprocessor', mean=[123.675, 116.28, 103.53],
-                           std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
+                           std=[58.395, 57.12, 57.375], bgr_to_rgb=False),
     backbone=dict(
         type='RelativeNASBackbone', genotype='RelativeNAS', C=46, layers=14, out_indices=(3,),
-        norm_cfg=dict(type='SyncBN'),  # 32 images per GPU: synchronised statistics as one GPU's batch
+        norm_cfg=dict(type='SyncBN'),  # 32 images per GPU: synchronised statistics (sync_bn below: the head too)
         init_cfg=dict(type='Pretrained', checkpoint='checkpoints/relativenas_imagenet.pth')),
     head=dict(
         type='HeatmapHead', in_channels=736, out_channels=17,
@@ -45,13 +52,13 @@ val_pipeline = [
 train_dataloader = dict(
     batch_size=32, num_workers=4, persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(type='CocoDataset', data_root=data_root, data_mode='topdown',
+    dataset=dict(type='SimpleBaselineCocoDataset', data_root=data_root, data_mode='topdown',
                  ann_file='annotations/person_keypoints_train2017.json', data_prefix=dict(img='train2017/'),
                  pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=32, num_workers=4, persistent_workers=True, drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
-    dataset=dict(type='CocoDataset', data_root=data_root, data_mode='topdown',
+    dataset=dict(type='SimpleBaselineCocoDataset', data_root=data_root, data_mode='topdown',
                  ann_file='annotations/person_keypoints_val2017.json', bbox_file=None,
                  data_prefix=dict(img='val2017/'), test_mode=True, pipeline=val_pipeline))
 test_dataloader = val_dataloader
@@ -77,6 +84,7 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='PoseVisualizationHook', enable=False))
 custom_hooks = [dict(type='SyncBuffersHook')]
+sync_bn = 'torch'  # several GPUs: every BN layer, the head's included, synchronises its statistics
 env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
                dist_cfg=dict(backend='nccl'))
 vis_backends = [dict(type='LocalVisBackend')]

@@ -6,14 +6,21 @@
 # Every non-difficult box is trained, small ones included (the paper highlights small-object classes).
 #   tools/dist_train.sh transfer/ssdlite_voc.py 4 --cfg-options model.backbone.init_cfg.checkpoint=WEIGHTS
 # WEIGHTS: ImageNet-trained RelativeNAS, our format or the authors' (default path below).
+# The network, input and test path are those of the authors' SSDLite (EMI-Group/TransferLearning-Tasks,
+# SSDLite/vision/ssd/), which the released models were trained and tested with: plain BN (eps 1e-5) in the extra
+# levels and heads, a biased depthwise conv in each head and a plain 1x1 conv on the last level (ops.py:6-14,
+# ssd_mobile.py:23-39), priors clamped to the image (box_utils.py:58), RGB input (x - 127) / 128
+# (config/ssdlite_config.py), per-class top-200 hard NMS at 0.45 over scores > 0.01 without clipping or a cap
+# (predictor.py, box_utils.py:198-223), and their VOC07 AP (eval_metrics.py: IoU without +1, match above 0.5).
+# A released file: relnas-zoo convert pairnas-Epoch-199.pth ssdlite.pth --config ssdlite_voc
 custom_imports = dict(imports=['relnas_zoo.mm'], allow_failed_imports=False)  # backbone + SSDLiteHead fix
 default_scope = 'mmdet'
 
 data_root = 'data/VOCdevkit/'
 input_size = 320
-data_preprocessor = dict(type='DetDataPreprocessor', mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
-                         bgr_to_rgb=True, pad_size_divisor=1)
-norm_cfg = dict(type='BN', eps=0.001, momentum=0.03)
+data_preprocessor = dict(type='DetDataPreprocessor', mean=[127, 127, 127], std=[128, 128, 128], bgr_to_rgb=True,
+                         pad_size_divisor=1)
+norm_cfg = dict(type='SyncBN', eps=1e-5, momentum=0.1)  # PyTorch's BN defaults; synchronised over several GPUs
 model = dict(
     type='SingleStageDetector',
     data_preprocessor=data_preprocessor,
@@ -28,21 +35,27 @@ model = dict(
         in_channels=(368, 736, 512, 256, 256, 64),
         num_classes=20,
         use_depthwise=True,
+        depthwise_bias=True,
+        plain_levels=(5,),
         norm_cfg=norm_cfg,
         act_cfg=dict(type='ReLU6'),
         init_cfg=dict(type='Normal', layer='Conv2d', std=0.001),
         anchor_generator=dict(
-            type='SSDAnchorGenerator', scale_major=False, strides=[16, 32, 64, 100, 150, 300],
+            type='ClampedSSDAnchorGenerator', clamp_size=input_size, scale_major=False,
+            strides=[16, 32, 64, 100, 150, 300],
             ratios=[[2, 3], [2, 3], [2, 3], [2, 3], [2, 3], [2, 3]],
             min_sizes=[60, 105, 150, 195, 240, 285], max_sizes=[105, 150, 195, 240, 285, 330]),
-        bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[.0, .0, .0, .0], target_stds=[0.1, 0.1, 0.2, 0.2])),
+        bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[.0, .0, .0, .0], target_stds=[0.1, 0.1, 0.2, 0.2],
+                       clip_border=False)),
     train_cfg=dict(
         assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.5, neg_iou_thr=0.5, min_pos_iou=0., ignore_iof_thr=-1,
                       gt_max_assign_all=False),
         sampler=dict(type='PseudoSampler'), smoothl1_beta=1., allowed_border=-1, pos_weight=-1, neg_pos_ratio=3,
         debug=False),
-    test_cfg=dict(nms_pre=1000, nms=dict(type='nms', iou_threshold=0.45), min_bbox_size=0, score_thr=0.02,
-                  max_per_img=200))
+    # the authors' predictor: per class the 200 best scores above 0.01, hard NMS, every kept box, no clamp of
+    # the size deltas (wh_ratio_clip), no minimum size
+    test_cfg=dict(per_class_candidates=200, score_thr=0.01, nms=dict(type='nms', iou_threshold=0.45),
+                  min_bbox_size=-1, max_per_img=-1, wh_ratio_clip=1e-12))
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
@@ -81,7 +94,7 @@ val_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=_voc(2007, 'test', test_pipeline, test_mode=True))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='VOCMetric', metric='mAP', eval_mode='11points')  # the VOC2007 protocol
+val_evaluator = dict(type='PlainIoUVOCMetric')  # VOC2007 11-point AP as the authors' evaluation computes it
 test_evaluator = val_evaluator
 del _voc  # keep the config dump free of functions
 

@@ -38,8 +38,9 @@ for _package in ('mmdet', 'mmseg', 'mmpose', 'mmpretrain'):
     registered_in.append(_package)
 
 if 'mmdet' in registered_in:
-    from .detection import SSDLiteExtraLevels, SSDLiteHead  # noqa: F401  (register with mmdet)
+    from .detection import ClampedSSDAnchorGenerator, SSDLiteExtraLevels, SSDLiteHead  # noqa: F401  (register with mmdet)
+    from .voc_metric import PlainIoUVOCMetric  # noqa: F401
 if 'mmseg' in registered_in:
-    from .segmentation import BiSeNetV1Paper  # noqa: F401  (register with mmseg)
+    from .segmentation import AbsAffineBN, BiSeNetOutputHead, BiSeNetV1Paper, WindowProbEncoderDecoder  # noqa: F401
 if 'mmpose' in registered_in:
-    from .pose import ClippedNormalBBoxTransform  # noqa: F401  (register with mmpose)
+    from .pose import ClippedNormalBBoxTransform, SimpleBaselineCocoDataset, SimpleBaselineHeatmap  # noqa: F401

@@ -1,21 +1,33 @@
-"""mmdet parts for SSDLite on RelativeNAS: the extra-level neck and an SSD head that can validate.
+"""mmdet parts for SSDLite on RelativeNAS: the extra-level neck, the head, its anchors and post-processing
+as the authors' SSDLite (EMI-Group/TransferLearning-Tasks, SSDLite/vision/ssd/), which their released
+models were trained and tested with.
 
-mmdet 3.3.0's shared dense-head prediction code reads ``self.loss_cls``, which ``SSDHead`` never builds
-(open-mmlab/mmdetection#11063, fixed by the unreleased PR #11524): training works, the first validation
-dies. ``SSDLiteHead`` is ``SSDHead`` with that attribute present, so configs that use it validate.
+* ``SSDLiteHead``: mmdet's ``SSDHead`` that can validate (mmdet 3.3.0's shared prediction code reads
+  ``self.loss_cls``, which ``SSDHead`` never builds: open-mmlab/mmdetection#11063), with two options of the
+  authors' heads (``ops.py:6-14``, ``ssd_mobile.py:23-39``): a bias on the depthwise convolution before its
+  BN (``depthwise_bias``) and levels whose heads are one plain 1x1 convolution (``plain_levels``); and,
+  when ``test_cfg`` has ``per_class_candidates``, the authors' post-processing (``predictor.py:47-58``,
+  ``box_utils.py:198-223``): per class, scores above ``score_thr``, the ``per_class_candidates`` best, hard
+  NMS, no cap per image unless ``max_per_img`` > 0.
+* ``ClampedSSDAnchorGenerator``: SSD anchors whose width and height are clamped to the input size, as the
+  authors clamp their priors to [0, 1] in centre form (``box_utils.py:58``).
 """
 from __future__ import annotations
 
+import copy
 from typing import List, Optional, Sequence, Tuple
 
 import torch
+from mmcv.cnn import ConvModule
 from mmdet.models.dense_heads import SSDHead
 from mmdet.models.layers import InvertedResidual
-from mmdet.registry import MODELS
+from mmdet.models.task_modules.prior_generators import SSDAnchorGenerator
+from mmdet.registry import MODELS, TASK_UTILS
 from mmengine.model import BaseModule
+from mmengine.structures import InstanceData
 from torch import nn
 
-__all__ = ['SSDLiteHead', 'SSDLiteExtraLevels']
+__all__ = ['SSDLiteHead', 'SSDLiteExtraLevels', 'ClampedSSDAnchorGenerator']
 
 
 class _NoCustomClassLoss:
@@ -25,11 +37,82 @@ class _NoCustomClassLoss:
 
 @MODELS.register_module(force=True)
 class SSDLiteHead(SSDHead):
-    """``SSDHead`` that can run mmdet 3.3.0's prediction path (see the module docstring)."""
+    """``SSDHead`` that validates, with the authors' head options (module docstring).
 
-    def __init__(self, *args, **kwargs):
+    Args:
+        depthwise_bias: the depthwise 3x3 convolution of each depthwise head has a bias (before its norm).
+        plain_levels: levels whose two heads are a single 1x1 convolution (the authors': the last level).
+        *args, **kwargs: ``SSDHead``'s.
+    """
+
+    def __init__(self, *args, depthwise_bias: bool = False, plain_levels: Sequence[int] = (), **kwargs):
+        self.depthwise_bias = depthwise_bias
+        self.plain_levels = tuple(plain_levels)
         super().__init__(*args, **kwargs)
         self.loss_cls = _NoCustomClassLoss()
+
+    def _init_layers(self) -> None:
+        if not self.use_depthwise or self.stacked_convs:
+            if self.depthwise_bias or self.plain_levels:
+                raise ValueError('depthwise_bias and plain_levels describe SSDLite heads: use_depthwise=True, '
+                                 'stacked_convs=0')
+            return super()._init_layers()
+        self.cls_convs, self.reg_convs = nn.ModuleList(), nn.ModuleList()
+        for level, (channels, priors) in enumerate(zip(self.in_channels, self.num_base_priors)):
+            for convs, out in ((self.cls_convs, priors * self.cls_out_channels), (self.reg_convs, priors * 4)):
+                layers: List[nn.Module] = []
+                if level not in self.plain_levels:
+                    depthwise = ConvModule(channels, channels, 3, padding=1, groups=channels, conv_cfg=self.conv_cfg,
+                                           norm_cfg=self.norm_cfg, act_cfg=self.act_cfg)
+                    if self.depthwise_bias:  # added after building: ConvModule warns about a bias before a norm
+                        depthwise.conv.bias = nn.Parameter(torch.zeros(channels))
+                    layers.append(depthwise)
+                layers.append(nn.Conv2d(channels, out, kernel_size=1))
+                convs.append(nn.Sequential(*layers))
+
+    def _predict_by_feat_single(self, cls_score_list, bbox_pred_list, score_factor_list, mlvl_priors, img_meta,
+                                cfg=None, rescale=False, with_nms=True):
+        cfg = copy.deepcopy(self.test_cfg if cfg is None else cfg)
+        if cfg.get('per_class_candidates') is None:
+            return super()._predict_by_feat_single(cls_score_list, bbox_pred_list, score_factor_list, mlvl_priors,
+                                                   img_meta, cfg, rescale, with_nms)
+        if self.use_sigmoid_cls:
+            raise ValueError('test_cfg.per_class_candidates needs a softmax classifier (background as a class)')
+        scores = torch.cat([s.permute(1, 2, 0).reshape(-1, self.cls_out_channels) for s in cls_score_list])
+        scores = scores.softmax(-1)[:, :-1]
+        deltas = torch.cat([b.permute(1, 2, 0).reshape(-1, self.bbox_coder.encode_size) for b in bbox_pred_list])
+        boxes = self.bbox_coder.decode(torch.cat(list(mlvl_priors)), deltas, max_shape=img_meta['img_shape'],
+                                       wh_ratio_clip=cfg.get('wh_ratio_clip', 16 / 1000))
+        # per class: the best candidates among the scores above the threshold
+        k = min(int(cfg.per_class_candidates), scores.shape[0])
+        top, idx = scores.masked_fill(scores <= cfg.get('score_thr', 0.), -1.).topk(k, dim=0)
+        keep = top > cfg.get('score_thr', 0.)
+        labels = torch.arange(scores.shape[1], device=scores.device).expand_as(idx)[keep]
+        results = InstanceData(bboxes=boxes[idx[keep]], scores=top[keep], labels=labels)
+        if cfg.get('max_per_img', -1) <= 0:
+            cfg.max_per_img = len(results)  # no cap (mmdet's post-processing would cut at [:-1])
+        return self._bbox_post_process(results=results, cfg=cfg, rescale=rescale, with_nms=with_nms,
+                                       img_meta=img_meta)
+
+
+@TASK_UTILS.register_module(force=True)
+class ClampedSSDAnchorGenerator(SSDAnchorGenerator):
+    """``SSDAnchorGenerator`` whose anchor widths and heights are at most ``clamp_size`` (the input size),
+    the centre kept: the authors' priors, clamped to [0, 1] of the image in centre form."""
+
+    def __init__(self, *args, clamp_size: Optional[float] = None, **kwargs):
+        self.clamp_size = clamp_size
+        super().__init__(*args, **kwargs)
+
+    def gen_base_anchors(self) -> List[torch.Tensor]:
+        anchors = super().gen_base_anchors()
+        if self.clamp_size is None:
+            return anchors
+        clamped = []
+        for base in anchors:
+            centre, size = (base[:, :2] + base[:, 2:]) / 2, (base[:, 2:] - base[:, :2]).clamp(max=self.clamp_size)
+            clamped.append(torch.cat([centre - size / 2, centre + size / 2], dim=1))
+        return clamped
 
 
 @MODELS.register_module(force=True)
@@ -37,7 +120,7 @@ class SSDLiteExtraLevels(BaseModule):
     """Pass the backbone levels through and add stride-2 inverted-residual levels after the last one.
 
     Each extra level is a MobileNetV2 inverted residual (1x1 conv to the hidden width, stride-2 depthwise
-    3x3, linear 1x1 projection to ``out``). The hidden width is ``int(in * ratio)`` for
+    3x3, linear 1x1 projection to ``out``). The hidden width is ``round(in * ratio)`` (the authors' ``ops.py``) for
     ``expand_ratios`` (the authors' SSDLite: 0.2, 0.25, 0.5, 0.25, i.e. 147, 128, 128 and 64 channels after
     736 input channels), or ``out // 2`` (the usual SSDLite extra block) without them. The paper's
     RelativeNAS SSDLite uses four levels with 512, 256, 256 and 64 channels.
@@ -55,7 +138,7 @@ class SSDLiteExtraLevels(BaseModule):
         layers: List[nn.Module] = []
         prev = self.in_channels[-1]
         for i, out in enumerate(extra_channels):
-            hidden = int(prev * expand_ratios[i]) if expand_ratios is not None else out // 2
+            hidden = int(round(prev * expand_ratios[i])) if expand_ratios is not None else out // 2
             layers.append(InvertedResidual(prev, out, mid_channels=hidden, kernel_size=3, stride=2,
                                            norm_cfg=norm_cfg, act_cfg=act_cfg))
             prev = out
