@@ -78,27 +78,8 @@ TABLES = {
 
 def build_model(config: str, dead_weights: bool = False):
     """The model of a transfer config as training builds it, without pretrained weights, in eval mode."""
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-
-    cfg = Config.fromfile(str(ROOT / config))
-    init_default_scope(cfg.default_scope)
-    import relnas_zoo.mm  # noqa: F401  (the config's custom_imports, for this process)
-    from mmengine.registry import MODELS
-    from relnas_zoo.mm.runtime import replace_sync_bn
-    model_cfg = replace_sync_bn(cfg.model.copy())  # one process: plain BN (same parameters)
-    model_cfg.pop('data_preprocessor', None)
-
-    def adjust(node):
-        if isinstance(node, dict):
-            if isinstance(node.get('init_cfg'), dict) and node['init_cfg'].get('type') == 'Pretrained':
-                node['init_cfg'] = None
-            if node.get('type') == 'RelativeNASBackbone' and dead_weights:
-                node['prune_unused'] = False
-            for v in node.values():
-                adjust(v)
-    adjust(model_cfg)
-    return MODELS.build(model_cfg).eval()
+    from relnas_zoo.mm.models import build_transfer_model, load_transfer_config
+    return build_transfer_model(load_transfer_config(ROOT / config), dead_weights)
 
 
 def _forward(model, x, aux: bool) -> None:

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from mmengine.registry import MODELS as MMENGINE_MODELS
-from mmseg.models.backbones.bisenetv1 import BiSeNetV1, ContextPath, SpatialPath
+from mmseg.models.backbones.bisenetv1 import AttentionRefinementModule, BiSeNetV1, ContextPath, SpatialPath
 from mmseg.models.decode_heads import FCNHead
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
@@ -102,6 +102,9 @@ class BiSeNetV1Paper(BiSeNetV1):
         self.conv_cfg, self.norm_cfg, self.act_cfg = conv_cfg, norm_cfg, act_cfg
         cfgs = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
         self.context_path = ContextPath(backbone_cfg, context_channels, align_corners, **cfgs)
+        for level, width in (('arm16', context_channels[1]), ('arm32', context_channels[2])):
+            # mmseg's ContextPath builds its attention refinement modules without its cfgs
+            setattr(self.context_path, level, AttentionRefinementModule(width, context_channels[0], **cfgs))
         self.spatial_path = SpatialPath(in_channels, spatial_channels, **cfgs)
         self.ffm = PaperFeatureFusion(spatial_channels[-1] + context_channels[0], out_channels, norm_cfg=norm_cfg,
                                       act_cfg=act_cfg)

@@ -1,0 +1,49 @@
+"""The models of the transfer configs, built as OpenMMLab's tools build them (for conversion and counts)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Union
+
+from torch import nn
+
+from ..config_files import transfer_config
+
+__all__ = ['resolve_transfer_config', 'load_transfer_config', 'build_transfer_model']
+
+
+def resolve_transfer_config(name_or_path: Union[str, os.PathLike]) -> str:
+    """A config file as given, or the shipped transfer config of that name (``ssdlite_voc``,
+    ``comparison/bisenet_darts_cityscapes``)."""
+    path = Path(name_or_path).expanduser()
+    if path.is_file():
+        return str(path)
+    return transfer_config(str(name_or_path))
+
+
+def load_transfer_config(name_or_path: Union[str, os.PathLike]):
+    from mmengine.config import Config
+    return Config.fromfile(resolve_transfer_config(name_or_path))
+
+
+def build_transfer_model(cfg, dead_weights: bool = False) -> nn.Module:
+    """The model of a transfer config (a Config, a path or a name) without pretrained weights, in eval mode,
+    with plain BN for one process; ``dead_weights`` builds RelativeNAS backbones as the authors' code does."""
+    from mmengine.registry import MODELS, init_default_scope
+    if not hasattr(cfg, 'model'):
+        cfg = load_transfer_config(cfg)
+    init_default_scope(cfg.default_scope)
+    from .runtime import replace_sync_bn  # (importing relnas_zoo.mm registered its modules: custom_imports)
+    model_cfg = replace_sync_bn(cfg.model.copy())
+    model_cfg.pop('data_preprocessor', None)
+
+    def adjust(node):
+        if isinstance(node, dict):
+            if isinstance(node.get('init_cfg'), dict) and node['init_cfg'].get('type') == 'Pretrained':
+                node['init_cfg'] = None
+            if node.get('type') == 'RelativeNASBackbone' and dead_weights:
+                node['prune_unused'] = False
+            for v in node.values():
+                adjust(v)
+    adjust(model_cfg)
+    return MODELS.build(model_cfg).eval()
