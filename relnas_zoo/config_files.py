@@ -12,7 +12,7 @@ from typing import List, Union
 
 from .config_io import ConfigError
 
-__all__ = ['config_root', 'transfer_root', 'find_config', 'list_configs', 'transfer_config']
+__all__ = ['config_root', 'transfer_root', 'find_config', 'list_configs', 'transfer_config', 'list_transfer_configs']
 
 _INSTALLED = Path(__file__).resolve().parent / '.mim'
 _CHECKOUT = Path(__file__).resolve().parents[1]
@@ -50,5 +50,12 @@ def transfer_config(name: str) -> str:
     OpenMMLab's tools: ``tools/train.py $(python -c "...transfer_config('ssdlite_voc')")``."""
     path = transfer_root() / (name if name.endswith('.py') else f'{name}.py')
     if not path.is_file():
-        raise ConfigError(f'no transfer config {name!r} under {path.parent}')
+        raise ConfigError(f'no transfer config {name!r} under {transfer_root()}; the package has '
+                          f'{", ".join(list_transfer_configs())} (or give a path)')
     return str(path)
+
+
+def list_transfer_configs() -> List[str]:
+    """Names of the shipped transfer configs (``ssdlite_voc``, ``comparison/ssdlite_darts_voc``, ...)."""
+    root = transfer_root()
+    return sorted(str(p.relative_to(root).with_suffix('')) for p in root.rglob('*.py') if p.name != '__init__.py')

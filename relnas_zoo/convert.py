@@ -1,4 +1,5 @@
-"""``relnas-zoo convert`` (also tools/convert_checkpoint.py): the authors' checkpoints in this package's format."""
+"""``relnas-zoo convert`` (also tools/convert_checkpoint.py): the authors' checkpoints in this package's format:
+their ImageNet networks, and with ``--config`` their released transfer models (relnas_zoo/mm/released.py)."""
 from __future__ import annotations
 
 import argparse
@@ -7,7 +8,7 @@ import sys
 import torch
 
 from .class_order import read_class_order, reorder_model, rows_for
-from .config_io import at_least, one_line_errors, output_file, single_command
+from .config_io import UsageError, at_least, one_line_errors, output_file, single_command
 from .keymap import is_authors_layout, strip_wrappers
 from .networks import RelativeNASNet
 from .variants import VARIANTS
@@ -26,9 +27,19 @@ With --class-order FILE (the checkpoint's class order, one wnid per line, e.g. w
 relnas-zoo validate --recover-class-order) the classifier rows are permuted so that the converted file
 uses our labels: positions in the sorted wnid list.
 
+With --config CONFIG, SRC is one of the authors' 18 released transfer models (SSDLite on VOC, BiSeNet on
+Cityscapes, SimpleBaseline on COCO; any of the six backbones) and DST an mmengine checkpoint that
+OpenMMLab's tools/test.py CONFIG DST loads strictly (and load_from / init_cfg for fine-tuning). CONFIG is a
+path or a shipped config name: ssdlite_voc, bisenet_cityscapes, simplebaseline_coco, or
+comparison/<task>_<backbone>_<dataset> for the other backbones (docs/transfer.md has the table). A file that
+does not fit is refused, naming the first key or shape and the config it belongs to. The converted model
+and the file's own layout are then run on one input and their largest difference is printed.
+
 Example:
     relnas-zoo convert imagenet_model.pt relativenas_imagenet.pth --model relativenas
     relnas-zoo convert imagenet_model.pt relativenas_sorted.pth --class-order order.txt
+    relnas-zoo convert pairnas-Epoch-199.pth ssdlite_relativenas_voc.pth --config ssdlite_voc
+    relnas-zoo convert model_best.pth.tar sb_mobilenetv2.pth --config comparison/simplebaseline_mobilenetv2_coco
 """
 
 
@@ -36,9 +47,13 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     p.description = DESCRIPTION
     p.add_argument('src', help="authors' checkpoint (a state_dict, optionally under 'state_dict', "
                                "optionally with 'module.' prefixes)")
-    p.add_argument('dst', help='output file in relnas_zoo format (written atomically)')
-    p.add_argument('--model', default='relativenas', choices=sorted(VARIANTS),
-                   help='registered model the checkpoint belongs to (default: relativenas)')
+    p.add_argument('dst', help='output file in relnas_zoo format, or with --config an mmengine checkpoint '
+                               '(written atomically)')
+    p.add_argument('--config', metavar='CONFIG',
+                   help='convert a released transfer model for this transfer config (path or name, e.g. '
+                        'ssdlite_voc, comparison/bisenet_darts_cityscapes); needs the OpenMMLab stack')
+    p.add_argument('--model', default=None, choices=sorted(VARIANTS),
+                   help='registered model an ImageNet checkpoint belongs to (default: relativenas)')
     p.add_argument('--genotype', help='genotype name or JSON file, when not the model\'s own')
     p.add_argument('--num-classes', type=at_least(1), help='classifier size, when not the model\'s own')
     p.add_argument('--C', type=at_least(2), help='initial channels (even), when not the model\'s own')
@@ -50,8 +65,31 @@ def _arguments(p: argparse.ArgumentParser) -> None:
                    help='skip running the original and the converted layout on a random batch')
 
 
+def run_released_conversion(args: argparse.Namespace) -> int:
+    given = [f'--{k.replace("_", "-")}' for k in ('model', 'genotype', 'num_classes', 'C', 'layers', 'class_order')
+             if getattr(args, k) is not None]
+    if given:
+        raise UsageError(f'{", ".join(given)} describe an ImageNet checkpoint; a transfer model\'s network comes '
+                         f'from --config {args.config}: drop them')
+    output_file(args.dst, 'dst', ('.pth', '.pt'))
+    try:
+        from .mm.released import convert_released_file
+    except ImportError as e:
+        raise UsageError(f'--config needs the OpenMMLab stack ({e}): make mm, or tools/install_mm.sh PYTHON') from None
+    report = convert_released_file(args.src, args.dst, args.config, verify=not args.no_verify)
+    print(f'{args.src}: a released {report["task"]} model with a {report["backbone"]} backbone')
+    if 'max_abs_diff' in report:
+        print(f'verified: the converted model and the file\'s own layout differ by at most '
+              f'{report["max_abs_diff"]:.2g} on one input (outputs up to {report["output_scale"]:.3g})')
+    print(f'wrote {args.dst}: {report["tensors"]} tensors, an mmengine checkpoint for {report["config"]}\n'
+          f'  test it: python tools/test.py {report["config"]} {args.dst}')
+    return 0
+
+
 def run_conversion(args: argparse.Namespace) -> int:
-    arch = dict(VARIANTS[args.model])
+    if args.config is not None:
+        return run_released_conversion(args)
+    arch = dict(VARIANTS[args.model or 'relativenas'])
     for key in ('genotype', 'num_classes', 'C', 'layers'):
         if getattr(args, key) is not None:
             arch[key] = getattr(args, key)

@@ -97,7 +97,7 @@ def prepare_state_dict(state_dict: Mapping[str, Any], model: nn.Module, strict: 
                + (_list('unexpected keys', unexpected) if strict and unexpected else '')
                + (_list('shape mismatches', shapes) if shapes else '')
                + (_optional_hint(unexpected, model) if strict and not missing and not shapes else '')
-               + f'\n  {describe_checkpoint(state_dict, type(model))}')
+               + f'\n  {describe_checkpoint(state_dict, getattr(model, "checkpoint_network", type(model)))}')
         raise CheckpointMismatchError(msg)
     return sd
 

@@ -66,6 +66,8 @@ class RelativeNASBackbone(StageFreezing, RelativeNASNet, BaseModule):
         device, dtype: where and in which dtype to create the weights (``'meta'`` allocates nothing).
     """
 
+    checkpoint_network = RelativeNASNet  # the network a checkpoint report builds its candidates from
+
     def __init__(
             self,
             genotype: GenotypeLike = 'RelativeNAS',

@@ -20,6 +20,7 @@ config it belongs to.
 from __future__ import annotations
 
 import re
+import warnings
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
@@ -186,10 +187,13 @@ def convert_released(source: Mapping[str, torch.Tensor], model: nn.Module, confi
     model_task = next((t for t, (_, _, _) in TASKS.items()
                        if all(any(k.startswith(p) for k in expected) for p in _model_markers(t))), None)
     if model_task != task:
-        raise ReleasedFileError(f'{config} is {"no" if model_task is None else "a " + model_task} transfer config '
-                                f'of the paper\'s tasks, and the file is a {task} model.{hint}')
+        built = 'none of the paper\'s transfer models' if model_task is None else f'a {model_task} model'
+        raise ReleasedFileError(f'{config} builds {built}.{hint}')
     file_prefix = TASKS[task][2]
     prefix, bb = backbone_module(model, task)
+    config_backbone = _backbone_name(bb)
+    if config_backbone != backbone:
+        raise ReleasedFileError(f'{config} has a {config_backbone or type(bb).__name__} backbone.{hint}')
     try:
         sd = {prefix + k: v for k, v in _backbone_state(
             {k[len(file_prefix):]: v for k, v in source.items() if k.startswith(file_prefix)}, bb).items()}
@@ -217,6 +221,14 @@ def convert_released(source: Mapping[str, torch.Tensor], model: nn.Module, confi
     return {k: sd[k] for k in expected}
 
 
+def _backbone_name(module: nn.Module) -> Optional[str]:
+    """The paper's name of a config's backbone (see :data:`BACKBONES`), or None for another network."""
+    if hasattr(module, 'checkpoint_network'):  # RelativeNASBackbone: the network's width tells
+        return _CELL_NETWORK_WIDTH.get(module.C)
+    return {'mobilenet_v2': 'mobilenetv2', 'mnasnet1_0': 'mnasnet', 'shufflenet_v2_x1_0': 'shufflenetv2',
+            'nasnetamobile': 'nasnet'}.get(getattr(module, 'model_name', None))
+
+
 def _model_markers(task: str) -> Sequence[str]:
     return {'ssdlite': ('bbox_head.cls_convs.', 'neck.extra_layers.'),
             'bisenet': ('backbone.context_path.', 'backbone.spatial_path.'),
@@ -226,3 +238,29 @@ def _model_markers(task: str) -> Sequence[str]:
 def _final_convs(model: nn.Module) -> List[str]:
     """Names of the class-score convolutions of an SSD head (the last layer of each level)."""
     return [f'bbox_head.cls_convs.{i}.{len(seq) - 1}' for i, seq in enumerate(model.bbox_head.cls_convs)]
+
+
+def convert_released_file(src: str, dst: str, config: str, verify: bool = True) -> Dict[str, object]:
+    """Convert the released file ``src`` for ``config`` (a path or a shipped config name) and write an
+    mmengine checkpoint to ``dst``; with ``verify``, both layouts run on one input first. Returns what was
+    done (task, backbone, config path, tensors, the largest output difference)."""
+    from ..atomic import atomic_torch_save
+    from .models import build_transfer_model, load_transfer_config, resolve_transfer_config
+    from .released_reference import compare_converted
+    source = read_released_file(src)
+    task, backbone = released_layout(source)
+    path = resolve_transfer_config(config)
+    with warnings.catch_warnings():  # OpenMMLab's deprecation notes while building say nothing about the file
+        warnings.simplefilter('ignore', UserWarning)
+        model = build_transfer_model(load_transfer_config(path))
+    state = convert_released(source, model, str(config))
+    model.load_state_dict(state, strict=True)
+    report: Dict[str, object] = dict(task=task, backbone=backbone, config=path, tensors=len(state))
+    if verify:
+        report.update(compare_converted(task, source, model))
+        if report['max_abs_diff'] > 1e-4 * max(1., report['output_scale']):
+            raise ReleasedFileError(f'the converted model differs from the file\'s own layout by '
+                                    f'{report["max_abs_diff"]:.3g} on one input; nothing was written')
+    meta = dict(source=str(src), config=path, released_layout=f'{task}/{backbone}', converted_by='relnas_zoo')
+    atomic_torch_save(dict(meta=meta, state_dict=state), dst)
+    return report
