@@ -13,41 +13,11 @@ pytest.importorskip('mmengine', reason='the OpenMMLab stack is not installed (ma
 
 import relnas_zoo
 from mm_helpers import env as mm_env
-from mm_helpers import loader_opts
+from mm_helpers import loader_opts, make_voc
 from mm_helpers import run as _run
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = str(ROOT / 'transfer/ssdlite_voc.py')
-
-
-def _xml(filename, w, h, objects):
-    objs = ''.join(
-        f'<object><name>{name}</name><pose>Unspecified</pose><truncated>0</truncated><difficult>0</difficult>'
-        f'<bndbox><xmin>{x1}</xmin><ymin>{y1}</ymin><xmax>{x2}</xmax><ymax>{y2}</ymax></bndbox></object>'
-        for name, (x1, y1, x2, y2) in objects)
-    return (f'<annotation><folder>VOC</folder><filename>{filename}</filename><size><width>{w}</width>'
-            f'<height>{h}</height><depth>3</depth></size>{objs}</annotation>')
-
-
-def make_voc(root: Path, per_split: int = 2) -> Path:
-    """A VOCdevkit with VOC2007 (trainval, test) and VOC2012 (trainval): JPEGs, XML, ImageSets."""
-    rng = np.random.default_rng(0)
-    classes = ['dog', 'cat', 'person', 'car']
-    for year, splits in ((2007, ('trainval', 'test')), (2012, ('trainval',))):
-        base = root / f'VOC{year}'
-        for sub in ('JPEGImages', 'Annotations', 'ImageSets/Main'):
-            (base / sub).mkdir(parents=True, exist_ok=True)
-        for split in splits:
-            ids = []
-            for k in range(per_split):
-                img_id = f'{year}_{split}_{k:04d}'
-                w, h = 128, 96
-                Image.fromarray(rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)).save(base / 'JPEGImages' / f'{img_id}.jpg')
-                objs = [(classes[k % 4], (10, 8, 90, 80)), (classes[(k + 1) % 4], (40, 20, 120, 90))]
-                (base / 'Annotations' / f'{img_id}.xml').write_text(_xml(f'{img_id}.jpg', w, h, objs))
-                ids.append(img_id)
-            (base / 'ImageSets/Main' / f'{split}.txt').write_text('\n'.join(ids) + '\n')
-    return root
 
 
 @pytest.fixture(scope='module')
