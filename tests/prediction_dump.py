@@ -2,6 +2,7 @@
 (boxes/labels/scores, label maps, keypoints), so tests compare them without unpickling anything.
 Used as ``--cfg-options custom_imports.imports=[relnas_zoo.mm,prediction_dump] test_evaluator.type=PredictionDump
 test_evaluator.out=FILE`` with tests/ on PYTHONPATH."""
+import importlib
 import json
 from pathlib import Path
 
@@ -16,7 +17,6 @@ def _plain(v):
     return np.asarray(v).tolist()
 
 
-@METRICS.register_module(force=True)
 class PredictionDump(BaseMetric):
     def __init__(self, out: str, **_ignored):  # the replaced evaluator's own arguments are ignored
         super().__init__()
@@ -36,3 +36,11 @@ class PredictionDump(BaseMetric):
     def compute_metrics(self, results):
         Path(self.out).write_text(json.dumps(results))
         return dict(dumped=len(results))
+
+
+for _package in ('mmengine', 'mmdet', 'mmseg', 'mmpose'):  # a metric type is looked up in the config's scope
+    try:
+        _registry = METRICS if _package == 'mmengine' else importlib.import_module(f'{_package}.registry').METRICS
+    except ImportError:
+        continue
+    _registry.register_module(module=PredictionDump, force=True)

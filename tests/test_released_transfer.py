@@ -130,11 +130,16 @@ def test_cli_converts_and_reports_the_difference(tmp_path, capsys):
 # ----- OpenMMLab's own test entry point gives the authors' predictions -----
 
 def _tools_test(config, checkpoint, out, work, opts):
+    """OpenMMLab's test entry point on ``config``, through a config of the user's that inherits it and
+    swaps the metric for a JSON dump of the predictions (tests/prediction_dump.py)."""
+    derived = Path(work).parent / 'dump_predictions.py'
+    derived.write_text(f"_base_ = [{str(ROOT / 'transfer' / f'{config}.py')!r}]\n"
+                       "custom_imports = dict(imports=['relnas_zoo.mm', 'prediction_dump'], allow_failed_imports=False)\n"
+                       f"test_evaluator = dict(_delete_=True, type='PredictionDump', out={str(out)!r})\n")
     env = dict(os.environ, OMP_NUM_THREADS='2', PYTHONPATH=os.pathsep.join([TESTS, str(ROOT)]))
-    run([sys.executable, str(ROOT / 'tools/test.py'), str(ROOT / 'transfer' / f'{config}.py'), str(checkpoint),
-         '--work-dir', str(work), '--cfg-options', "custom_imports.imports=[relnas_zoo.mm,prediction_dump]",
-         'test_evaluator.type=PredictionDump', f'test_evaluator.out={out}', 'test_dataloader.num_workers=0',
-         'test_dataloader.persistent_workers=False', 'test_dataloader.batch_size=1', *opts], env=env)
+    run([sys.executable, str(ROOT / 'tools/test.py'), str(derived), str(checkpoint), '--work-dir', str(work),
+         '--cfg-options', 'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False',
+         'test_dataloader.batch_size=1', *opts], env=env)
     return json.loads(Path(out).read_text())
 
 
@@ -245,9 +250,11 @@ def test_simplebaseline_keypoints_are_the_authors(tmp_path):
     mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
     flip_pairs = [(1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16)]
     anns = {a['id']: a for a in json.loads(ann.read_text())['annotations']}
-    assert len(preds) == 1 and len(preds[0]['keypoints']) == 3
-    for inst, ann_id in zip(preds[0]['keypoints'], preds[0]['id']):
-        center, scale = simplebaseline_box(anns[ann_id]['bbox'], 150, 120)
+    assert sorted(p['id'] for p in preds) == [1, 2, 3]  # one sample per person box, as mmpose's top-down
+    for p in preds:
+        inst = p['keypoints'][0]
+        center, scale = simplebaseline_box(anns[p['id']]['bbox'], 150, 120)
+        np.testing.assert_allclose(p['bboxes'][0][2:], center + (center - p['bboxes'][0][:2]), atol=1e-4)
         crop = cv2.warpAffine(image, affine_matrix(center, scale, (192, 256)), (192, 256), flags=cv2.INTER_LINEAR)
         x = torch.from_numpy(((crop / 255. - mean) / std).astype(np.float32)).permute(2, 0, 1)[None]
         with torch.no_grad():

@@ -52,10 +52,11 @@ model = dict(
                       gt_max_assign_all=False),
         sampler=dict(type='PseudoSampler'), smoothl1_beta=1., allowed_border=-1, pos_weight=-1, neg_pos_ratio=3,
         debug=False),
-    # the authors' predictor: per class the 200 best scores above 0.01, hard NMS, every kept box, no clamp of
-    # the size deltas (wh_ratio_clip), no minimum size
-    test_cfg=dict(per_class_candidates=200, score_thr=0.01, nms=dict(type='nms', iou_threshold=0.45),
-                  min_bbox_size=-1, max_per_img=-1, wh_ratio_clip=1e-12))
+    # the authors' predictor: per class the 200 best scores above 0.01, hard NMS at IoU 0.45 computed on
+    # image-relative boxes with 1e-5 added to the union (box_utils.iou_of), every kept box, no clamp of the size
+    # deltas (wh_ratio_clip)
+    test_cfg=dict(per_class_candidates=200, score_thr=0.01, nms=dict(type='nms', iou_threshold=0.45), iou_eps=1e-5,
+                  max_per_img=-1, wh_ratio_clip=1e-12))
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),

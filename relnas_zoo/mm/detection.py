@@ -8,7 +8,7 @@ models were trained and tested with.
   BN (``depthwise_bias``) and levels whose heads are one plain 1x1 convolution (``plain_levels``); and,
   when ``test_cfg`` has ``per_class_candidates``, the authors' post-processing (``predictor.py:47-58``,
   ``box_utils.py:198-223``): per class, scores above ``score_thr``, the ``per_class_candidates`` best, hard
-  NMS, no cap per image unless ``max_per_img`` > 0.
+  NMS on image-relative boxes with the authors' IoU (``iou_eps``), no cap per image unless ``max_per_img`` > 0.
 * ``ClampedSSDAnchorGenerator``: SSD anchors whose width and height are clamped to the input size, as the
   authors clamp their priors to [0, 1] in centre form (``box_utils.py:58``).
 """
@@ -27,7 +27,7 @@ from mmengine.model import BaseModule
 from mmengine.structures import InstanceData
 from torch import nn
 
-__all__ = ['SSDLiteHead', 'SSDLiteExtraLevels', 'ClampedSSDAnchorGenerator']
+__all__ = ['SSDLiteHead', 'SSDLiteExtraLevels', 'ClampedSSDAnchorGenerator', 'greedy_nms']
 
 
 class _NoCustomClassLoss:
@@ -83,16 +83,43 @@ class SSDLiteHead(SSDHead):
         deltas = torch.cat([b.permute(1, 2, 0).reshape(-1, self.bbox_coder.encode_size) for b in bbox_pred_list])
         boxes = self.bbox_coder.decode(torch.cat(list(mlvl_priors)), deltas, max_shape=img_meta['img_shape'],
                                        wh_ratio_clip=cfg.get('wh_ratio_clip', 16 / 1000))
-        # per class: the best candidates among the scores above the threshold
-        k = min(int(cfg.per_class_candidates), scores.shape[0])
-        top, idx = scores.masked_fill(scores <= cfg.get('score_thr', 0.), -1.).topk(k, dim=0)
-        keep = top > cfg.get('score_thr', 0.)
-        labels = torch.arange(scores.shape[1], device=scores.device).expand_as(idx)[keep]
-        results = InstanceData(bboxes=boxes[idx[keep]], scores=top[keep], labels=labels)
-        if cfg.get('max_per_img', -1) <= 0:
-            cfg.max_per_img = len(results)  # no cap (mmdet's post-processing would cut at [:-1])
-        return self._bbox_post_process(results=results, cfg=cfg, rescale=rescale, with_nms=with_nms,
-                                       img_meta=img_meta)
+        # per class: the best candidates among the scores above the threshold, in descending order
+        thr = cfg.get('score_thr', 0.)
+        top, idx = scores.masked_fill(scores <= thr, -1.).topk(min(int(cfg.per_class_candidates), len(scores)), dim=0)
+        top, idx = top.t(), idx.t()  # (classes, candidates)
+        keep = top > thr
+        candidates = boxes[idx]
+        if with_nms:
+            h, w = img_meta['img_shape'][:2]  # IoU on image-relative coordinates, as the authors' priors
+            relative = candidates / candidates.new_tensor([w, h, w, h])
+            keep = greedy_nms(relative, keep, cfg.nms.iou_threshold, cfg.get('iou_eps', 0.))
+        labels = torch.arange(len(top), device=top.device)[:, None].expand_as(top)
+        results = InstanceData(bboxes=candidates[keep], scores=top[keep], labels=labels[keep])
+        results = results[results.scores.argsort(descending=True)]
+        if cfg.get('max_per_img', -1) > 0:
+            results = results[:cfg.max_per_img]
+        if rescale:
+            results.bboxes = results.bboxes / results.bboxes.new_tensor(img_meta['scale_factor']).repeat(2)
+        return results
+
+
+def greedy_nms(boxes: torch.Tensor, valid: torch.Tensor, iou_threshold: float, eps: float = 0.) -> torch.Tensor:
+    """Hard NMS of each row's candidates at once: ``boxes`` ``(rows, k, 4)`` in descending score order,
+    ``valid`` ``(rows, k)``; a candidate is kept unless a kept earlier one overlaps it by IoU above the
+    threshold, IoU being ``inter / (union + eps)`` (the authors' ``box_utils.iou_of`` uses eps 1e-5 on
+    image-relative boxes). Returns the kept mask."""
+    lt = torch.maximum(boxes[:, :, None, :2], boxes[:, None, :, :2])
+    rb = torch.minimum(boxes[:, :, None, 2:], boxes[:, None, :, 2:])
+    inter = (rb - lt).clamp(min=0).prod(-1)
+    area = (boxes[..., 2:] - boxes[..., :2]).clamp(min=0).prod(-1)
+    overlaps = inter / (area[:, :, None] + area[:, None, :] - inter + eps) > iou_threshold
+    suppressed = ~valid
+    keep = torch.zeros_like(valid)
+    for i in range(boxes.shape[1]):
+        current = ~suppressed[:, i]
+        keep[:, i] = current
+        suppressed = suppressed | (current[:, None] & overlaps[:, i])
+    return keep
 
 
 @TASK_UTILS.register_module(force=True)
