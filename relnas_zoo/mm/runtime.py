@@ -47,6 +47,7 @@ def setup_cpu_distributed(cfg) -> bool:
     cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False,
                                  find_unused_parameters=cfg.get('find_unused_parameters', False))
     replace_sync_bn(cfg.model)  # a Config is not a dict: walk its model section
+    cfg.sync_bn = None  # nor the runner's conversion of every BN layer (mmengine's sync_bn)
     return True
 
 
