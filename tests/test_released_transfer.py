@@ -2,7 +2,6 @@
 into our configs, load strictly, give the authors' raw outputs, and OpenMMLab's own tools/test.py gives the
 authors' predictions (tests/released_models.py holds the authors' test paths)."""
 import json
-import math
 import os
 import sys
 from pathlib import Path
@@ -19,7 +18,7 @@ from released_models import (BACKBONES, TASKS, affine_matrix, bisenet_windows, r
                              simplebaseline_decode, ssd_predict)
 
 from relnas_zoo.mm.models import build_transfer_model, load_transfer_config
-from relnas_zoo.mm.released import ReleasedFileError, config_for, convert_released_file, read_released_file
+from relnas_zoo.mm.released import config_for, convert_released_file, read_released_file
 from relnas_zoo.mm.released_reference import bisenet_logits, simplebaseline_heatmaps, ssdlite_outputs
 
 CASES = [(t, b) for t in TASKS for b in BACKBONES]
@@ -143,15 +142,22 @@ def _tools_test(config, checkpoint, out, work, opts):
     return json.loads(Path(out).read_text())
 
 
+def _released_through_tools_test(tmp_path, task, backbone, seed, fmt, opts):
+    """(the released file's state dict, tools/test.py's predictions, the converted model) for a file in
+    the released layout, converted for its config."""
+    source = released_state(task, backbone, seed)
+    src = _save(source, tmp_path / 'released.pth', fmt)
+    config = config_for(task, backbone)
+    convert_released_file(str(src), str(tmp_path / 'converted.pth'), config)
+    preds = _tools_test(config, tmp_path / 'converted.pth', tmp_path / 'preds.json', tmp_path / 'work', opts)
+    return source, preds, _loaded_model(config, tmp_path / 'converted.pth')
+
+
 def test_ssdlite_predictions_are_the_authors(tmp_path):
     import cv2
     voc = make_voc(tmp_path / 'VOCdevkit')
-    source = released_state('ssdlite', 'relativenas', seed=3)
-    src = _save(source, tmp_path / 'pairnas-Epoch-199.pth', 'plain')
-    convert_released_file(str(src), str(tmp_path / 'ssd.pth'), 'ssdlite_voc')
-    preds = _tools_test('ssdlite_voc', tmp_path / 'ssd.pth', tmp_path / 'preds.json', tmp_path / 'work',
-                        [f'test_dataloader.dataset.data_root={voc}/'])
-    model = _loaded_model('ssdlite_voc', tmp_path / 'ssd.pth')
+    source, preds, model = _released_through_tools_test(tmp_path, 'ssdlite', 'relativenas', 3, 'plain',
+                                                        [f'test_dataloader.dataset.data_root={voc}/'])
     crowded = 0
     for p in preds:
         image = cv2.cvtColor(cv2.imread(str(voc / 'VOC2007/JPEGImages' / p['img_path'])), cv2.COLOR_BGR2RGB)
@@ -187,14 +193,10 @@ def _cityscapes_frame(root: Path) -> Path:
 def test_bisenet_label_maps_are_the_authors(tmp_path):
     from PIL import Image
     frame = _cityscapes_frame(tmp_path / 'cityscapes')
-    source = released_state('bisenet', 'mobilenetv2', seed=4)
-    src = _save(source, tmp_path / 'model_iterfinal.pth', 'plain')
-    config = config_for('bisenet', 'mobilenetv2')
-    convert_released_file(str(src), str(tmp_path / 'bisenet.pth'), config)
-    preds = _tools_test(config, tmp_path / 'bisenet.pth', tmp_path / 'preds.json', tmp_path / 'work',
-                        [f'test_dataloader.dataset.data_root={tmp_path / "cityscapes"}/'])
+    source, preds, model = _released_through_tools_test(
+        tmp_path, 'bisenet', 'mobilenetv2', 4, 'module',
+        [f'test_dataloader.dataset.data_root={tmp_path / "cityscapes"}/'])
     ours = torch.tensor(preds[0]['label_map'])
-    model = _loaded_model(config, tmp_path / 'bisenet.pth')
     mean, std = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])
     image = (torch.from_numpy(np.asarray(Image.open(frame).convert('RGB'))).float() / 255 - mean) / std
     image = image.permute(2, 0, 1)[None]
@@ -238,14 +240,10 @@ def _coco_with_border_boxes(root: Path) -> Path:
 def test_simplebaseline_keypoints_are_the_authors(tmp_path):
     import cv2
     coco = _coco_with_border_boxes(tmp_path / 'coco')
-    source = released_state('simplebaseline', 'shufflenetv2', seed=5)
-    src = _save(source, tmp_path / 'checkpoint.pth.tar', 'wrapped')
-    config = config_for('simplebaseline', 'shufflenetv2')
-    convert_released_file(str(src), str(tmp_path / 'sb.pth'), config)
     ann = coco / 'annotations/person_keypoints_val2017.json'
-    preds = _tools_test(config, tmp_path / 'sb.pth', tmp_path / 'preds.json', tmp_path / 'work',
-                        [f'test_dataloader.dataset.data_root={coco}/', f'test_dataloader.dataset.ann_file={ann}'])
-    model = _loaded_model(config, tmp_path / 'sb.pth')
+    source, preds, model = _released_through_tools_test(
+        tmp_path, 'simplebaseline', 'shufflenetv2', 5, 'wrapped',
+        [f'test_dataloader.dataset.data_root={coco}/', f'test_dataloader.dataset.ann_file={ann}'])
     image = cv2.imread(str(coco / 'val2017/000000000001.jpg'))  # BGR, normalised with the RGB constants
     mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
     flip_pairs = [(1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16)]

@@ -3,10 +3,8 @@ import re
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import timm
-from PIL import Image
 
 pytestmark = pytest.mark.mm  # the OpenMMLab stack: make mm (make test installs it)
 pytest.importorskip('mmengine', reason='the OpenMMLab stack is not installed (make mm)')

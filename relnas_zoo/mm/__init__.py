@@ -1,5 +1,6 @@
 """OpenMMLab integration; importing it registers ``RelativeNASBackbone`` and ``FeatureExtractorBackbone`` (the
-paper's baseline networks, or any timm model) with every installed registry.
+paper's baseline networks, or any timm model) with every installed registry, and the modules the transfer
+configs use (``transfer/``) with mmdet, mmseg and mmpose.
 
 Use in a config: ``custom_imports = dict(imports=['relnas_zoo.mm'], allow_failed_imports=False)`` and
 ``backbone=dict(type='RelativeNASBackbone', out_indices=(1, 2, 3), init_cfg=dict(type='Pretrained',
@@ -37,10 +38,10 @@ for _package in ('mmdet', 'mmseg', 'mmpose', 'mmpretrain'):
         _registry.register_module(module=_backbone, force=True)
     registered_in.append(_package)
 
+# the task modules of the transfer configs, registered with their package by importing them
 if 'mmdet' in registered_in:
-    from .detection import ClampedSSDAnchorGenerator, SSDLiteExtraLevels, SSDLiteHead  # noqa: F401  (register with mmdet)
-    from .voc_metric import PlainIoUVOCMetric  # noqa: F401
+    from . import detection, voc_metric  # noqa: F401  (SSDLite head, neck, anchors; the authors' VOC AP)
 if 'mmseg' in registered_in:
-    from .segmentation import AbsAffineBN, BiSeNetOutputHead, BiSeNetV1Paper, WindowProbEncoderDecoder  # noqa: F401
+    from . import segmentation  # noqa: F401  (BiSeNet as the paper and the authors' code; its norm and test)
 if 'mmpose' in registered_in:
-    from .pose import ClippedNormalBBoxTransform, SimpleBaselineCocoDataset, SimpleBaselineHeatmap  # noqa: F401
+    from . import pose  # noqa: F401  (SimpleBaseline's augmentation, boxes and decoding)

@@ -29,10 +29,9 @@ def load_transfer_config(name_or_path: Union[str, os.PathLike]):
 def build_transfer_model(cfg, dead_weights: bool = False) -> nn.Module:
     """The model of a transfer config (a Config, a path or a name) without pretrained weights, in eval mode,
     with plain BN for one process; ``dead_weights`` builds RelativeNAS backbones as the authors' code does."""
-    from mmengine.registry import MODELS, init_default_scope
+    from mmengine.registry import MODELS, DefaultScope
     if not hasattr(cfg, 'model'):
         cfg = load_transfer_config(cfg)
-    init_default_scope(cfg.default_scope)
     from .runtime import replace_sync_bn  # (importing relnas_zoo.mm registered its modules: custom_imports)
     model_cfg = replace_sync_bn(cfg.model.copy())
     model_cfg.pop('data_preprocessor', None)
@@ -46,4 +45,5 @@ def build_transfer_model(cfg, dead_weights: bool = False) -> nn.Module:
             for v in node.values():
                 adjust(v)
     adjust(model_cfg)
-    return MODELS.build(model_cfg).eval()
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):  # the caller's scope stays as it was
+        return MODELS.build(model_cfg).eval()

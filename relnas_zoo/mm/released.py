@@ -200,6 +200,7 @@ def convert_released(source: Mapping[str, torch.Tensor], model: nn.Module, confi
     except CheckpointMismatchError as e:
         raise ReleasedFileError(f'the backbone of the file does not fit {config}: {str(e).splitlines()[0]}{hint}')
     unplaced = []
+    score_convs = _final_convs(model) if task == 'ssdlite' else []
     for key, value in source.items():
         if key.startswith(file_prefix):
             continue
@@ -207,7 +208,7 @@ def convert_released(source: Mapping[str, torch.Tensor], model: nn.Module, confi
         if ours is None:
             unplaced.append(key)
             continue
-        if task == 'ssdlite' and ours.startswith('bbox_head.cls_convs.') and ours.rsplit('.', 1)[0] in _final_convs(model):
+        if task == 'ssdlite' and ours.rsplit('.', 1)[0] in score_convs:
             value = _background_last(value, model.bbox_head.cls_out_channels)
         sd[ours] = value
     if unplaced:
@@ -217,7 +218,8 @@ def convert_released(source: Mapping[str, torch.Tensor], model: nn.Module, confi
             sd[key] = torch.zeros_like(value)
     misfit = _first_misfit(sd, expected)
     if misfit:
-        raise ReleasedFileError(f'the file does not fit {config}: {misfit}.{"" if str(config).replace(".py", "").endswith(belongs) else hint}')
+        elsewhere = '' if str(config).replace('.py', '').endswith(belongs) else hint
+        raise ReleasedFileError(f'the file does not fit {config}: {misfit}.{elsewhere}')
     return {k: sd[k] for k in expected}
 
 
