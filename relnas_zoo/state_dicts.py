@@ -18,7 +18,7 @@ from .keymap import authors_key_to_ours, drop_prefixed, is_authors_layout, strip
 from .variants import VARIANTS
 
 __all__ = ['FORMAT', 'CheckpointMismatchError', 'arch_of', 'checkpoint_filter_fn', 'prepare_state_dict',
-           'describe_checkpoint', 'check_arch_record']
+           'describe_checkpoint', 'identify_checkpoint', 'check_arch_record']
 
 FORMAT = 'relnas_zoo'
 
@@ -143,27 +143,43 @@ def check_arch_record(path: str, record: Mapping[str, Any], state_dict: Mapping[
                                       f'{", ".join(wrong)}; the file is damaged or was edited')
 
 
-def describe_checkpoint(checkpoint: Mapping[str, Any], network: type) -> str:
-    """One line saying which model a checkpoint probably belongs to, read from its keys and shapes;
-    ``network`` (the RelativeNASNet class) builds the candidate networks on the meta device."""
+def identify_checkpoint(checkpoint: Mapping[str, Any], network: type) -> Optional[Dict[str, Any]]:
+    """The architecture a checkpoint holds, read from its arch record or its keys and shapes: a dict with
+    ``C``, ``layers``, ``stem_type``, ``num_classes`` and ``genotype`` (a published genotype's name, or None
+    when the cells are none of them); None when it is no RelativeNAS/DARTS-space network. ``network`` (the
+    RelativeNASNet class) builds the candidate networks on the meta device."""
     if isinstance(checkpoint, Mapping) and checkpoint.get('format') == FORMAT and 'arch' in checkpoint:
-        return f'The file was written for {_arch_text(checkpoint["arch"])}.'
+        arch = dict(checkpoint['arch'])
+        geno = arch.get('genotype')
+        arch['genotype'] = geno.get('name') if isinstance(geno, Mapping) else geno
+        return arch
     sd = checkpoint_filter_fn(checkpoint)
     found = _arch_from_tensors(sd)
     if found is None:
-        return 'It does not look like a RelativeNAS/DARTS-space network (no stem.0 or stem0.3 weights).'
+        return None
     in_chans, auxiliary = found.pop('in_chans'), found.pop('auxiliary')
-    arch = found
-    stem_type, C, layers, num_classes = arch['stem_type'], arch['C'], arch['layers'], arch['num_classes']
     for genotype in PUBLISHED.values():
         try:
             with torch.device('meta'):
-                cand = network(genotype, in_chans=in_chans, auxiliary=auxiliary, **arch)
+                cand = network(genotype, in_chans=in_chans, auxiliary=auxiliary, **found)
         except ValueError:
             break
         cand_sd = dict(sd)
         drop_prefixed(cand_sd, cand.unused_state_prefixes())  # an authors' file carries them
         if not any(_diff(cand_sd, cand.state_dict())):
-            return f'It looks like a checkpoint for {_arch_text(dict(arch, genotype=genotype.name))}.'
-    return (f'It looks like a {stem_type}-layout network with C={C}, {layers} cells and {num_classes} classes '
-            f'whose genotype is none of the published ones; pass genotype=<its genotype .json>.')
+            return dict(found, genotype=genotype.name)
+    return dict(found, genotype=None)
+
+
+def describe_checkpoint(checkpoint: Mapping[str, Any], network: type) -> str:
+    """One line saying which model a checkpoint probably belongs to, read from its keys and shapes."""
+    if isinstance(checkpoint, Mapping) and checkpoint.get('format') == FORMAT and 'arch' in checkpoint:
+        return f'The file was written for {_arch_text(checkpoint["arch"])}.'
+    arch = identify_checkpoint(checkpoint, network)
+    if arch is None:
+        return 'It does not look like a RelativeNAS/DARTS-space network (no stem.0 or stem0.3 weights).'
+    if arch['genotype'] is not None:
+        return f'It looks like a checkpoint for {_arch_text(arch)}.'
+    return (f'It looks like a {arch["stem_type"]}-layout network with C={arch["C"]}, {arch["layers"]} cells and '
+            f'{arch["num_classes"]} classes whose genotype is none of the published ones; pass genotype=<its '
+            f'genotype .json>.')

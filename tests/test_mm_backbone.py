@@ -130,3 +130,41 @@ def test_timm_route_through_mmseg_timm_backbone(tmp_path):
     local = MODELS.build(dict(type='TIMMBackbone', model_name='relativenas', features_only=True, pretrained=True,
                               pretrained_cfg_overlay=dict(file=str(path)), out_indices=(2, 3)))
     assert [f['num_chs'] for f in local.timm_model.feature_info.get_dicts()] == [368, 736]
+
+
+@pytest.mark.parametrize('route', ['init_cfg', 'prefix', 'load_from'])
+def test_a_checkpoint_of_another_network_is_refused(tmp_path, route):
+    """mmengine's loaders only log what does not fit; the backbone refuses another genotype, width or a
+    CIFAR network, naming what the file holds and the config line that fits it."""
+    from mmengine.runner import load_checkpoint
+    from relnas_zoo import CheckpointMismatchError
+    darts = timm.create_model('darts_v2')
+    if route == 'init_cfg':
+        path = tmp_path / 'darts.pth'
+        relnas_zoo.save_checkpoint(darts, path)
+        b = RelativeNASBackbone(init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+        load = b.init_weights
+    else:  # a detector's checkpoint: the backbone's keys under 'backbone.'
+        path = tmp_path / 'detector.pth'
+        torch.save({'state_dict': {f'backbone.{k}': v for k, v in darts.state_dict().items()}}, path)
+        if route == 'prefix':
+            b = RelativeNASBackbone(init_cfg=dict(type='Pretrained', checkpoint=str(path), prefix='backbone.'))
+            load = b.init_weights
+        else:
+            holder = nn.Module()
+            holder.backbone = RelativeNASBackbone()
+            load = lambda: load_checkpoint(holder, str(path), strict=False, logger='silent')  # noqa: E731
+    with pytest.raises(CheckpointMismatchError, match=r"holds genotype DARTS_V2, C=48, layers=14 .* "
+                                                      r"genotype='DARTS_V2', C=48, layers=14"):
+        load()
+    cifar = tmp_path / 'cifar.pth'
+    relnas_zoo.save_checkpoint(timm.create_model('relativenas_cifar10'), cifar)
+    with pytest.raises(CheckpointMismatchError, match=r"C=36, layers=20, stem_type='cifar'"):
+        RelativeNASBackbone(init_cfg=dict(type='Pretrained', checkpoint=str(cifar))).init_weights()
+    # what fits still loads, and PyTorch's own partial load stays possible
+    ok = tmp_path / 'ok.pth'
+    relnas_zoo.save_checkpoint(timm.create_model('relativenas'), ok)
+    RelativeNASBackbone(init_cfg=dict(type='Pretrained', checkpoint=str(ok))).init_weights()
+    part = {k: v for k, v in RelativeNASBackbone().state_dict().items() if k.startswith('stem')}
+    missing, _ = RelativeNASBackbone().load_state_dict(part, strict=False)
+    assert missing and not any(k.startswith('stem') for k in missing)

@@ -13,7 +13,9 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..genotypes import GenotypeLike
+from ..keymap import drop_prefixed
 from ..networks import RelativeNASNet
+from ..state_dicts import CheckpointMismatchError, identify_checkpoint, prepare_state_dict
 
 __all__ = ['RelativeNASBackbone', 'StageFreezing']
 
@@ -122,6 +124,44 @@ class RelativeNASBackbone(StageFreezing, RelativeNASNet, BaseModule):
         # classifier, the auxiliary head and the cells after the last level asked for are, for it, dead
         # weights like the authors' unread cell inputs, dropped by every load (init_cfg's included).
         return super().dead_state_prefixes() + self.optional_state_prefixes()
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        self._partial_load_allowed = not strict  # PyTorch's own call says whether a partial file is wanted
+        try:
+            return super().load_state_dict(state_dict, strict=strict, assign=assign)
+        finally:
+            self._partial_load_allowed = False
+
+    def _upgrade_state_dict(self, state_dict, prefix: str, *args) -> None:
+        # mmengine's loaders (init_cfg=Pretrained with or without prefix, load_from, --resume) call the
+        # modules' hooks with strict=False and only log what does not fit: a file of another network would
+        # leave a mostly random backbone and training would go on. A file that holds backbone weights must
+        # hold this backbone's, all of them.
+        raw = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
+        super()._upgrade_state_dict(state_dict, prefix, *args)
+        if getattr(self, '_partial_load_allowed', False) or not raw:
+            return
+        try:
+            prepare_state_dict(raw, self, strict=True)
+        except CheckpointMismatchError as e:
+            raise CheckpointMismatchError(self._misfit_message(raw, prefix, str(e))) from None
+
+    def _misfit_message(self, weights, prefix: str, report: str) -> str:
+        ours = f'genotype={self.genotype.name!r}, C={self.C}, layers={self.layers}'
+        where = f" under '{prefix}'" if prefix else ''
+        drop_prefixed(weights, ('auxiliary_head.', 'classifier.'))
+        arch = identify_checkpoint(weights, RelativeNASNet)
+        if arch is None:
+            first = report.splitlines()[1].strip() if len(report.splitlines()) > 1 else report
+            return (f'RelativeNASBackbone({ours}) cannot load the checkpoint{where}: it holds no RelativeNAS/'
+                    f'DARTS-space network ({first})')
+        genotype = repr(arch['genotype']) if arch['genotype'] else "'<the genotype .json the file was trained with>'"
+        stem = '' if arch['stem_type'] == self.stem_type else f", stem_type={arch['stem_type']!r}"
+        return (f'RelativeNASBackbone({ours}) cannot load the checkpoint{where}: it holds genotype '
+                f'{arch["genotype"] or "(none of the published)"}, C={arch["C"]}, layers={arch["layers"]} '
+                f'({arch["stem_type"]} stem). Build the backbone for it: backbone=dict(type=\'RelativeNASBackbone\', '
+                f'genotype={genotype}, C={arch["C"]}, layers={arch["layers"]}{stem}, ...), or give this backbone\'s '
+                f'checkpoint')
 
     @property
     def out_channels(self) -> Tuple[int, ...]:
