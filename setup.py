@@ -11,7 +11,8 @@ from setuptools.command.build_py import build_py
 HERE = Path(__file__).resolve().parent
 # repository folder: (file patterns, folder inside relnas_zoo/.mim)
 SHIPPED = {'configs': (('*.yaml',), 'configs'), 'transfer': (('*.py',), 'configs/transfer'),
-           'tools': (('train.py', 'test.py', 'dist_train.sh', 'dist_test.sh', 'install_mm.sh'), 'tools')}
+           'tools': (('train.py', 'test.py', 'dist_train.sh', 'dist_test.sh', 'dist_common.sh', 'install_mm.sh'),
+                     'tools')}
 
 
 class BuildPyWithConfigs(build_py):

@@ -1,5 +1,6 @@
 """The one command line: every command's help and argument errors in-process, the scripts once each,
 the resume flag's two forms, and an LMDB build resumed from the settings it saved."""
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -183,3 +184,39 @@ def test_configs_are_found_by_name(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and '--config cifar1O' in err and 'cifar10, cifar100, demo' in err
     assert not (tmp_path / 'x').exists()
+
+
+def test_dist_scripts_say_what_is_wrong_in_one_line(tmp_path):
+    """No arguments, a missing config or checkpoint, a GPU count that is no number, no interpreter: one line
+    each and exit status 2 (bash's `$1: unbound variable` before)."""
+    import shutil
+    root = ROOT
+    bash = shutil.which('bash')
+
+    def run(script, *args, env=None):
+        r = subprocess.run([bash, str(script), *map(str, args)], capture_output=True, text=True,
+                           env=env or dict(os.environ))
+        return r.returncode, r.stderr.strip().splitlines()
+
+    for script, needed in (('dist_train.sh', 2), ('dist_test.sh', 3), ('dist_train_imagenet.sh', 2)):
+        rc, err = run(root / 'tools' / script)
+        assert rc == 2 and err[-1] == f'error: {needed} arguments are needed, 0 given' and 'usage:' in err[0]
+    config = root / 'transfer/ssdlite_voc.py'
+    assert run(root / 'tools/dist_train.sh', 'nope.py', 2)[1] == ['error: config nope.py: no such file']
+    assert run(root / 'tools/dist_train.sh', config, 'two')[1][-1].startswith('error: GPUS=two: give the number')
+    assert run(root / 'tools/dist_test.sh', config, tmp_path / 'x.pth', 1)[1] == [
+        f'error: checkpoint {tmp_path / "x.pth"}: no such file']
+    # no python on PATH, no virtual environment, no .venv beside the scripts: say PYTHON=
+    tools = tmp_path / 'copy' / 'tools'
+    tools.mkdir(parents=True)
+    for name in ('dist_train.sh', 'dist_common.sh'):
+        shutil.copy(root / 'tools' / name, tools / name)
+    bare = {k: v for k, v in os.environ.items() if k != 'VIRTUAL_ENV'}
+    shell_only = tmp_path / 'bin'  # the shell and the one tool the scripts use, no python
+    shell_only.mkdir()
+    for tool in ('bash', 'dirname'):
+        (shell_only / tool).symlink_to(shutil.which(tool))
+    bare['PATH'] = str(shell_only)
+    bare.pop('PYTHON', None)
+    rc, err = run(tools / 'dist_train.sh', config, 1, env=bare)
+    assert rc == 2 and err[-1].startswith('error: no Python interpreter found') and 'PYTHON=' in err[-1]

@@ -78,7 +78,9 @@ def test_openmmlab_tools_find_the_installed_transfer_configs(installed):
     assert r.returncode == 0 and r.stdout.split()[0] == 'FeatureExtractorBackbone', r.stderr[-2000:]
     tools = Path(_run([python, '-c', 'import relnas_zoo, pathlib; print(pathlib.Path(relnas_zoo.__file__).parent '
                        '/ ".mim" / "tools")'], work).stdout.strip())
-    assert sorted(p.name for p in tools.iterdir() if p.is_file()) == ['dist_test.sh', 'dist_train.sh', 'install_mm.sh',
-                                                                     'test.py', 'train.py']
+    assert sorted(p.name for p in tools.iterdir() if p.is_file()) == ['dist_common.sh', 'dist_test.sh', 'dist_train.sh',
+                                                                     'install_mm.sh', 'test.py', 'train.py']
+    r = subprocess.run(['bash', str(tools / 'dist_train.sh')], capture_output=True, text=True)  # sources its helper
+    assert r.returncode == 2 and 'usage: tools/dist_train.sh CONFIG GPUS' in r.stderr, r.stderr
     r = _run([python, tools / 'train.py', '--help'], work)
     assert r.returncode == 0 and '--resume' in r.stdout, r.stderr[-2000:]
