@@ -64,8 +64,15 @@ def _run(args: argparse.Namespace) -> int:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser(argv).parse_args(argv)
-    return _run(args)
+    try:
+        args = build_parser(argv).parse_args(argv)
+        return _run(args)
+    except BrokenPipeError:
+        # the reader went away (`relnas-zoo list | head`): stop quietly, as a shell tool does; the
+        # interpreter's last flush of stdout must not fail again
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 def run_command(name: str, argv: Optional[Sequence[str]] = None, prog: Optional[str] = None,

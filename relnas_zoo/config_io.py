@@ -71,7 +71,13 @@ def load_config_file(cls: Type[T], path: Optional[Union[str, os.PathLike]] = Non
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f'config file {str(path)!r} does not exist')
-    data = yaml.safe_load(path.read_text()) or {}
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, 'problem_mark', None)
+        where = f' (line {mark.line + 1}, column {mark.column + 1})' if mark is not None else ''
+        problem = getattr(e, 'problem', None) or str(e).splitlines()[0]
+        raise ConfigError(f'{path}: not valid YAML{where}: {problem}') from None
     if not isinstance(data, Mapping):
         raise ConfigError(f'{path}: expected a mapping of field: value')
     return config_from_mapping(cls, data, str(path))

@@ -91,7 +91,10 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from matplotlib.figure import Figure
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise UsageError('plot needs matplotlib: pip install "relnas_zoo[plot]"') from None
     from .plot import plot_genotype
     output_file(args.out, '--out', sorted(f'.{k}' for k in Figure().canvas.get_supported_filetypes()))
     genotype = resolve_genotype(args.genotype)

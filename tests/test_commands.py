@@ -220,3 +220,30 @@ def test_dist_scripts_say_what_is_wrong_in_one_line(tmp_path):
     bare.pop('PYTHON', None)
     rc, err = run(tools / 'dist_train.sh', config, 1, env=bare)
     assert rc == 2 and err[-1].startswith('error: no Python interpreter found') and 'PYTHON=' in err[-1]
+
+
+def test_bad_input_between_commands_is_one_line(tmp_path, capsys, monkeypatch):
+    """A malformed YAML config, plot without matplotlib, a training size of 0: one line, exit status 2."""
+    bad = tmp_path / 'bad.yaml'
+    bad.write_text('generations: [1, 2\npopulation: 3\n')
+    assert main(['search', '--config', str(bad), '--out', str(tmp_path / 'run')]) == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and 'not valid YAML (line 2, column 11)' in err
+    assert not (tmp_path / 'run').exists()
+    monkeypatch.setitem(sys.modules, 'matplotlib', None)  # not installed
+    monkeypatch.setitem(sys.modules, 'matplotlib.figure', None)
+    assert main(['plot', 'RelativeNAS', '--out', str(tmp_path / 'c.png')]) == 2
+    assert 'pip install "relnas_zoo[plot]"' in capsys.readouterr().err
+    assert main(['predictor', 'train', '--space', 'nb201', '--train-size', '0', '--out', str(tmp_path / 'p.pt')]) == 2
+    assert '--train-size 0: must be in 2..' in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(['predictor', '--help'])
+    assert 'bench | train | rank | search-bench | features' in capsys.readouterr().out
+
+
+def test_output_into_a_closed_pipe_stops_quietly():
+    """`relnas-zoo list | head -0`: the reader is gone before the command writes; no traceback."""
+    p = subprocess.Popen([sys.executable, '-m', 'relnas_zoo', 'list'], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdout.close()
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=120) == 1 and 'Traceback' not in err and 'BrokenPipe' not in err, err

@@ -1,4 +1,4 @@
-"""``relnas-zoo predictor bench | train | rank | features``: ReNAS predictors on benchmark tables."""
+"""``relnas-zoo predictor bench | train | rank | search-bench | features``: ReNAS predictors on benchmark tables."""
 from __future__ import annotations
 
 import argparse
@@ -127,7 +127,7 @@ def _training_data(args: argparse.Namespace) -> Tuple[List[Any], Optional[np.nda
     table = _load_table(args)
     metric = _metric(args, table)
     archs, values = table.with_metric(metric)
-    if args.train_size:
+    if args.train_size is not None:
         if not 2 <= args.train_size <= len(archs):
             raise UsageError(f'--train-size {args.train_size}: must be in 2..{len(archs)}')
         idx = np.random.default_rng(args.seed).permutation(len(archs))[:args.train_size]
