@@ -188,3 +188,18 @@ def test_ssdlite_setup_is_the_authors():
     neck = _build('ssdlite_voc.py').neck
     hidden = [layer.depthwise_conv.conv.in_channels for layer in neck.extra_layers]
     assert hidden == [147, 128, 128, 64]
+
+
+@pytest.mark.parametrize('config,layout', [('ssdlite_voc.py', 'VOC2007/ and VOC2012/'),
+                                           ('bisenet_cityscapes.py', 'leftImg8bit/{train,val}/<city>'),
+                                           ('simplebaseline_coco.py', 'annotations/person_keypoints')])
+def test_missing_data_is_one_line_naming_the_layout(tmp_path, config, layout):
+    import subprocess
+    import sys
+    from mm_helpers import ROOT, env
+    for tool, extra in (('train.py', []), ('test.py', [str(tmp_path / 'none.pth')])):
+        r = subprocess.run([sys.executable, str(ROOT / 'tools' / tool), str(ROOT / 'transfer' / config), *extra],
+                           capture_output=True, text=True, cwd=tmp_path, env=env(), timeout=300)
+        assert r.returncode == 2 and r.stderr.count('\n') == 1, r.stderr[-3000:]
+        assert 'does not exist' in r.stderr and layout in r.stderr and '--cfg-options' in r.stderr
+        assert 'docs/transfer.md' in r.stderr

@@ -31,10 +31,16 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from relnas_zoo.mm.runtime import allow_mmengine_checkpoints, build_runner, load_run_config
+    from relnas_zoo.mm.runtime import (DataLayoutError, allow_mmengine_checkpoints, build_runner, check_data,
+                                       load_run_config)
     from relnas_zoo.distributed import finish
 
     cfg = load_run_config(args)
+    try:
+        check_data(cfg, ('test_dataloader',))
+    except DataLayoutError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
     cfg.load_from = args.checkpoint
     if args.tta:
         if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:

@@ -32,10 +32,17 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from relnas_zoo.mm.runtime import allow_mmengine_checkpoints, build_runner, load_run_config
+    from relnas_zoo.mm.runtime import (DataLayoutError, allow_mmengine_checkpoints, build_runner, check_data,
+                                       load_run_config)
     from relnas_zoo.distributed import finish
 
     cfg = load_run_config(args)
+    try:
+        loaders = ('train_dataloader', 'val_dataloader') if cfg.get('val_cfg') is not None else ('train_dataloader',)
+        check_data(cfg, loaders)
+    except DataLayoutError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.loss_scale = 'dynamic'

@@ -20,6 +20,7 @@ import torch
 from ..distributed import init_distributed
 
 __all__ = ['checkpoint_safe_globals', 'allow_mmengine_checkpoints', 'setup_cpu_distributed', 'replace_sync_bn',
+           'DataLayoutError', 'check_data',
            'add_runner_arguments', 'load_run_config', 'build_runner']
 
 
@@ -97,3 +98,56 @@ def build_runner(cfg):
     if cfg.launcher == 'pytorch':
         setup_cpu_distributed(cfg)
     return Runner.from_cfg(cfg)
+
+
+# what each dataset type of the transfer configs expects under its data_root (docs/transfer.md, Data layouts)
+DATA_LAYOUTS = {
+    'VOCDataset': 'VOCdevkit/ with VOC2007/ and VOC2012/, each holding JPEGImages/, Annotations/ and ImageSets/Main/',
+    'CityscapesDataset': 'cityscapes/ with leftImg8bit/{train,val}/<city>/*_leftImg8bit.png and '
+                         'gtFine/{train,val}/<city>/*_gtFine_labelTrainIds.png (cityscapesscripts\' '
+                         'createTrainIdLabelImgs makes them)',
+    'CocoDataset': 'coco/ with train2017/, val2017/ and annotations/person_keypoints_{train,val}2017.json',
+}
+DATA_LAYOUTS['SimpleBaselineCocoDataset'] = DATA_LAYOUTS['CocoDataset']
+
+
+class DataLayoutError(ValueError):
+    """A dataset folder or annotation file of a config that is not there; the message says what is expected."""
+
+
+def _datasets(node: Any, key: str) -> Iterator[tuple]:
+    """(config key, dataset config) of every leaf dataset under ``node``."""
+    if isinstance(node, dict):
+        if 'datasets' in node:  # ConcatDataset
+            for i, d in enumerate(node['datasets']):
+                yield from _datasets(d, f'{key}.datasets.{i}')
+        elif 'dataset' in node:  # RepeatDataset, ClassBalancedDataset
+            yield from _datasets(node['dataset'], f'{key}.dataset')
+        else:
+            yield key, node
+
+
+def check_data(cfg, loaders) -> None:
+    """Raise a DataLayoutError naming the first missing data folder or annotation file of the dataloaders
+    ``loaders`` (e.g. ``('train_dataloader', 'val_dataloader')``), the layout its dataset expects and how to
+    point the config at the data: before the runner starts, instead of a traceback from a worker."""
+    import os.path as osp
+    for loader in loaders:
+        if not cfg.get(loader):
+            continue
+        for key, ds in _datasets(cfg[loader].get('dataset'), f'{loader}.dataset'):
+            root = ds.get('data_root') or ''
+            wanted = [root] if root else []
+            ann = ds.get('ann_file')
+            if ann:
+                wanted.append(ann if osp.isabs(ann) else osp.join(root, ann))
+            for value in (ds.get('data_prefix') or {}).values():
+                if isinstance(value, str) and value:
+                    wanted.append(value if osp.isabs(value) else osp.join(root, value))
+            for path in wanted:
+                if not osp.exists(path):
+                    layout = DATA_LAYOUTS.get(ds.get('type'), 'the layout its dataset type expects')
+                    raise DataLayoutError(
+                        f'{loader}: {path} does not exist. {ds.get("type", "The dataset")} expects {layout} '
+                        f'(docs/transfer.md, Data layouts); link the data there or give its folder: '
+                        f'--cfg-options {key}.data_root=DIR/')
