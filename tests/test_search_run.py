@@ -12,7 +12,7 @@ import timm
 import torch
 
 import relnas_zoo
-from relnas_zoo.search import SearchConfig, run_search
+from relnas_zoo.search import SearchConfig, load_config, run_search
 from relnas_zoo.search import runner as runner_mod
 from relnas_zoo.run_folder import FolderError
 
@@ -301,3 +301,27 @@ def test_a_new_search_never_writes_into_another_folders_files(cifar, tmp_path, c
     assert cli_main([*args, '--out', str(old), '--force']) == 0            # a fresh run: logs not appended to
     assert len((old / 'generations.jsonl').read_text().splitlines()) == 1
     assert len((old / 'evaluations.jsonl').read_text().splitlines()) == 4      # one generation of 4, once
+
+
+def test_a_finished_run_given_more_generations_ranks_its_final_population(cifar, tmp_path, capsys):
+    """--resume RUN --set generations=N after the final ranking: the new generations run, the final ranking
+    is redone, and the outputs are those of an uninterrupted run of N generations."""
+    from relnas_zoo.cli import main
+    cfg = SearchConfig(data=str(cifar), C=4, layers=3, population=4, generations=1, batch_size=32,
+                       eval_batch_size=64, cutout=8, plots=False)
+    extended, straight = tmp_path / 'extended', tmp_path / 'straight'
+    run_search(cfg, extended, progress=False)
+    before = json.loads((extended / 'population.json').read_text())
+    assert main(['search', '--resume', str(extended), '--set', 'seed=3', '--no-progress']) == 2
+    assert '--set seed=3: a resumed search keeps the settings' in capsys.readouterr().err
+    assert main(['search', '--resume', str(extended), '--set', 'generations=2', '--no-progress']) == 0
+    import dataclasses
+    run_search(dataclasses.replace(cfg, generations=2), straight, progress=False)
+    after, want = (json.loads((d / 'population.json').read_text()) for d in (extended, straight))
+    assert after['generations'] == 2 and after['population'] == want['population']
+    assert (extended / 'genotype.json').read_text() == (straight / 'genotype.json').read_text()
+    assert [p['final_val_loss'] for p in after['population']] != [p['final_val_loss'] for p in before['population']]
+    assert load_config(extended / 'config.yaml').generations == 2  # the next --resume continues from 2
+    capsys.readouterr()
+    assert main(['search', '--resume', str(extended), '--no-progress']) == 0
+    assert 'had already finished (2 generations and its final ranking); nothing was run' in capsys.readouterr().out

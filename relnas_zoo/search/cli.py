@@ -63,8 +63,17 @@ def run_search_command(args: argparse.Namespace) -> int:
     if args.summary:
         return _print_summary(args.summary, last=10)
     if args.resume is not None:
-        out = resumed_run_dir(args, 'checkpoint.pt', {'config': '--config', 'overrides': '--set', 'data': '--data'})
+        out = resumed_run_dir(args, 'checkpoint.pt', {'config': '--config'})
         cfg = load_config(out / 'config.yaml')
+        from .runner import RESUME_SAFE_FIELDS
+        if args.data:
+            args.overrides.append(f'data={args.data}')
+        refused = [o for o in args.overrides if o.split('=', 1)[0].strip() not in RESUME_SAFE_FIELDS]
+        if refused:
+            raise ConfigError(f'--set {" ".join(refused)}: a resumed search keeps the settings it was started with; '
+                              f'only {", ".join(RESUME_SAFE_FIELDS)} may change (e.g. --set generations=N for more '
+                              f'generations)')
+        cfg = apply_overrides(cfg, args.overrides)
     else:
         if not args.out:
             raise ConfigError('--out is required (the run directory)')
@@ -84,6 +93,9 @@ def run_search_command(args: argparse.Namespace) -> int:
                             force=args.force)
     except KeyboardInterrupt:
         return 130
+    if result.already_finished:
+        print(f'the search in {out} had already finished ({cfg.generations} generations and its final ranking); '
+              f'nothing was run. More generations: relnas-zoo search --resume {out} --set generations=N')
     print(f'best genotype (val loss {result.best_val_loss:.4f}, individual {result.best_individual}) '
           f'written to {result.genotype_path}')
     finish()

@@ -83,6 +83,7 @@ class SearchResult:
     evaluations: int
     seconds: float
     saved_evaluations: int = 0  # candidates whose pair a predictor decided (predictor: renas)
+    already_finished: bool = False  # a resumed run that had nothing left to do
 
 
 def candidate_seed(seed: int, generation: int, individual: int) -> int:
@@ -562,6 +563,8 @@ def _search(cfg: SearchConfig, out: Path, dist: DistInfo, checkpoint: List[Dict[
     if resume:
         run.restore(checkpoint.pop())  # the run holds what it needs; the checkpoint's copy of Omega goes
         log.info('resumed at generation %d, pair %d', run.opt.generation, run.pair_pos)
+        if dist.main:  # the settings it continues with (--set generations=N), for the next --resume too
+            atomic_write_text(out / 'config.yaml', yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     elif dist.main:
         atomic_write_text(out / 'config.yaml', yaml.safe_dump(cfg.to_dict(), sort_keys=False))
         atomic_write_json(out / 'split.json', dict(seed=cfg.seed, **run.split), indent=None)
@@ -578,10 +581,18 @@ def _search(cfg: SearchConfig, out: Path, dist: DistInfo, checkpoint: List[Dict[
     from tqdm import tqdm
     gen_bar = tqdm(total=cfg.generations, initial=run.opt.generation, desc='generations', unit='gen',
                    disable=not run.progress, position=0, dynamic_ncols=True)
+    already_finished = resume and run.opt.generation >= cfg.generations and not (
+        cfg.final_ranking and any(r is None for r in run.final))
     try:
         while run.opt.generation < cfg.generations:
             t0 = time.perf_counter()
             g = run.opt.generation
+            if any(r is not None for r in run.final):
+                # a finished run extended with more generations: its final ranking was of an earlier
+                # population and Omega; the final population is ranked again after the last generation
+                run.final = [None] * cfg.population
+                if dist.main:
+                    log.info('more generations than the finished run had: its final ranking is redone at the end')
             with tqdm(total=cfg.population, initial=2 * run.pair_pos if cfg.mode == 'sequential' else 0,
                       desc=f'gen {g} candidates', unit='cand', leave=False, disable=not run.progress,
                       position=1, dynamic_ncols=True) as bar:
@@ -617,4 +628,6 @@ def _search(cfg: SearchConfig, out: Path, dist: DistInfo, checkpoint: List[Dict[
         gen_bar.close()
         if tb is not None:
             tb.close()
-    return run.write_outputs()
+    result = run.write_outputs()
+    result.already_finished = already_finished
+    return result
