@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence
 
-__all__ = ['LOCK_NAME', 'FolderError', 'check_new_folder', 'folder_lock', 'claim_folder']
+__all__ = ['LOCK_NAME', 'FolderError', 'check_new_folder', 'folder_lock', 'claim_folder', 'live_holder']
 
 LOCK_NAME = '.relnas_zoo.lock'
 
@@ -48,6 +48,27 @@ def check_new_folder(out: Path, job: str, marker: str, outputs: Sequence[str], f
         way_out = (f'choose another --out, or pass --force to start a new {job} there (it replaces only the files '
                    f'a {job} writes)' if outputs else 'choose an empty or new folder')
         raise FolderError(f'{out} is not empty ({_listing(held)}) and holds no {job} to resume; {way_out}')
+
+
+def live_holder(out: Path) -> Optional[str]:
+    """What holds ``out``'s lock now (the job, its pid, host and start time), or None when no live process
+    does: a stopped or killed run's folder, or one that never held a run."""
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    try:
+        fd = os.open(Path(out) / LOCK_NAME, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # refused while a live run holds its exclusive lock
+        except OSError:
+            return os.pread(fd, 200, 0).decode('utf-8', 'replace').strip() or 'another process'
+        return None
+    finally:
+        os.close(fd)  # (and with it the shared lock, if this took one)
 
 
 @contextlib.contextmanager

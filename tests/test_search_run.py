@@ -325,3 +325,31 @@ def test_a_finished_run_given_more_generations_ranks_its_final_population(cifar,
     capsys.readouterr()
     assert main(['search', '--resume', str(extended), '--no-progress']) == 0
     assert 'had already finished (2 generations and its final ranking); nothing was run' in capsys.readouterr().out
+
+
+def test_summary_tells_a_running_search_from_a_stopped_one(cifar, tmp_path):
+    """search-summary names the live process holding the folder, or says the run is not running and how
+    to continue it (both were '1/2 generations done')."""
+    import signal
+    import time
+    import yaml
+    from relnas_zoo.search.summary import summarize
+    out = tmp_path / 'run'
+    run_search(SearchConfig(data=str(cifar), C=4, layers=3, population=4, generations=1, batch_size=32,
+                            eval_batch_size=64, cutout=8, plots=False), out, progress=False)
+    cfg = yaml.safe_load((out / 'config.yaml').read_text())
+    (out / 'config.yaml').write_text(yaml.safe_dump(dict(cfg, generations=2)))  # one more generation to go
+    assert f'1/2 generations done, not running (stopped or killed): continue with relnas-zoo search --resume {out}' \
+        in summarize(out)
+    holder = subprocess.Popen([sys.executable, '-c', 'import sys, time; from pathlib import Path; '
+                               'from relnas_zoo.run_folder import folder_lock\n'
+                               f'with folder_lock(Path({str(out)!r}), "search"):\n'
+                               '    print("held", flush=True); time.sleep(120)'],
+                              stdout=subprocess.PIPE, text=True, env=_env())
+    try:
+        assert holder.stdout.readline().strip() == 'held'
+        assert f'1/2 generations done, running: search (pid {holder.pid} on' in summarize(out)
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    assert 'not running (stopped or killed)' in summarize(out)

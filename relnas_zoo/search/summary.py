@@ -70,11 +70,20 @@ def summarize(run_dir: Union[str, os.PathLike], last: int = 10) -> str:
     if not (run / 'config.yaml').exists():
         raise FileNotFoundError(f'{run} is not a search run directory (no config.yaml)')
     cfg = yaml.safe_load((run / 'config.yaml').read_text())
+    from ..run_folder import live_holder
     gens = read_generations(run)
-    finished = (run / 'population.json').exists()
+    holder = live_holder(run)
+    # a finished run's outputs, unless it has since been given more generations
+    finished = (run / 'population.json').exists() and len(gens) >= cfg['generations'] and not holder
+    if finished:
+        state = 'finished'
+    elif holder:
+        state = f'running: {holder}'
+    else:
+        state = f'not running (stopped or killed): continue with relnas-zoo search --resume {run}'
     lines = [f'search in {run}: {cfg["dataset"]}, N={cfg["population"]}, G={cfg["generations"]}, '
              f'mode={cfg["mode"]}, C={cfg["C"]}, {cfg["layers"]} cells, seed {cfg["seed"]}',
-             f'{len(gens)}/{cfg["generations"]} generations done' + (', finished' if finished else '')]
+             f'{len(gens)}/{cfg["generations"]} generations done, {state}']
     if cfg.get('predictor', 'none') != 'none':
         predicted = sum(g.get('predicted_pairs', 0) for g in gens)
         total = sum(len(g['pairs']) for g in gens)
