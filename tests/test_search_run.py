@@ -315,6 +315,12 @@ def test_a_finished_run_given_more_generations_ranks_its_final_population(cifar,
     assert main(['search', '--resume', str(extended), '--set', 'seed=3', '--no-progress']) == 2
     assert '--set seed=3: a resumed search keeps the settings' in capsys.readouterr().err
     assert main(['search', '--resume', str(extended), '--set', 'generations=2', '--no-progress']) == 0
+    out = capsys.readouterr().out
+    genotype = extended / 'genotype.json'  # what to do with the result, as commands that work
+    assert f"timm.create_model('relativenas_cifar10', genotype='{genotype}')" in out
+    assert f"type='RelativeNASBackbone', genotype='{genotype}'" in out
+    info = next(line for line in out.splitlines() if 'relnas-zoo info' in line).split('#')[0].split()
+    assert main(info[1:]) == 0 and 'relativenas_cifar10' in capsys.readouterr().out
     import dataclasses
     run_search(dataclasses.replace(cfg, generations=2), straight, progress=False)
     after, want = (json.loads((d / 'population.json').read_text()) for d in (extended, straight))

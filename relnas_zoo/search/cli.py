@@ -98,8 +98,22 @@ def run_search_command(args: argparse.Namespace) -> int:
               f'nothing was run. More generations: relnas-zoo search --resume {out} --set generations=N')
     print(f'best genotype (val loss {result.best_val_loss:.4f}, individual {result.best_individual}) '
           f'written to {result.genotype_path}')
+    print(next_steps(result.genotype_path))
     finish()
     return 0
+
+
+def next_steps(genotype: Path) -> str:
+    """What a user does with a searched genotype, as commands to copy."""
+    g = str(genotype)
+    return '\n'.join([
+        'use it:',
+        f"  python -c \"import timm, relnas_zoo; timm.create_model('relativenas_cifar10', genotype='{g}')\"",
+        f'  relnas-zoo info relativenas_cifar10 --genotype {g}                # parameters, mult-adds, levels',
+        f'  relnas-zoo train --config cifar10 --genotype {g} --data DATA --out RUN   # train it from scratch',
+        f'  relnas-zoo export relativenas --genotype {g} --hub DIR --checkpoint TRAINED.pth   # a timm hub folder',
+        f"  OpenMMLab: backbone=dict(type='RelativeNASBackbone', genotype='{g}', C=46, layers=14)  (docs/transfer.md)",
+    ])
 
 
 def _print_summary(run_dir: str, last: int) -> int:
