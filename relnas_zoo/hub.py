@@ -13,8 +13,9 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Union
+from typing import Optional, Union
 
+from .genotypes import resolve_genotype
 from .networks import RelativeNASNet
 from .variants import VARIANTS
 from .weights import arch_of
@@ -34,8 +35,31 @@ def _architecture(model: RelativeNASNet) -> str:
     return 'relativenas' if model.stem_type == 'imagenet' else 'relativenas_cifar10'
 
 
-def export_hub(model: RelativeNASNet, folder: Union[str, os.PathLike], overwrite: bool = False) -> Path:
-    """Write ``model`` (its current weights) as a timm hub folder at ``folder``; returns the folder."""
+def _described(model: RelativeNASNet, name: str, weights: Optional[str]) -> dict:
+    """The ``pretrained_cfg`` the folder carries: the registered model's (input size, mean/std, crop), with the
+    paper's tag and figures only for the paper's own network with trained weights. A searched genotype or
+    random initial weights must not travel with claims made for other weights."""
+    import timm
+    cfg = dict(timm.models.get_pretrained_cfg(name).to_dict(), architecture=name)
+    published = model.genotype.to_dict() == resolve_genotype(VARIANTS[name]['genotype']).to_dict()
+    same_net = published and all(getattr(model, k) == VARIANTS[name][k] for k in ('C', 'layers', 'num_classes'))
+    if weights is not None and same_net:
+        return cfg
+    geno = model.genotype.name or 'a custom genotype'
+    if weights is None:
+        cfg['tag'] = 'random-init'
+        cfg['notes'] = (f'{geno} cells, random initial weights: nothing was trained; no figures apply.',)
+    else:
+        cfg['tag'] = 'custom'
+        cfg['notes'] = (f'{geno} cells (C={model.C}, {model.layers} cells, {model.num_classes} classes), weights from '
+                        f'{Path(weights).name}; the paper\'s figures are for its own network and weights.',)
+    return cfg
+
+
+def export_hub(model: RelativeNASNet, folder: Union[str, os.PathLike], overwrite: bool = False,
+               weights: Optional[str] = None) -> Path:
+    """Write ``model`` (its current weights) as a timm hub folder at ``folder``; returns the folder.
+    ``weights``: the file its weights came from (None: random initial weights), said in ``config.json``."""
     import timm
     from timm.models import save_for_hf
 
@@ -49,8 +73,7 @@ def export_hub(model: RelativeNASNet, folder: Union[str, os.PathLike], overwrite
         raise HubExportError(f'{folder} is not empty; choose a new folder (or pass overwrite=True / --overwrite)')
     folder.parent.mkdir(parents=True, exist_ok=True)
     name = _architecture(model)
-    if getattr(model, 'pretrained_cfg', {}).get('architecture') != name:
-        model.pretrained_cfg = dict(timm.models.get_pretrained_cfg(name).to_dict(), architecture=name)
+    model.pretrained_cfg = _described(model, name, weights)
     tmp = Path(tempfile.mkdtemp(prefix=f'.{folder.name}.', dir=folder.parent))
     try:
         # model_args: the constructor arguments our checkpoints record, genotype included

@@ -160,9 +160,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     else:
         model = timm.create_model(args.model, **_model_kwargs(args))
     if args.hub:
-        folder = export_hub(model, args.hub, overwrite=args.overwrite)  # HubExportError: a ValueError, one line
+        # HubExportError: a ValueError, one line
+        folder = export_hub(model, args.hub, overwrite=args.overwrite, weights=args.checkpoint)
         print(f"wrote {folder}: config.json and model.safetensors; load it with "
               f"timm.create_model('local-dir:{folder}', pretrained=True) after import relnas_zoo")
+        if not args.checkpoint:
+            print('  its weights are random initial weights (no --checkpoint): config.json says so')
         if not args.onnx:
             return 0
     if args.features:

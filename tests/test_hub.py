@@ -87,3 +87,26 @@ def test_safetensors_checkpoints_load_everywhere_ours_do(tmp_path):
     (tmp_path / 'bad.safetensors').write_bytes(b'\x00' * 16)
     with pytest.raises(UnreadableFileError, match='bad.safetensors'):
         load_checkpoint_file(tmp_path / 'bad.safetensors')
+
+
+def test_a_folder_carries_the_papers_claims_only_for_its_network_and_weights(tmp_path, capsys):
+    """Random weights or a searched genotype: config.json says what the weights are, not the paper's figures."""
+    genotype = decode(random_vector(np.random.default_rng(6)))
+    save_genotype(genotype, tmp_path / 'g.json')
+    assert main(['export', 'relativenas_cifar10', '--genotype', str(tmp_path / 'g.json'), '--C', '8', '--layers', '5',
+                 '--hub', str(tmp_path / 'random')]) == 0
+    assert 'random initial weights' in capsys.readouterr().out
+    cfg = json.loads((tmp_path / 'random' / 'config.json').read_text())['pretrained_cfg']
+    text = json.dumps(cfg)
+    assert cfg['tag'] == 'random-init' and 'nothing was trained' in text and '%' not in text
+    trained = timm.create_model('relativenas_cifar10')
+    save_checkpoint(trained, tmp_path / 'paper_net.pth')
+    assert main(['export', 'relativenas_cifar10', '--checkpoint', str(tmp_path / 'paper_net.pth'),
+                 '--hub', str(tmp_path / 'paper')]) == 0
+    assert json.loads((tmp_path / 'paper' / 'config.json').read_text())['pretrained_cfg']['tag'] == 'paper'
+    searched = timm.create_model('relativenas_cifar10', genotype=str(tmp_path / 'g.json'), C=8, layers=5)
+    save_checkpoint(searched, tmp_path / 'searched.pth')
+    assert main(['export', 'relativenas_cifar10', '--checkpoint', str(tmp_path / 'searched.pth'),
+                 '--hub', str(tmp_path / 'searched')]) == 0
+    cfg = json.loads((tmp_path / 'searched' / 'config.json').read_text())['pretrained_cfg']
+    assert cfg['tag'] == 'custom' and 'searched.pth' in json.dumps(cfg) and '%' not in json.dumps(cfg)
