@@ -233,3 +233,9 @@ def single_command(arguments: Callable[[argparse.ArgumentParser], None],
         arguments(parser)
         parser.set_defaults(func=run)
     return configure
+
+
+def show_progress(args: argparse.Namespace) -> bool:
+    """Progress bars only for a person watching: not with --no-progress, and not when stderr is redirected
+    (a log file would fill with the bars' control characters; the commands log their progress anyway)."""
+    return not getattr(args, 'no_progress', False) and sys.stderr.isatty()

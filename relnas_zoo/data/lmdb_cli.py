@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any, Dict
 
-from ..config_io import ConfigError, add_resume_argument, at_least, resumed_run_dir, single_command
+from ..config_io import ConfigError, add_resume_argument, at_least, resumed_run_dir, show_progress, single_command
 from ..run_folder import FolderError
 from .imagenet_lmdb import (BuildError, ImageSource, build_lmdb, read_build_meta, scan_class_folders,
                             scan_flat_with_labels, verify_lmdb)
@@ -121,7 +121,7 @@ def run_packing(args: argparse.Namespace) -> int:
             settings = _given_settings(args)
         meta = build_lmdb(_scan(settings), args.out, settings['split'], workers=args.workers,
                           commit_every=args.commit_every, resize=settings['resize'], on_error=settings['on_error'],
-                          map_size=args.map_size_gb << 30, progress=not args.no_progress, arguments=settings)
+                          map_size=args.map_size_gb << 30, progress=show_progress(args), arguments=settings)
     except (BuildError, FolderError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
@@ -136,7 +136,7 @@ def run_packing(args: argparse.Namespace) -> int:
 
 def _report_verification(args: argparse.Namespace) -> int:
     """Print every bad record by index and key; exit status 2 when there is one."""
-    meta = verify_lmdb(args.verify, full=args.full, compare_root=args.compare_root, progress=not args.no_progress)
+    meta = verify_lmdb(args.verify, full=args.full, compare_root=args.compare_root, progress=show_progress(args))
     for index, key, problem in meta['bad']:
         print(f'bad record {index} (key {key}): {problem}')
     checks = 'checksums and ' if meta['checksums'] else 'no checksums (an older format: rebuild for them), '

@@ -10,7 +10,7 @@ from typing import Any, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..config_io import UsageError, one_line_errors, output_file
+from ..config_io import UsageError, one_line_errors, output_file, show_progress
 from .predictor import PredictorFileError, RelativisticPredictor, TrainConfig
 from .spaces import FEATURE_SETS, SPACES, FeatureError, get_space, parse_features
 from .tables import Table, TableError
@@ -101,7 +101,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     sizes = args.train_sizes or list(DEFAULT_TRAIN_SIZES.get(space.name, DEFAULT_TRAIN_SIZES['nb201']))
     try:
         rec = kendall_bench(space, archs, values, sizes, args.repeats, variants,
-                            _config(args), seed=args.seed, test_size=args.test_size, progress=not args.no_progress,
+                            _config(args), seed=args.seed, test_size=args.test_size, progress=show_progress(args),
                             workers=args.workers)
     except ValueError as e:
         raise UsageError(str(e)) from None
@@ -149,7 +149,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                                  meta=dict(space=space.name, features=fs, trained_on=what))
     with phase('train', args.quiet):
         pred.fit(tensors, extra if extra.shape[1] else None, targets=targets, pairs=pairs,
-                 progress=not args.no_progress)
+                 progress=show_progress(args))
     pred.save(out)
     print(f'wrote {out} ({space.name}, {args.features}, {what})')
     return 0
@@ -234,7 +234,7 @@ def cmd_search_bench(args: argparse.Namespace) -> int:
             atomic_write_json(args.json, rec)
 
     try:
-        rec = search_bench(sel, rep, args.queries, args.seeds, args.methods, progress=not args.no_progress,
+        rec = search_bench(sel, rep, args.queries, args.seeds, args.methods, progress=show_progress(args),
                            on_method=save_partial, workers=args.workers,
                            population=args.population, threshold=args.threshold, warmup=args.warmup,
                            retrain_every=args.retrain_every,
@@ -254,7 +254,7 @@ def cmd_features(args: argparse.Namespace) -> int:
     from .features import build_nb201_scores
     out = output_file(args.out, '--out')
     with phase('cell scores', args.quiet):
-        build_nb201_scores(out, progress=not args.no_progress)
+        build_nb201_scores(out, progress=show_progress(args))
     print(f'wrote {out}')
     return 0
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..config_files import find_config, list_configs
-from ..config_io import add_resume_argument, field_help, one_line_errors, resumed_run_dir
+from ..config_io import add_resume_argument, field_help, one_line_errors, resumed_run_dir, show_progress
 from ..data import DatasetError
 from ..run_folder import FolderError
 from ..torch_files import UnreadableFileError
@@ -89,7 +89,7 @@ def run_search_command(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s',
                         handlers=[logging.StreamHandler(), logging.FileHandler(out / 'search.log', delay=True)])
     try:
-        result = run_search(cfg, out, resume=args.resume is not None, progress=not args.no_progress,
+        result = run_search(cfg, out, resume=args.resume is not None, progress=show_progress(args),
                             force=args.force)
     except KeyboardInterrupt:
         return 130

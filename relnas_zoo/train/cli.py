@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from ..config_io import add_resume_argument, field_help, one_line_errors, resumed_run_dir
+from ..config_io import add_resume_argument, field_help, one_line_errors, resumed_run_dir, show_progress
 from ..data import DatasetError
 from ..distributed import finish
 from ..run_folder import FolderError
@@ -119,7 +119,7 @@ def run_training(args: argparse.Namespace, default_config: str) -> int:
         cfg = resolve_config(args.config, default_config, [*args.overrides, *extra]).validate()
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s')
     try:
-        result = train(cfg, out, resume=args.resume is not None, progress=not args.no_progress, force=args.force)
+        result = train(cfg, out, resume=args.resume is not None, progress=show_progress(args), force=args.force)
     except KeyboardInterrupt:
         print(f'\ninterrupted: the last finished epoch is saved; continue with --resume {out}', file=sys.stderr)
         return 130

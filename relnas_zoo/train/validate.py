@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader
 
 from ..class_order import (near_chance, order_from_rows, read_class_order, recover_rows, reorder_model, rows_for,
                            write_class_order)
-from ..config_io import at_least, one_line_errors, single_command
+from ..config_io import at_least, one_line_errors, show_progress, single_command
 from ..data import DatasetError, TensorBatches, load_cifar
 from ..data.imagenet_lmdb import BuildError
 from ..data.normalization import IMAGENET_MEAN, IMAGENET_STD, mean_std
@@ -133,7 +133,7 @@ def run_validation(args: argparse.Namespace) -> int:
     confusion = None
     if args.recover_class_order:
         confusion = torch.zeros(model.num_classes, model.num_classes, dtype=torch.float64, device=dist.device)
-    res = evaluate(model, data, dist.device, args.amp, progress=dist.main and not args.no_progress, confusion=confusion)
+    res = evaluate(model, data, dist.device, args.amp, progress=dist.main and show_progress(args), confusion=confusion)
     record.update(res, top1_error=100 - res['top1'], top5_error=100 - res['top5'])
     if dist.main:
         _report(args, res, ' (sorted class order)' if args.recover_class_order else '')
@@ -141,7 +141,7 @@ def run_validation(args: argparse.Namespace) -> int:
         rows = recover_rows(confusion.cpu().numpy())
         moved = sum(j != k for j, k in enumerate(rows))
         reorder_model(model, rows)
-        after = evaluate(model, data, dist.device, args.amp, progress=dist.main and not args.no_progress)
+        after = evaluate(model, data, dist.device, args.amp, progress=dist.main and show_progress(args))
         if dist.main:
             write_class_order(args.recover_class_order, order_from_rows(data.classes, rows))
             _report(args, after, ' (recovered class order)')
