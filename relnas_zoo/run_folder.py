@@ -82,9 +82,11 @@ def folder_lock(out: Path, job: str, check: Optional[Callable[[], None]] = None)
     except ImportError:  # no POSIX locks (Windows): one run per folder is then the user's to keep
         yield
         return
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     path = out / LOCK_NAME
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    failed = False
     try:
         try:
             fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -97,9 +99,18 @@ def folder_lock(out: Path, job: str, check: Optional[Callable[[], None]] = None)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f'{job} (pid {os.getpid()} on {socket.gethostname()}, since '
                       f'{time.strftime("%Y-%m-%d %H:%M:%S")})\n'.encode(), 0)
-        yield
+        try:
+            yield
+        except BaseException:
+            failed = True
+            raise
     finally:
         os.close(fd)  # releases the lock; the file stays (removing it would race with a process opening it)
+        if failed and created and [p.name for p in out.iterdir()] == [LOCK_NAME]:
+            # a run that failed before writing anything leaves no folder behind (it made it)
+            path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                out.rmdir()
 
 
 @contextlib.contextmanager

@@ -445,3 +445,27 @@ def test_the_scripts_say_one_line(files, tmp_path, script, args):
     assert r.stderr.strip().splitlines() == [f"error: checkpoint '{values['bad']}' is truncated "
                                              f"({(files / 'truncated.pth').stat().st_size} bytes, the end of its zip "
                                              f"archive is missing): an interrupted write or copy"]
+
+
+def test_a_run_that_fails_at_start_leaves_no_folder(tmp_path, capsys):
+    """The folder a failed start made (holding only its lock file) is removed; a folder that was there stays."""
+    from relnas_zoo.cli import main
+    from relnas_zoo.run_folder import LOCK_NAME, folder_lock
+    for command in (['search', '--config', 'cifar10'], ['train', '--config', 'cifar10']):
+        out = tmp_path / command[0]
+        assert main([*command, '--data', str(tmp_path / 'nodata'), '--out', str(out)]) == 2
+        assert 'cifar-10-batches-py' in capsys.readouterr().err and not out.exists()
+    new = tmp_path / 'new'
+    with pytest.raises(RuntimeError):
+        with folder_lock(new, 'search'):
+            raise RuntimeError('failed before writing anything')
+    assert not new.exists()
+    kept = tmp_path / 'kept'
+    kept.mkdir()
+    with pytest.raises(RuntimeError):
+        with folder_lock(kept, 'search'):
+            raise RuntimeError('failed')
+    assert kept.is_dir()
+    with folder_lock(new, 'search'):
+        (new / 'checkpoint.pt').write_bytes(b'x')
+    assert sorted(p.name for p in new.iterdir()) == sorted(['checkpoint.pt', LOCK_NAME])

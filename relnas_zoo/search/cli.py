@@ -84,8 +84,7 @@ def run_search_command(args: argparse.Namespace) -> int:
         cfg = apply_overrides(cfg, args.overrides).validate()
     from ..distributed import finish
     from .runner import run_search
-    out.mkdir(parents=True, exist_ok=True)
-    # delay: the file opens at the first record, after run_search has checked the folder is this run's
+    # delay: the file opens at the first record, after run_search has made and checked the folder
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s',
                         handlers=[logging.StreamHandler(), logging.FileHandler(out / 'search.log', delay=True)])
     try:
