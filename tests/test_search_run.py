@@ -234,6 +234,10 @@ def test_two_processes_match_one_process_in_parallel_mode(cifar, tmp_path):
     assert _final(two) == _final(one)
     rows = (two / 'evaluations.jsonl').read_text().splitlines()
     assert len(rows) == 8
+    # every line once, not once per process: the log, search.log and the closing lines
+    assert r.stderr.count('search: N=4') == 1 and r.stderr.count('generation 1: val loss') == 1, r.stderr[-3000:]
+    assert (two / 'search.log').read_text().count('search: N=4') == 1
+    assert r.stdout.count('best genotype') == 1 and r.stdout.count('use it:') == 1
     r = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port',
                         '29518', str(ROOT / 'search/run.py'), '--no-progress', '--out', str(tmp_path / 'seq'),
                         '--data', str(cifar), *_set(*TINY, 'generations=1')],

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -84,14 +85,22 @@ def run_search_command(args: argparse.Namespace) -> int:
         cfg = apply_overrides(cfg, args.overrides).validate()
     from ..distributed import finish
     from .runner import run_search
-    # delay: the file opens at the first record, after run_search has made and checked the folder
-    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s',
-                        handlers=[logging.StreamHandler(), logging.FileHandler(out / 'search.log', delay=True)])
+    # under torchrun only the first process logs and writes search.log (each line once, not once per process);
+    # the others say only what goes wrong. delay: the file opens at the first record, after run_search has
+    # made and checked the folder
+    main_process = int(os.environ.get('RANK', '0')) == 0
+    handlers = [logging.StreamHandler()] + ([logging.FileHandler(out / 'search.log', delay=True)] if main_process
+                                            else [])
+    logging.basicConfig(level=logging.INFO if main_process else logging.WARNING,
+                        format='%(asctime)s %(levelname)s %(message)s', handlers=handlers)
     try:
         result = run_search(cfg, out, resume=args.resume is not None, progress=show_progress(args),
                             force=args.force)
     except KeyboardInterrupt:
         return 130
+    if not main_process:
+        finish()
+        return 0
     if result.already_finished:
         print(f'the search in {out} had already finished ({cfg.generations} generations and its final ranking); '
               f'nothing was run. More generations: relnas-zoo search --resume {out} --set generations=N')
