@@ -60,7 +60,6 @@ def export_hub(model: RelativeNASNet, folder: Union[str, os.PathLike], overwrite
                weights: Optional[str] = None) -> Path:
     """Write ``model`` (its current weights) as a timm hub folder at ``folder``; returns the folder.
     ``weights``: the file its weights came from (None: random initial weights), said in ``config.json``."""
-    import timm
     from timm.models import save_for_hf
 
     if not isinstance(model, RelativeNASNet):

@@ -341,7 +341,6 @@ def test_summary_tells_a_running_search_from_a_stopped_one(cifar, tmp_path):
     """search-summary names the live process holding the folder, or says the run is not running and how
     to continue it (both were '1/2 generations done')."""
     import signal
-    import time
     import yaml
     from relnas_zoo.search.summary import summarize
     out = tmp_path / 'run'
@@ -363,3 +362,22 @@ def test_summary_tells_a_running_search_from_a_stopped_one(cifar, tmp_path):
         holder.send_signal(signal.SIGKILL)
         holder.wait()
     assert 'not running (stopped or killed)' in summarize(out)
+
+
+def test_summary_says_why_a_loss_is_missing(tmp_path):
+    """A generation whose pairs the predictor decided has no loss: '-' with a word, not a bare nan."""
+    import yaml
+    from relnas_zoo.search.summary import summarize
+    cfg = SearchConfig(population=2, generations=3, predictor='renas').to_dict()
+    (tmp_path / 'config.yaml').write_text(yaml.safe_dump(cfg))
+    genotype = relnas_zoo.PUBLISHED['relativenas'].to_dict()
+    record = lambda g, loss: dict(generation=g, best_val_loss=loss, mean_val_loss=loss, predicted_pairs=int(loss is None),
+                                  diversity=dict(mean_pairwise_distance=0.5, distinct_genotypes=2), best_individual=0,
+                                  individuals=[dict(individual=k, genotype=genotype) for k in range(2)],
+                                  pairs=[dict(i=0, j=1, fast=0, slow=1)])
+    (tmp_path / 'generations.jsonl').write_text('\n'.join(json.dumps(record(g, l)) for g, l in
+                                                          ((0, 2.1), (1, None))) + '\n')
+    text = summarize(tmp_path)
+    row = next(line for line in text.splitlines() if line.split()[:1] == ['1'])
+    assert row.split()[1:3] == ['-', '-'] and 'nan ' not in text.replace("'nan': training", '')
+    assert "'-': no loss, not trained: the predictor decided the pair" in text

@@ -15,7 +15,7 @@ def plot_loss_trajectories(history: Sequence[Sequence[Optional[float]]], out: Un
 
     fig, ax = plt.subplots(figsize=(7, 4))
     n = len(history[0]) if history else 0
-    gens = list(range(1, len(history) + 1))
+    gens = list(range(len(history)))  # numbered from 0, as the logs and generations.jsonl number them
     for k in range(n):
         ys: List[float] = [h[k] if h[k] is not None and math.isfinite(h[k]) else float('nan') for h in history]
         ax.plot(gens, ys, lw=0.9, alpha=0.8, marker='.' if len(gens) < 15 else None)
@@ -40,7 +40,7 @@ def plot_diversity(gens: Sequence[dict], out: Union[str, os.PathLike]) -> None:
 
     if not gens:
         return
-    x = [g['generation'] + 1 for g in gens]
+    x = [g["generation"] for g in gens]  # from 0, as the logs
     fig, ax = plt.subplots(figsize=(7, 3.5))
     ax.plot(x, [g['diversity']['mean_pairwise_distance'] for g in gens], color='C0', marker='.')
     ax.set_xlabel('generation')

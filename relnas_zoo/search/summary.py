@@ -57,7 +57,14 @@ def evaluated_pairs(record: Dict[str, Any]) -> List[tuple]:
 
 
 def _fmt(v: Any) -> str:
-    return 'nan' if v is None or (isinstance(v, float) and not math.isfinite(v)) else f'{v:.4f}'
+    """A loss: '-' where there is none (a candidate not trained: its pair was decided by the predictor),
+    'nan' where training diverged."""
+    if v is None:
+        return '-'
+    return 'nan' if isinstance(v, float) and not math.isfinite(v) else f'{v:.4f}'
+
+
+_NO_LOSS = "  ('-': no loss, not trained: the predictor decided the pair; 'nan': training diverged)"
 
 
 def summarize(run_dir: Union[str, os.PathLike], last: int = 10) -> str:
@@ -96,6 +103,8 @@ def summarize(run_dir: Union[str, os.PathLike], last: int = 10) -> str:
             d = g['diversity']
             lines.append(f'{g["generation"]:>4} {_fmt(g["best_val_loss"]):>8} {_fmt(g["mean_val_loss"]):>8} '
                          f'{d["mean_pairwise_distance"]:>9.3f} {d["distinct_genotypes"]:>8}')
+        if any(_fmt(g[k]) in ('-', 'nan') for g in gens[-last:] for k in ('best_val_loss', 'mean_val_loss')):
+            lines.append(_NO_LOSS)
     if finished:
         pop = json.loads((run / 'population.json').read_text())
         lines.append(f'chosen by {pop["chosen_by"]}: individual {pop["best_individual"]} '
@@ -104,6 +113,8 @@ def summarize(run_dir: Union[str, os.PathLike], last: int = 10) -> str:
         for p in pop['population'][:5]:
             lines.append(f'{p["rank"]:>4} {p["individual"]:>10} {_fmt(p["final_val_loss"]):>14} '
                          f'{_fmt(p["last_val_loss"]):>17}')
+        if any(p['last_val_loss'] is None for p in pop['population'][:5]):
+            lines.append("  ('-' in the last generation: not trained, the predictor decided the pair)")
         best = Genotype.from_dict(pop['population'][0]['genotype'])
     elif gens:
         g = gens[-1]
