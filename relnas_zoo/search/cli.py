@@ -53,7 +53,11 @@ def _search_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--force', action='store_true',
                    help='start a new search in a folder that is not empty (a previous search\'s files there are '
                         'replaced; other files are kept)')
-    p.add_argument('--no-progress', action='store_true', help='no progress bars (logs only)')
+    p.add_argument('--no-progress', action='store_true',
+                   help='no progress bars (logs only). On a terminal two bars run: "generations" (done of G, '
+                        'seconds per generation) and "gen g candidates" (candidates of the N in generation g '
+                        'trained and validated so far, a predictor-decided pair counting as its two), then '
+                        '"final ranking" (individuals ranked from the final Omega); redirected output has none')
 
 
 # reported as one line naming the value or file, exit status 2
