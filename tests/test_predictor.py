@@ -525,3 +525,49 @@ def test_command_errors_are_one_line(argv, words, capsys, tmp_path, monkeypatch)
     err = capsys.readouterr().err
     errors = [line for line in err.splitlines() if line.startswith('error:')]
     assert len(errors) == 1 and words in errors[0] and 'Traceback' not in err, err
+
+
+def test_rank_your_own_darts_architectures(tmp_path, capsys):
+    """Genotype files and search folders, a table's other columns, search-log labels, one-dataset NASLib files,
+    and a predictor of another space refused in one line."""
+    from relnas_zoo import save_genotype
+    from relnas_zoo.predictor.genotype_space import to_naslib_key
+    run = tmp_path / 'run'
+    run.mkdir()
+    _write_search_log(run, np.random.default_rng(1))
+    assert predictor_main(['train', '--space', 'relnas', '--search-log', str(run), '--epochs', '2',
+                           '--out', str(tmp_path / 'p.pt'), '--no-progress']) == 0
+    genotypes = [g for g, _ in tables.search_genotypes(run)]
+    save_genotype(genotypes[0], tmp_path / 'mine.json')
+    out = tmp_path / 'r.json'
+    assert predictor_main(['rank', str(tmp_path / 'p.pt'), '--genotypes', str(run), str(tmp_path / 'mine.json'),
+                           '--json', str(out), '--no-progress']) == 0
+    rows = json.loads(out.read_text())
+    assert len(rows) == len(set(genotypes)) and all('generation' in r['source'] for r in rows)  # mine.json: a dup
+    assert any(r['source'] == 'run: generation 0 individual 0' for r in rows)
+    assert predictor_main(['rank', str(tmp_path / 'p.pt'), '--search-log', str(run), '--top', '2']) == 0
+    assert 'individual' in capsys.readouterr().out
+    # a table of keys with a name column: the name is kept
+    csv_path = tmp_path / 'cells.csv'
+    csv_path.write_text('name,arch\n' + ''.join(f'cell{k},"{to_naslib_key(g)}"\n' for k, g in enumerate(genotypes[:4])))
+    assert predictor_main(['rank', str(tmp_path / 'p.pt'), '--table', str(csv_path), '--json', str(out)]) == 0
+    assert sorted(r['name'] for r in json.loads(out.read_text())) == ['cell0', 'cell1', 'cell2', 'cell3']
+    assert 'cell0' in capsys.readouterr().out
+    # NASLib's layout with one dataset: no --metric needed
+    one = tmp_path / 'one.json'
+    one.write_text(json.dumps({'cifar100': {str(to_naslib_key(g)): {'val_accuracy': 70.0 + k}
+                                            for k, g in enumerate(genotypes[:5])}}))
+    assert predictor_main(['rank', str(tmp_path / 'p.pt'), '--table', str(one)]) == 0
+    assert 'Kendall tau against cifar100' in capsys.readouterr().out
+    # another space: refused, one line
+    assert predictor_main(['rank', str(tmp_path / 'p.pt'), '--space', 'nb201']) == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and 'ranks relnas architectures' in err
+    assert predictor_main(['train', '--table', 'naslib', '--epochs', '1', '--out', str(tmp_path / 'nb201.pt'),
+                           '--no-progress']) == 0
+    capsys.readouterr()
+    assert predictor_main(['rank', str(tmp_path / 'nb201.pt'), '--table', str(csv_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and 'holds nb301 architectures' in err and 'ranks nb201 ones' in err
+    assert predictor_main(['rank', str(tmp_path / 'nb201.pt'), '--genotypes', str(run)]) == 2
+    assert 'hold DARTS-space genotypes' in capsys.readouterr().err

@@ -68,6 +68,8 @@ def _metric(args: argparse.Namespace, table: Table) -> str:
     default = DEFAULT_METRIC.get(builtin)  # None for a user's table file
     if default in table.metrics:
         return default
+    if len(table.metrics) == 1:  # e.g. a NASLib-layout file of one dataset
+        return next(iter(table.metrics))
     raise UsageError(f'{table.source}: name the metric to rank by with --metric; it has '
                      f'{", ".join(table.metrics)}')
 
@@ -155,43 +157,74 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _same_space(space: str) -> str:
+    return 'nb301' if space == 'relnas' else space  # one DARTS space: tables of keys, search folders
+
+
+def _rank_table(args: argparse.Namespace, space: str) -> Table:
+    """What ``rank`` ranks: genotype files and search folders, a search log, or a table in ``space``."""
+    from . import tables
+    given = [flag for flag, value in (('--genotypes', args.genotypes), ('--search-log', args.search_log),
+                                      ('--table', args.table), ('--official', args.official)) if value]
+    if len(given) > 1:
+        raise UsageError(f'{" and ".join(given)}: give one source of architectures to rank')
+    if args.genotypes or args.search_log:
+        if _same_space(space) != 'nb301':
+            raise UsageError(f'{args.predictor} ranks {space} architectures; genotype files and search folders '
+                             f'hold DARTS-space genotypes (a predictor trained with --space nb301 or relnas ranks them)')
+        return tables.genotype_table(args.genotypes or [args.search_log])
+    args.space = _same_space(space)
+    try:
+        return _load_table(args, require_metrics=False)
+    except TableError as e:
+        other = 'nb201' if args.space == 'nb301' else 'nb301'
+        if args.table and args.space in ('nb201', 'nb301'):
+            try:  # say which space the table holds when it is the other one
+                tables.read_table(args.table, arch_column=args.arch_column, space=other, require_metrics=False)
+            except TableError:
+                raise e from None
+            raise UsageError(f'{args.table} holds {other} architectures; {args.predictor} ranks {space} ones (it '
+                             f'was trained on them): train a predictor with --space {other}') from None
+        raise
+
+
 def cmd_rank(args: argparse.Namespace) -> int:
     pred = RelativisticPredictor.load(args.predictor)
-    args.space = pred.meta.get('space', 'nb201')
-    space = get_space(args.space)
+    trained = pred.meta.get('space', 'nb201')
+    if args.space is not None and _same_space(args.space) != _same_space(trained):
+        raise UsageError(f'--space {args.space}: {args.predictor} ranks {trained} architectures (it was trained on '
+                         f'them); rank {args.space} ones with a predictor trained with --space {args.space}')
+    space = get_space(trained)
     fs = pred.meta.get('features', 'renas')
     with phase('load', args.quiet):
-        if args.search_log:
-            if args.space not in ('relnas', 'nb301'):
-                raise UsageError(f'{args.predictor} ranks {args.space} architectures, not a search log\'s genotypes')
-            from .tables import search_log_pairs
-            archs, _ = search_log_pairs(args.search_log)
-            values = None
-            names = [json.dumps(g.to_dict()) for g in archs]
-        else:
-            if args.space == 'relnas':  # the same DARTS space: its tables are NAS-Bench-301's
-                args.space = 'nb301'
-            table = _load_table(args, require_metrics=False)
-            metric = args.metric or (_metric(args, table) if table.metrics else None)
-            archs, values = table.with_metric(metric) if metric else (table.archs, None)
-            names = [_arch_name(args.space, a) for a in archs]
+        table = _rank_table(args, trained)
+        metric = args.metric or (_metric(args, table) if table.metrics else None)
+        keep = np.flatnonzero(np.isfinite(table.metric(metric))) if metric else np.arange(len(table.archs))
+        archs = [table.archs[i] for i in keep]
+        values = table.metric(metric)[keep] if metric else None
+        labels = {k: [v[i] for i in keep] for k, v in table.labels.items()}
+        names = [_arch_name(table.space, a) for a in archs]
     with phase('features', args.quiet):
         tensors = space.encode(archs, fs)
         extra = space.features(archs, fs)
     with phase(f'rank {len(archs)}', args.quiet):
         scores = pred.predict(tensors, extra if extra.shape[1] else None)
     order = np.argsort(-scores, kind='stable')
-    print(f"{'rank':>6}  {'score':>8}  {'metric':>8}  architecture")
+    widths = {k: min(40, max([len(k)] + [len(x) for x in v])) for k, v in labels.items()}
+    head = ''.join(f'  {k[:widths[k]]:<{widths[k]}}' for k in labels)
+    print(f"{'rank':>6}  {'score':>8}  {'metric':>8}{head}  architecture")
     for r, i in enumerate(order[:args.top], start=1):
         m = f'{values[i]:8.3f}' if values is not None else f"{'':8}"
-        print(f'{r:>6}  {scores[i]:8.3f}  {m}  {names[i]}')
+        cells = ''.join(f'  {v[i][:widths[k]]:<{widths[k]}}' for k, v in labels.items())
+        print(f'{r:>6}  {scores[i]:8.3f}  {m}{cells}  {names[i]}')
     if values is not None and len(values) > 1:
         from scipy.stats import kendalltau
         print(f'Kendall tau against {metric}: {kendalltau(scores, values).statistic:.4f} ({len(values)} architectures)')
     if args.json:
         from ..atomic import atomic_write_json
         rows = [dict(rank=r, score=float(scores[i]), architecture=names[i],
-                     metric=None if values is None else float(values[i])) for r, i in enumerate(order, start=1)]
+                     metric=None if values is None else float(values[i]), **{k: v[i] for k, v in labels.items()})
+                for r, i in enumerate(order, start=1)]
         atomic_write_json(args.json, rows, indent=1)
         print(f'wrote {args.json}', file=sys.stderr)
     return 0
@@ -337,7 +370,12 @@ def configure(name: str, p: argparse.ArgumentParser, argv: Sequence[str] = (), *
     r = cmds.add_parser('rank', help='rank the architectures of a table or a search folder with a saved predictor')
     r.add_argument('predictor', help='a file written by `relnas-zoo predictor train`')
     _add_table_args(r)
-    r.add_argument('--search-log', metavar='RUN_DIR', help='rank the genotypes of a RelativeNAS search folder')
+    r.add_argument('--search-log', metavar='RUN_DIR', help='rank the genotypes of a RelativeNAS search folder '
+                                                           '(each labelled with its generation and individual)')
+    r.add_argument('--genotypes', nargs='+', metavar='PATH',
+                   help='rank DARTS-space genotypes: genotype .json files (a search\'s genotype.json, save_genotype) '
+                        'and search folders, any mix (needs a predictor trained with --space nb301 or relnas)')
+    r.set_defaults(space=None)  # the predictor's own space; --space given and different is refused
     r.add_argument('--top', type=int, default=10, help='rows to print (default 10)')
     r.add_argument('--json', help='write the whole ranking to this JSON file')
     _add_output_args(r)

@@ -48,6 +48,7 @@ class Table:
     metrics: Dict[str, np.ndarray]
     source: str
     extra: Dict[str, Any] = field(default_factory=dict)
+    labels: Dict[str, List[str]] = field(default_factory=dict)  # other columns (a name, a note), per row
 
     def metric(self, name: str) -> np.ndarray:
         if name not in self.metrics:
@@ -253,6 +254,9 @@ def read_table(path: Union[str, Path], arch_column: str = 'arch', metrics: Optio
         if not metrics and require_metrics:
             raise TableError(f'{path}: no numeric metric column in row 1 (columns: {", ".join(first)})')
     archs, values = [], {m: [] for m in metrics}
+    first = rows[0] if isinstance(rows[0], dict) else {}
+    label_columns = [k for k in first if k not in (arch_column, '_arch', '_bad', *metrics)]
+    labels: Dict[str, List[str]] = {k: [] for k in label_columns}
     for n, row in enumerate(rows, start=1):
         where = f'{path}, row {n}'
         if not isinstance(row, dict):
@@ -271,7 +275,59 @@ def read_table(path: Union[str, Path], arch_column: str = 'arch', metrics: Optio
             if not _is_number(row[m]):
                 raise TableError(f'{where}: {m}={row[m]!r} is not a finite number')
             values[m].append(float(row[m]))
-    return Table(space, archs, {m: np.asarray(v) for m, v in values.items()}, str(path))
+        for k in label_columns:
+            labels[k].append('' if row.get(k) is None else str(row[k]))
+    return Table(space, archs, {m: np.asarray(v) for m, v in values.items()}, str(path), labels=labels)
+
+
+def genotype_table(paths: Sequence[Union[str, Path]]) -> Table:
+    """DARTS-space genotypes to rank: genotype JSON files (a search's ``genotype.json``, ``save_genotype``)
+    and search folders (every genotype of every generation, labelled with where it first appeared)."""
+    from ..genotypes import GenotypeError, load_genotype
+    archs: List[Any] = []
+    where: List[str] = []
+    seen: Dict[Any, int] = {}
+    for p in map(Path, paths):
+        if p.is_dir():
+            for g, label in search_genotypes(p):
+                if g not in seen:
+                    seen[g] = len(archs)
+                    archs.append(g)
+                    where.append(label)
+        elif p.is_file():
+            try:
+                g = load_genotype(p)
+            except (GenotypeError, ValueError, KeyError, TypeError) as e:
+                raise TableError(f'{p}: not a genotype file ({e})') from None
+            seen.setdefault(g, len(archs))
+            if seen[g] == len(archs):
+                archs.append(g)
+                where.append(str(p))
+        else:
+            raise TableError(f'{p}: no such file or folder (give genotype .json files or search folders)')
+    if not archs:
+        raise TableError(f'{", ".join(map(str, paths))}: no genotypes')
+    return Table('nb301', archs, {}, ', '.join(map(str, paths)), labels=dict(source=where))
+
+
+def search_genotypes(run_dir: Union[str, Path]) -> List[Tuple[Any, str]]:
+    """Every genotype a search folder's generations hold, with ``generation G individual K`` of each
+    occurrence (``generations.jsonl``; a partly written last line is skipped)."""
+    from ..genotypes import Genotype
+    from ..search.summary import read_generations
+    path = Path(run_dir) / 'generations.jsonl'
+    if not path.is_file():
+        raise TableError(f'{path}: no such file; pass a search folder (relnas-zoo search --out)')
+    out = []
+    for rec in read_generations(run_dir):
+        try:
+            out += [(Genotype.from_dict(d['genotype']), f'{Path(run_dir).name}: generation {rec["generation"]} '
+                     f'individual {d["individual"]}') for d in rec['individuals']]
+        except (KeyError, TypeError, ValueError) as e:
+            raise TableError(f'{path}: not a generation record ({type(e).__name__}: {e})') from None
+    if not out:
+        raise TableError(f'{path}: no generation finished yet')
+    return out
 
 
 def official_nb201(path: Union[str, Path], dataset: str = 'cifar10', hp: str = '200') -> Table:
