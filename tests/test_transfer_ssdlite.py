@@ -71,3 +71,19 @@ def test_ssdlite_voc_dist_train_two_processes(setup):
     log = _run(['bash', str(ROOT / 'tools/dist_test.sh'), CONFIG, str(work / 'epoch_1.pth'), '2', '--work-dir',
                 str(tmp / 'dist_test'), *_opts(voc, weights)], cwd=ROOT, env=dict(mm_env(), PORT='29561'))
     assert re.search(r"'pascal_voc/mAP': \d", log) and 'Distributed' in log
+
+
+def test_training_with_another_networks_weights_stops_in_one_line(setup):
+    """The backbone's init_cfg pointing at another genotype's ImageNet weights: tools/train.py stops before
+    training with one line naming what the file holds and the backbone config that fits it."""
+    import subprocess
+    tmp, voc, _ = setup
+    darts = tmp / 'darts_imagenet.pth'
+    relnas_zoo.save_checkpoint(timm.create_model('darts_v2'), darts)
+    r = subprocess.run([sys.executable, str(ROOT / 'tools/train.py'), CONFIG, '--work-dir', str(tmp / 'wrong'),
+                        *_opts(voc, darts)], capture_output=True, text=True, env=mm_env(), timeout=900)
+    assert r.returncode == 2, r.stderr[-3000:]
+    err = [line for line in r.stderr.splitlines() if line.startswith('error:')]
+    assert len(err) == 1 and "holds genotype DARTS_V2, C=48, layers=14" in err[0]
+    assert "genotype='DARTS_V2', C=48, layers=14" in err[0] and 'Traceback' not in r.stderr
+    assert not list((tmp / 'wrong').rglob('epoch_*.pth'))  # nothing trained

@@ -64,8 +64,14 @@ def main(argv=None) -> int:
         evaluator = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
         cfg.test_evaluator = [*evaluator, dict(type='DumpResults', out_file_path=args.out)]
     runner = build_runner(cfg)
-    with allow_mmengine_checkpoints():
-        metrics = runner.test()
+    from relnas_zoo.state_dicts import CheckpointMismatchError
+    from relnas_zoo.torch_files import UnreadableFileError
+    try:
+        with allow_mmengine_checkpoints():
+            metrics = runner.test()
+    except (CheckpointMismatchError, UnreadableFileError) as e:  # weights that do not fit: one line
+        print(f'error: {e}', file=sys.stderr)
+        return 2
     if runner.rank == 0:
         print({k: round(float(v), 4) for k, v in metrics.items()})
     finish()

@@ -57,8 +57,14 @@ def main(argv=None) -> int:
     elif args.resume:
         cfg.resume, cfg.load_from = True, args.resume
     runner = build_runner(cfg)
-    with allow_mmengine_checkpoints():
-        runner.train()
+    from relnas_zoo.state_dicts import CheckpointMismatchError
+    from relnas_zoo.torch_files import UnreadableFileError
+    try:
+        with allow_mmengine_checkpoints():
+            runner.train()
+    except (CheckpointMismatchError, UnreadableFileError) as e:  # weights that do not fit: one line
+        print(f'error: {e}', file=sys.stderr)
+        return 2
     finish()
     return 0
 
