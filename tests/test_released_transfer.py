@@ -2,6 +2,7 @@
 into our configs, load strictly, give the authors' raw outputs, and OpenMMLab's own tools/test.py gives the
 authors' predictions (tests/released_models.py holds the authors' test paths)."""
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -153,10 +154,24 @@ def _released_through_tools_test(tmp_path, task, backbone, seed, fmt, opts):
     return source, preds, _loaded_model(config, tmp_path / 'converted.pth')
 
 
-def test_ssdlite_predictions_are_the_authors(tmp_path):
+def _same_detections(labels, scores, boxes, ref_labels, ref_scores, ref_boxes):
+    """The same detections in any order: per class, each box matched one to one with a reference box
+    within 1e-3 px and its score within 1e-5 (equal scores may come in either order)."""
+    assert len(labels) == len(ref_labels) > 200
+    for c in np.unique(ref_labels):
+        ours, ref = np.flatnonzero(labels == c), np.flatnonzero(ref_labels == c)
+        assert len(ours) == len(ref), c
+        dist = np.abs(boxes[ours][:, None] - ref_boxes[ref][None]).max(-1)
+        match = dist.argmin(1)
+        assert len(set(match.tolist())) == len(ours) and dist[np.arange(len(ours)), match].max() < 1e-3, c
+        np.testing.assert_allclose(scores[ours], ref_scores[ref][match], atol=1e-5)
+
+
+@pytest.mark.parametrize('backbone', BACKBONES)
+def test_ssdlite_predictions_are_the_authors(tmp_path, backbone):
     import cv2
     voc = make_voc(tmp_path / 'VOCdevkit')
-    source, preds, model = _released_through_tools_test(tmp_path, 'ssdlite', 'relativenas', 3, 'plain',
+    source, preds, model = _released_through_tools_test(tmp_path, 'ssdlite', backbone, 3, 'plain',
                                                         [f'test_dataloader.dataset.data_root={voc}/'])
     crowded = 0
     for p in preds:
@@ -167,36 +182,35 @@ def test_ssdlite_predictions_are_the_authors(tmp_path):
             logits, deltas = ssdlite_outputs(source, model.backbone(x))
         crowded = max(crowded, int((logits[0].softmax(-1)[:, 1:] > 0.01).sum(0).max()))
         boxes, labels, scores = ssd_predict(logits[0], deltas[0], w, h)
-        ours = sorted(zip(p['labels'], p['scores'], p['bboxes']), key=lambda r: (r[0], -r[1]))
-        ref = sorted(zip((labels - 1).tolist(), scores.tolist(), boxes.tolist()), key=lambda r: (r[0], -r[1]))
-        assert len(ours) == len(ref) > 200
-        assert [r[0] for r in ours] == [r[0] for r in ref]
-        np.testing.assert_allclose([r[1] for r in ours], [r[1] for r in ref], atol=1e-5)
-        np.testing.assert_allclose([r[2] for r in ours], [r[2] for r in ref], atol=1e-3)
+        _same_detections(np.array(p['labels']), np.array(p['scores']), np.array(p['bboxes']).reshape(-1, 4),
+                         (labels - 1).numpy(), scores.numpy(), boxes.numpy())
     assert crowded > 200  # a class had more candidates than the 200 kept before NMS
 
 
-def _cityscapes_frame(root: Path) -> Path:
-    """One val frame of Cityscapes' size (2048x1024), so that the 1024x1024 windows overlap."""
+def _cityscapes_frame(root: Path, h: int = 1024, w: int = 2048) -> Path:
+    """One val frame, by default of Cityscapes' size (2048x1024), so that the 1024x1024 windows overlap."""
     from PIL import Image
     rng = np.random.default_rng(1)
     img_dir, gt_dir = root / 'leftImg8bit/val/frankfurt', root / 'gtFine/val/frankfurt'
     img_dir.mkdir(parents=True)
     gt_dir.mkdir(parents=True)
-    image = rng.integers(0, 256, size=(1024, 2048, 3), dtype=np.uint8)
+    image = rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
     Image.fromarray(image).save(img_dir / 'frankfurt_000000_000019_leftImg8bit.png')
-    Image.fromarray(rng.integers(0, 19, size=(1024, 2048)).astype(np.uint8)).save(
+    Image.fromarray(rng.integers(0, 19, size=(h, w)).astype(np.uint8)).save(
         gt_dir / 'frankfurt_000000_000019_gtFine_labelTrainIds.png')
     return img_dir / 'frankfurt_000000_000019_leftImg8bit.png'
 
 
-def test_bisenet_label_maps_are_the_authors(tmp_path):
+def _bisenet_through_tools_test(tmp_path, backbone, crop, frame_size):
+    """(tools/test.py's label map, the authors' sliding-window test's, the frame and a logits function)."""
     from PIL import Image
-    frame = _cityscapes_frame(tmp_path / 'cityscapes')
+    frame = _cityscapes_frame(tmp_path / 'cityscapes', *frame_size)
+    stride = math.ceil(crop * 5 / 6)
     source, preds, model = _released_through_tools_test(
-        tmp_path, 'bisenet', 'mobilenetv2', 4, 'module',
-        [f'test_dataloader.dataset.data_root={tmp_path / "cityscapes"}/'])
-    ours = torch.tensor(preds[0]['label_map'])
+        tmp_path, 'bisenet', backbone, 4, 'module',
+        [f'test_dataloader.dataset.data_root={tmp_path / "cityscapes"}/', f'model.test_cfg.crop_size=({crop},{crop})',
+         f'model.test_cfg.stride=({stride},{stride})',
+         f'test_dataloader.dataset.pipeline.1.scale=({frame_size[1]},{frame_size[0]})'])  # the frame as it is
     mean, std = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])
     image = (torch.from_numpy(np.asarray(Image.open(frame).convert('RGB'))).float() / 255 - mean) / std
     image = image.permute(2, 0, 1)[None]
@@ -205,7 +219,12 @@ def test_bisenet_label_maps_are_the_authors(tmp_path):
         with torch.no_grad():
             feats = model.backbone.context_path.backbone(x)
             return bisenet_logits(source, x, feats[-2], feats[-1])
-    ref = bisenet_windows(logits, image)
+    return torch.tensor(preds[0]['label_map']), bisenet_windows(logits, image, crop), image, logits
+
+
+def test_bisenet_label_maps_are_the_authors(tmp_path):
+    """A Cityscapes-size frame through the config's own 1024x1024 windows at stride 854."""
+    ours, ref, image, logits = _bisenet_through_tools_test(tmp_path, 'mobilenetv2', 1024, (1024, 2048))
     assert ours.shape == ref.shape == (1024, 2048)
     # windows at 0, 854 and 1024: columns 854-2047 are seen twice; both tests agree everywhere
     assert (ours == ref).float().mean().item() > 0.99999, (ours != ref).sum()
@@ -217,6 +236,15 @@ def test_bisenet_label_maps_are_the_authors(tmp_path):
             mean_logits[..., x0:x0 + 1024] += logits(image[..., x0:x0 + 1024])
             count[..., x0:x0 + 1024] += 1
     assert ((mean_logits / count).argmax(1)[0] != ref).any()
+
+
+@pytest.mark.parametrize('backbone', [b for b in BACKBONES if b != 'mobilenetv2'])
+def test_bisenet_label_maps_are_the_authors_for_every_backbone(tmp_path, backbone):
+    """The same test at a quarter of the size (256x256 windows at stride 214 over a 512x256 frame: three
+    overlapping windows), for the other backbones."""
+    ours, ref, _, _ = _bisenet_through_tools_test(tmp_path, backbone, 256, (256, 512))
+    assert ours.shape == ref.shape == (256, 512)
+    assert (ours == ref).float().mean().item() > 0.9999, (ours != ref).sum()
 
 
 def _coco_with_border_boxes(root: Path) -> Path:
@@ -237,12 +265,13 @@ def _coco_with_border_boxes(root: Path) -> Path:
     return root
 
 
-def test_simplebaseline_keypoints_are_the_authors(tmp_path):
+@pytest.mark.parametrize('backbone', BACKBONES)
+def test_simplebaseline_keypoints_are_the_authors(tmp_path, backbone):
     import cv2
     coco = _coco_with_border_boxes(tmp_path / 'coco')
     ann = coco / 'annotations/person_keypoints_val2017.json'
     source, preds, model = _released_through_tools_test(
-        tmp_path, 'simplebaseline', 'shufflenetv2', 5, 'wrapped',
+        tmp_path, 'simplebaseline', backbone, 5, 'wrapped',
         [f'test_dataloader.dataset.data_root={coco}/', f'test_dataloader.dataset.ann_file={ann}'])
     image = cv2.imread(str(coco / 'val2017/000000000001.jpg'))  # BGR, normalised with the RGB constants
     mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
