@@ -94,8 +94,11 @@ def test_search_argument_errors(cifar, tmp_path, capsys):
     assert code == 2 and '--resume RUN_DIR' in e
     code, e = err('--resume', str(tmp_path / 'x'), '--out', str(tmp_path / 'y'))
     assert code == 2 and 'two folders' in e
+    code, e = err('--resume', str(tmp_path / 'x'), '--config', 'cifar10')
+    assert code == 2 and '--config' in e and 'settings it was started with' in e
+    # --set with --resume: the resume-safe fields are taken, others refused (tests/test_search_run.py)
     code, e = err('--resume', str(tmp_path / 'x'), '--set', 'seed=1')
-    assert code == 2 and 'drop --set' in e and 'settings it was started with' in e
+    assert code == 2 and 'nothing to resume' in e
     code, e = err()
     assert code == 2 and '--out is required' in e
 
