@@ -105,6 +105,11 @@ def test_a_file_that_does_not_fit_is_refused_in_one_line(tmp_path, capsys):
     assert _cli(path, tmp_path / 'out.pth', '--config', 'comparison/simplebaseline_shufflenetv2_coco') == 2
     err = capsys.readouterr().err
     assert 'head.deconv_layers.3.weight: file (256, 128, 4, 4) vs model (256, 256, 4, 4)' in err, err
+    extra = released_state('ssdlite', 'mobilenetv2')
+    extra['base_net.features.19.0.weight'] = torch.zeros(1)  # a module MobileNet-V2 does not have
+    path = _save(extra, tmp_path / 'extra.pth', 'plain')
+    assert _cli(path, tmp_path / 'out.pth', '--config', 'comparison/ssdlite_mobilenetv2_voc') == 2
+    assert "backbone key features.19.0.weight is not one of mobilenet_v2's" in capsys.readouterr().err
     torch.save({'weights': torch.zeros(3)}, tmp_path / 'other.pth')
     assert _cli(tmp_path / 'other.pth', tmp_path / 'out.pth', '--config', 'ssdlite_voc') == 2
     assert 'none of the released transfer models' in capsys.readouterr().err

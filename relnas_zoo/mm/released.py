@@ -163,8 +163,10 @@ def _backbone_state(source: Mapping[str, torch.Tensor], module: nn.Module) -> Di
     if hasattr(module, 'dead_state_prefixes'):  # RelativeNASBackbone: the authors' cell layout, dead layers
         return prepare_state_dict(source, module, strict=True)
     body = module.body.state_dict()
-    sd = {f'body.{k}': v for k, v in source.items() if k in body}
-    return sd
+    unknown = [k for k in source if k not in body]
+    if unknown:  # the network's ImageNet modules, key for key: anything else is another network's
+        raise CheckpointMismatchError(f'the file\'s backbone key {unknown[0]} is not one of {module.model_name}\'s')
+    return {f'body.{k}': v for k, v in source.items()}
 
 
 def _first_misfit(sd: Mapping[str, torch.Tensor], expected: Mapping[str, torch.Tensor]) -> Optional[str]:
