@@ -31,16 +31,13 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from relnas_zoo.mm.runtime import (DataLayoutError, allow_mmengine_checkpoints, build_runner, check_data,
-                                       load_run_config)
+    from relnas_zoo.mm.runtime import (allow_mmengine_checkpoints, build_runner, check_data,
+                                       input_errors_in_one_line, load_run_config)
     from relnas_zoo.distributed import finish
 
     cfg = load_run_config(args)
-    try:
+    with input_errors_in_one_line():
         check_data(cfg, ('test_dataloader',))
-    except DataLayoutError as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
     cfg.load_from = args.checkpoint
     if args.tta:
         if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
@@ -64,14 +61,8 @@ def main(argv=None) -> int:
         evaluator = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
         cfg.test_evaluator = [*evaluator, dict(type='DumpResults', out_file_path=args.out)]
     runner = build_runner(cfg)
-    from relnas_zoo.state_dicts import CheckpointMismatchError
-    from relnas_zoo.torch_files import UnreadableFileError
-    try:
-        with allow_mmengine_checkpoints():
-            metrics = runner.test()
-    except (CheckpointMismatchError, UnreadableFileError) as e:  # weights that do not fit: one line
-        print(f'error: {e}', file=sys.stderr)
-        return 2
+    with input_errors_in_one_line(), allow_mmengine_checkpoints():
+        metrics = runner.test()
     if runner.rank == 0:
         print({k: round(float(v), 4) for k, v in metrics.items()})
     finish()

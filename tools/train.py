@@ -32,17 +32,14 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from relnas_zoo.mm.runtime import (DataLayoutError, allow_mmengine_checkpoints, build_runner, check_data,
-                                       load_run_config)
+    from relnas_zoo.mm.runtime import (allow_mmengine_checkpoints, build_runner, check_data,
+                                       input_errors_in_one_line, load_run_config)
     from relnas_zoo.distributed import finish
 
     cfg = load_run_config(args)
-    try:
-        loaders = ('train_dataloader', 'val_dataloader') if cfg.get('val_cfg') is not None else ('train_dataloader',)
+    loaders = ('train_dataloader', 'val_dataloader') if cfg.get('val_cfg') is not None else ('train_dataloader',)
+    with input_errors_in_one_line():
         check_data(cfg, loaders)
-    except DataLayoutError as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.loss_scale = 'dynamic'
@@ -57,14 +54,8 @@ def main(argv=None) -> int:
     elif args.resume:
         cfg.resume, cfg.load_from = True, args.resume
     runner = build_runner(cfg)
-    from relnas_zoo.state_dicts import CheckpointMismatchError
-    from relnas_zoo.torch_files import UnreadableFileError
-    try:
-        with allow_mmengine_checkpoints():
-            runner.train()
-    except (CheckpointMismatchError, UnreadableFileError) as e:  # weights that do not fit: one line
-        print(f'error: {e}', file=sys.stderr)
-        return 2
+    with input_errors_in_one_line(), allow_mmengine_checkpoints():
+        runner.train()
     finish()
     return 0
 

@@ -28,6 +28,7 @@ from torch import nn
 
 from ..keymap import strip_wrappers
 from ..state_dicts import CheckpointMismatchError, prepare_state_dict
+from .backbone import RelativeNASBackbone
 
 __all__ = ['ReleasedFileError', 'TASKS', 'BACKBONES', 'HEAD_RULES', 'released_layout', 'config_for',
            'read_released_file', 'convert_released', 'backbone_module']
@@ -160,7 +161,7 @@ def _background_last(weight: torch.Tensor, num_scores: int) -> torch.Tensor:
 
 def _backbone_state(source: Mapping[str, torch.Tensor], module: nn.Module) -> Dict[str, torch.Tensor]:
     """The backbone's own keys for the backbone part of a released file (its load path converts)."""
-    if hasattr(module, 'dead_state_prefixes'):  # RelativeNASBackbone: the authors' cell layout, dead layers
+    if isinstance(module, RelativeNASBackbone):  # the authors' cell layout, dead layers
         return prepare_state_dict(source, module, strict=True)
     body = module.body.state_dict()
     unknown = [k for k in source if k not in body]
@@ -186,8 +187,8 @@ def convert_released(source: Mapping[str, torch.Tensor], model: nn.Module, confi
     belongs = config_for(task, backbone)
     hint = f' The file is a released {task} model with a {backbone} backbone: convert it with --config {belongs}.'
     expected = model.state_dict()
-    model_task = next((t for t, (_, _, _) in TASKS.items()
-                       if all(any(k.startswith(p) for k in expected) for p in _model_markers(t))), None)
+    model_task = next((t for t in TASKS if all(any(k.startswith(p) for k in expected) for p in _model_markers(t))),
+                      None)
     if model_task != task:
         built = 'none of the paper\'s transfer models' if model_task is None else f'a {model_task} model'
         raise ReleasedFileError(f'{config} builds {built}.{hint}')
@@ -227,7 +228,7 @@ def convert_released(source: Mapping[str, torch.Tensor], model: nn.Module, confi
 
 def _backbone_name(module: nn.Module) -> Optional[str]:
     """The paper's name of a config's backbone (see :data:`BACKBONES`), or None for another network."""
-    if hasattr(module, 'checkpoint_network'):  # RelativeNASBackbone: the network's width tells
+    if isinstance(module, RelativeNASBackbone):  # the network's width tells
         return _CELL_NETWORK_WIDTH.get(module.C)
     return {'mobilenet_v2': 'mobilenetv2', 'mnasnet1_0': 'mnasnet', 'shufflenet_v2_x1_0': 'shufflenetv2',
             'nasnetamobile': 'nasnet'}.get(getattr(module, 'model_name', None))

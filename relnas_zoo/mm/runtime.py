@@ -20,7 +20,7 @@ import torch
 from ..distributed import init_distributed
 
 __all__ = ['checkpoint_safe_globals', 'allow_mmengine_checkpoints', 'setup_cpu_distributed', 'replace_sync_bn',
-           'DataLayoutError', 'check_data',
+           'DataLayoutError', 'check_data', 'input_errors_in_one_line',
            'add_runner_arguments', 'load_run_config', 'build_runner']
 
 
@@ -151,3 +151,17 @@ def check_data(cfg, loaders) -> None:
                         f'{loader}: {path} does not exist. {ds.get("type", "The dataset")} expects {layout} '
                         f'(docs/transfer.md, Data layouts); link the data there or give its folder: '
                         f'--cfg-options {key}.data_root=DIR/')
+
+
+@contextlib.contextmanager
+def input_errors_in_one_line() -> Iterator[None]:
+    """For tools/train.py and tools/test.py: a missing data folder, or weights that do not fit or cannot be
+    read, end the command with one line on stderr and exit status 2 instead of a traceback."""
+    import sys
+    from ..state_dicts import CheckpointMismatchError
+    from ..torch_files import UnreadableFileError
+    try:
+        yield
+    except (DataLayoutError, CheckpointMismatchError, UnreadableFileError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        raise SystemExit(2) from None
