@@ -82,7 +82,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     from torchvision.datasets import ImageFolder
-    from relnas_zoo.data.imagenet_lmdb import ImageNetLMDB, build_lmdb, scan_class_folders
+    from relnas_zoo.data.lmdb import ImageNetLMDB, build_lmdb, scan_class_folders
     from relnas_zoo.train.data import imagenet_eval_transform
 
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:

@@ -19,7 +19,7 @@ COMMANDS: Dict[str, Tuple[str, str]] = {
     'train': ('relnas_zoo.train.cli', 'train a zoo network on ImageNet or CIFAR (same as tools/train_*.py)'),
     'validate': ('relnas_zoo.train.validate', 'top-1/top-5 error of a model and checkpoint (same as tools/validate.py)'),
     'convert': ('relnas_zoo.convert', "convert an authors' checkpoint to this package's format"),
-    'pack-lmdb': ('relnas_zoo.data.lmdb_cli', 'pack an ImageNet split into an LMDB, or verify one'),
+    'pack-lmdb': ('relnas_zoo.data.lmdb.cli', 'pack an ImageNet split into an LMDB, or verify one'),
     'export': ('relnas_zoo.zoo_cli', 'a timm hub folder (safetensors), or ONNX checked in ONNX Runtime'),
     'bench': ('relnas_zoo.zoo_cli', 'inference latency of a model on this machine (PyTorch and ONNX Runtime)'),
     'info': ('relnas_zoo.zoo_cli', 'parameters, mult-adds and feature levels of a registered model'),

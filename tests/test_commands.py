@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from relnas_zoo.cli import COMMANDS, build_parser, main, run_command
-from relnas_zoo.data.imagenet_lmdb import ImageNetLMDB, build_lmdb, read_build_meta, scan_class_folders
+from relnas_zoo.data.lmdb import ImageNetLMDB, build_lmdb, read_build_meta, scan_class_folders
 from relnas_zoo.train.config import recipe_path
 
 from datasets import write_cifar, write_imagenet

@@ -18,8 +18,8 @@ import torch
 from relnas_zoo import save_checkpoint
 from relnas_zoo.atomic import DiskFullError
 from relnas_zoo.cli import main
-from relnas_zoo.data import imagenet_lmdb
-from relnas_zoo.data.imagenet_lmdb import BuildError, ImageNetLMDB, build_lmdb, scan_class_folders, verify_lmdb
+from relnas_zoo.data.lmdb import (CorruptRecordError, DatabaseError, ImageNetLMDB, build, build_lmdb,
+                                  scan_class_folders, verify_lmdb)
 from relnas_zoo.run_folder import LOCK_NAME, FolderError, folder_lock
 
 from datasets import write_cifar, write_imagenet
@@ -209,7 +209,7 @@ def test_damaged_records_are_found_on_read_and_by_verify(database, tmp_path, cap
     assert code == 2 and f'bad record {index} (key {key}): checksum mismatch' in out
     assert err.strip().startswith('error:') and '1 bad of 8 records' in err
     ds = ImageNetLMDB(db)
-    with pytest.raises(BuildError, match=f'record {index} \\(key {key}\\) is damaged: checksum mismatch'):
+    with pytest.raises(CorruptRecordError, match=f'record {index} \\(key {key}\\) is damaged: checksum mismatch'):
         ds[index]
     ds[(index + 1) % len(ds)]  # the others read
     ds.close()
@@ -223,7 +223,7 @@ def test_truncated_and_metadata_less_databases(database, tmp_path, capsys):
     os.truncate(db / 'data.mdb', size // 2)
     expect_refusal(['pack-lmdb', '--verify', db, '--full', '--no-progress'],
                    r'data\.mdb is truncated: \d+ bytes, but its pages need \d+', capsys, db)
-    with pytest.raises(BuildError, match='is truncated'):
+    with pytest.raises(DatabaseError, match='is truncated'):
         ImageNetLMDB(db)
     env = lmdb.open(str(tmp_path / 'nometa'), map_size=1 << 20)
     with env.begin(write=True) as txn:
@@ -255,7 +255,7 @@ def test_the_builder_refuses_other_folders(database, tmp_path, capsys, monkeypat
     expect_refusal(args + ['--out', notes], r'notes is not empty \(todo\.txt\) and holds no LMDB build', capsys,
                    notes)
     # a folder the user cannot write to (checked by permission, which root bypasses: simulated here)
-    monkeypatch.setattr(imagenet_lmdb.os, 'access', lambda *a: False)
+    monkeypatch.setattr(build.os, 'access', lambda *a: False)
     last = expect_refusal(args + ['--out', tmp_path / 'ro'], r'cannot write to .*ro \(permission denied\)', capsys,
                           tmp_path / 'ro')
     assert 'map-size' not in last
@@ -427,7 +427,7 @@ def test_a_damaged_label_index_is_found(database, tmp_path, capsys):
     (db / 'data.mdb').write_bytes(bytes(raw))
     bad = verify_lmdb(db, full=True, progress=False)['bad']
     assert bad == [(0, '__labels__000000000', 'label index chunk: label chunk checksum mismatch')]
-    with pytest.raises(BuildError, match='label chunk checksum mismatch; find the damaged records'):
+    with pytest.raises(CorruptRecordError, match='label chunk checksum mismatch; find the damaged records'):
         ImageNetLMDB(db).targets
 
 

@@ -13,8 +13,8 @@ import pytest
 import torch
 from PIL import Image
 
-from relnas_zoo.data.imagenet_lmdb import (BuildError, ImageNetLMDB, build_lmdb, scan_class_folders,
-                                           scan_flat_with_labels, verify_lmdb)
+from relnas_zoo.data.lmdb import (BuildError, DatabaseError, ImageNetLMDB, build_lmdb, scan_class_folders,
+                                  scan_flat_with_labels, verify_lmdb)
 from relnas_zoo.train import TrainConfig, load_train_config
 
 from datasets import write_cifar, write_imagenet
@@ -39,7 +39,7 @@ def test_build_resume_verify_and_read(imagenet, tmp_path):
     out = tmp_path / 'train_lmdb'
     meta = build_lmdb(source, out, 'train', workers=2, commit_every=3, progress=False, stop_after=7)
     assert not meta['complete'] and meta['next_source'] == 7
-    with pytest.raises(BuildError, match='incomplete'):
+    with pytest.raises(DatabaseError, match='incomplete'):
         ImageNetLMDB(out)
     meta = build_lmdb(source, out, 'train', workers=2, commit_every=3, progress=False)  # resumes
     assert meta['complete'] and meta['num_records'] == 12 and meta['next_source'] == 12
@@ -404,7 +404,7 @@ def _rss_mb() -> float:
 def test_builder_memory_stays_bounded_with_a_slow_writer(tmp_path, monkeypatch):
     """Readers faster than the writer must not pile finished images up in the parent."""
     import threading
-    import relnas_zoo.data.imagenet_lmdb as mod
+    import relnas_zoo.data.lmdb.build as mod
     rng = np.random.default_rng(0)
     root = tmp_path / 'train' / 'n00000001'
     root.mkdir(parents=True)

@@ -16,7 +16,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from ..data import TensorBatches, load_cifar
-from ..data.imagenet_lmdb import ImageNetLMDB
+from ..data.lmdb import ImageNetLMDB
 from ..data.normalization import IMAGENET_MEAN, IMAGENET_STD, mean_std
 from ..distributed import DistInfo
 from .config import ConfigError, TrainConfig

@@ -12,7 +12,7 @@ from ..class_order import (near_chance, order_from_rows, read_class_order, recov
                            write_class_order)
 from ..config_io import at_least, one_line_errors, show_progress, single_command
 from ..data import DatasetError, TensorBatches, load_cifar
-from ..data.imagenet_lmdb import BuildError
+from ..data.lmdb import LMDBError
 from ..data.normalization import IMAGENET_MEAN, IMAGENET_STD, mean_std
 from ..distributed import finish, init_distributed
 from ..variants import VARIANTS
@@ -164,5 +164,5 @@ def run_validation(args: argparse.Namespace) -> int:
 
 
 # each reported as one line naming the file or value, exit status 2 (a bad checkpoint, data or genotype)
-ERRORS = (ValueError, CheckpointMismatchError, DatasetError, BuildError, FileNotFoundError)
+ERRORS = (ValueError, CheckpointMismatchError, DatasetError, LMDBError, FileNotFoundError)
 configure = single_command(_arguments, one_line_errors(run_validation, ERRORS))

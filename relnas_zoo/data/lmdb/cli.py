@@ -7,10 +7,13 @@ import sys
 from pathlib import Path
 from typing import Any, Dict
 
-from ..config_io import ConfigError, add_resume_argument, at_least, resumed_run_dir, show_progress, single_command
-from ..run_folder import FolderError
-from .imagenet_lmdb import (BuildError, ImageSource, build_lmdb, read_build_meta, scan_class_folders,
-                            scan_flat_with_labels, verify_lmdb)
+from ...config_io import ConfigError, add_resume_argument, at_least, resumed_run_dir, show_progress, single_command
+from ...run_folder import FolderError
+from .build import build_lmdb
+from .errors import BuildError, LMDBError
+from .sources import ImageSource, scan_class_folders, scan_flat_with_labels
+from .store import read_build_meta
+from .verify import verify_lmdb
 
 __all__ = ['configure']
 
@@ -122,7 +125,7 @@ def run_packing(args: argparse.Namespace) -> int:
         meta = build_lmdb(_scan(settings), args.out, settings['split'], workers=args.workers,
                           commit_every=args.commit_every, resize=settings['resize'], on_error=settings['on_error'],
                           map_size=args.map_size_gb << 30, progress=show_progress(args), arguments=settings)
-    except (BuildError, FolderError) as e:
+    except (LMDBError, FolderError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
     except KeyboardInterrupt:
