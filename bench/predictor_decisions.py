@@ -23,7 +23,7 @@ import numpy as np
 
 from relnas_zoo.atomic import atomic_write_json
 from relnas_zoo.predictor import tables
-from relnas_zoo.predictor.workers import job_data, run_jobs
+from relnas_zoo.experiments.workers import job_data, run_jobs
 from relnas_zoo.search.config import SearchConfig
 
 PAIRS_PER_GENERATION = 10   # a population of 20

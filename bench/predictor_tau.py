@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from relnas_zoo.predictor.bench import format_bench, kendall_bench
+from relnas_zoo.experiments.ranking import format_bench, kendall_bench
 from relnas_zoo.predictor.predictor import TrainConfig
 from relnas_zoo.predictor.spaces import get_space
 from relnas_zoo.predictor import tables

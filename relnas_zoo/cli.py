@@ -26,11 +26,39 @@ COMMANDS: Dict[str, Tuple[str, str]] = {
     'plot': ('relnas_zoo.zoo_cli', 'draw the normal and reduction cells of a genotype'),
     'list': ('relnas_zoo.zoo_cli', 'registered models and published genotypes'),
     'demo': ('relnas_zoo.zoo_cli', 'build every registered model and print the figures table'),
-    'predictor': ('relnas_zoo.predictor.cli', 'ReNAS architecture predictors: benchmark, train, rank, search'),
+    'predictor': ('', 'ReNAS architecture predictors: benchmark, train, rank, search'),
+}
+# A command of subcommands ('' as its module above): each subcommand's module and help, in --help's order.
+GROUPS: Dict[str, Tuple[str, Dict[str, Tuple[str, str]]]] = {
+    'predictor': ('relnas-zoo predictor bench | train | rank | search-bench | features: ReNAS predictors on '
+                  'benchmark tables and search folders; each subcommand explains itself with --help.', {
+        'bench': ('relnas_zoo.experiments.cli',
+                  'Kendall tau on every architecture not used for training, per training size'),
+        'train': ('relnas_zoo.predictor.cli', 'train a predictor on a table or a search folder and save it'),
+        'rank': ('relnas_zoo.predictor.cli',
+                 'rank the architectures of a table or a search folder with a saved predictor'),
+        'search-bench': ('relnas_zoo.experiments.cli',
+                         'random search, regularized evolution and slow-fast learning (with and without the '
+                         "search's pair decider) on a NAS-Bench-201 table"),
+        'features': ('relnas_zoo.predictor.cli',
+                     'recompute the cached training-free scores of all 15,625 NAS-Bench-201 cells'),
+    }),
 }
 
 
 def _configure(name: str, parser: argparse.ArgumentParser, argv: Sequence[str], **options: Any) -> None:
+    if name in GROUPS:
+        description, subcommands = GROUPS[name]
+        parser.description = description
+        sub = parser.add_subparsers(dest=f'{name}_command', required=True, metavar='SUBCOMMAND')
+        after = list(argv)[list(argv).index(name) + 1:] if name in argv else list(argv)
+        chosen = next((a for a in after if not a.startswith('-')), None)
+        for subname, (module, help_) in subcommands.items():
+            cmd = sub.add_parser(subname, help=help_, description=help_,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+            if subname == chosen:
+                importlib.import_module(module).configure(subname, cmd, argv, **options)
+        return
     module, _ = COMMANDS[name]
     importlib.import_module(module).configure(name, parser, argv, **options)
 

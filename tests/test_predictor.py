@@ -451,7 +451,7 @@ def test_official_api_path_says_what_is_missing(tmp_path):
 # ---------------------------------------------------------------------------------------- search logs and commands
 def _write_search_log(run_dir, rng):
     from relnas_zoo.encoding import decode
-    from relnas_zoo.search.optimizer import SlowFastOptimizer
+    from relnas_zoo.search.optimizer import SlowFastOptimizer, outcomes_from_losses
     from relnas_zoo.encoding import bounds
     lower, upper = bounds()
     opt = SlowFastOptimizer(lower, upper, population_size=6, seed=0)
@@ -465,7 +465,7 @@ def _write_search_log(run_dir, rng):
                         slow=j if losses[i] <= losses[j] else i, loss_i=losses[i], loss_j=losses[j])
                    for p, (i, j) in enumerate(pairs)]
         lines.append(json.dumps(dict(generation=g, pairs=decided, individuals=individuals)))
-        opt.tell(pairs, losses)
+        opt.tell(pairs, outcomes_from_losses(pairs, losses))
     (run_dir / 'generations.jsonl').write_text('\n'.join(lines) + '\n')
 
 

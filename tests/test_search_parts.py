@@ -14,6 +14,7 @@ from relnas_zoo.genotypes import DARTS_V2, RELATIVENAS
 from relnas_zoo.networks import RelativeNASNet
 from relnas_zoo.search import ConfigError, SearchConfig, SlowFastOptimizer, WeightSet, apply_overrides, decide, \
     load_config, omega_key
+from relnas_zoo.search.optimizer import PairOutcome, outcomes_from_losses
 from relnas_zoo.search.weight_set import PROXY_NET_ARGS
 
 from datasets import write_cifar
@@ -37,7 +38,7 @@ def test_pairs_cover_population_once():
     pairs = opt.ask()
     assert len(pairs) == 10 and sorted(k for p in pairs for k in p) == list(range(20))
     assert opt.ask() == pairs                                      # same generation, same pairing
-    opt.tell(pairs, np.arange(20.0))
+    opt.tell(pairs, outcomes_from_losses(pairs, np.arange(20.0)))
     assert opt.ask() != pairs                                      # re-shuffled every generation
 
 
@@ -47,7 +48,7 @@ def test_slow_learner_update_and_fast_untouched():
     opt = SlowFastOptimizer(lo, hi, 4, seed=0, population=pop.copy())
     pairs = opt.ask()
     losses = np.array([0.1, 0.9, 0.5, 0.4])
-    outcomes = opt.tell(pairs, losses)
+    outcomes = opt.tell(pairs, outcomes_from_losses(pairs, losses))
     for (i, j), out in zip(pairs, outcomes):
         f, s = out.fast, out.slow
         assert losses[f] <= losses[s]
@@ -70,7 +71,7 @@ def test_momentum_is_kept_per_individual():
     opt = SlowFastOptimizer(lo, hi, 2, seed=1, population=pop)
     opt.velocity[:] = 4.0
     pairs = opt.ask()
-    out = opt.tell(pairs, [1.0, 2.0])[0]                           # identical positions: step = r1 * v
+    out = opt.tell(pairs, outcomes_from_losses(pairs, [1.0, 2.0]))[0]  # identical positions: step = r1 * v
     v = opt.velocity[out.slow]
     assert ((v >= 0) & (v <= 4.0)).all() and len(np.unique(v)) > 1
     np.testing.assert_allclose(opt.population[out.slow], 50.0 + v)
@@ -83,7 +84,7 @@ def test_positions_are_clipped_to_bounds():
     opt = SlowFastOptimizer(lo, hi, 2, seed=0, population=pop)
     opt.velocity[1] = -1000.0                                       # a huge momentum away from the box
     pairs = opt.ask()
-    opt.tell(pairs, [0.0, 1.0])
+    opt.tell(pairs, outcomes_from_losses(pairs, [0.0, 1.0]))
     assert ((opt.population >= lo) & (opt.population <= hi)).all()
     assert (opt.population[1] == lo).mean() > 0.9                   # pushed out of the box, clipped onto it
     g = decode(opt.population[1])                                   # a valid genotype of the space
@@ -104,7 +105,7 @@ def test_beats_random_search_at_equal_evaluations(seed):
         pairs = opt.ask()
         losses = [f(v) for v in opt.population]
         best = min(best, min(losses))
-        opt.tell(pairs, losses)
+        opt.tell(pairs, outcomes_from_losses(pairs, losses))
     random_best = min(f(v) for v in np.random.default_rng(seed).uniform(lo, hi, size=(20 * 50, lo.size)))
     assert best < 0.5 * random_best
 
@@ -112,13 +113,14 @@ def test_beats_random_search_at_equal_evaluations(seed):
 def test_optimizer_state_round_trip():
     lo, hi = bounds()
     a = SlowFastOptimizer(lo, hi, 6, seed=5)
-    a.tell(a.ask(), np.arange(6.0))
+    pa = a.ask()
+    a.tell(pa, outcomes_from_losses(pa, np.arange(6.0)))
     b = SlowFastOptimizer(lo, hi, 6, seed=0)
     b.load_state_dict(a.state_dict())
     pa, pb = a.ask(), b.ask()
     assert pa == pb
-    a.tell(pa, np.ones(6))
-    b.tell(pb, np.ones(6))
+    a.tell(pa, outcomes_from_losses(pa, np.ones(6)))
+    b.tell(pb, outcomes_from_losses(pb, np.ones(6)))
     np.testing.assert_array_equal(a.population, b.population)
 
 
@@ -126,8 +128,8 @@ def test_optimizer_rejects_bad_sizes():
     lo, hi = bounds()
     with pytest.raises(ValueError, match='even'):
         SlowFastOptimizer(lo, hi, 5)
-    with pytest.raises(ValueError, match='expected 4 losses'):
-        SlowFastOptimizer(lo, hi, 4).tell([(0, 1), (2, 3)], [1.0])
+    with pytest.raises(ValueError, match='expected 2 pair outcomes'):
+        SlowFastOptimizer(lo, hi, 4).tell([(0, 1), (2, 3)], [PairOutcome(0, 1)])
 
 
 # ------------------------------------------------------------------------------------------ weight set

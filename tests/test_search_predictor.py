@@ -15,7 +15,7 @@ from relnas_zoo.predictor.genotype_space import encode
 from relnas_zoo.predictor.predictor import RelativisticPredictor
 from relnas_zoo.predictor.tables import search_log_pairs
 from relnas_zoo.search import ConfigError, SearchConfig, run_search
-from relnas_zoo.search import runner as runner_mod
+from relnas_zoo.search import context as runner_mod
 from relnas_zoo.search.summary import summarize
 from relnas_zoo.search.weight_set import WeightSet
 

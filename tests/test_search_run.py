@@ -13,7 +13,7 @@ import torch
 
 import relnas_zoo
 from relnas_zoo.search import SearchConfig, load_config, run_search
-from relnas_zoo.search import runner as runner_mod
+from relnas_zoo.search import context as runner_mod
 from relnas_zoo.run_folder import FolderError
 
 from datasets import write_cifar

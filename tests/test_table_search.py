@@ -6,8 +6,8 @@ import pytest
 
 from relnas_zoo.cli import main as _cli_main
 from relnas_zoo.predictor import nb201, tables
-from relnas_zoo.predictor.predictor import TrainConfig
-from relnas_zoo.predictor.table_search import BudgetExhausted, TableOracle, run_method, search_bench
+from relnas_zoo.experiments.table_search import BudgetExhausted, TableOracle, default_decider_config, run_method, \
+    search_bench
 
 
 def predictor_main(argv):
@@ -65,8 +65,8 @@ class LoggingTable(dict):
 
 def test_a_run_reads_the_table_only_for_cells_it_queried(acc):
     select, report = LoggingTable(acc), LoggingTable(acc)
-    run = run_method('slowfast+renas@0.5', select, report, budget=40, seed=0, warmup=20, retrain_every=10,
-                     predictor_config=TrainConfig(epochs=20))
+    run = run_method('slowfast+renas@0.5', select, report, budget=40, seed=0, warmup=20,
+                     decider_config=default_decider_config(epochs=20, retrain_every=10))
     run.result(40)
     predicted = [d for d in run.decisions if d['decided'] == 'predicted']
     unqueried = {nb201.parse_arch_string(d[k]) for d in predicted for k in ('cell_i', 'cell_j')} - set(run.oracle.order)
@@ -78,7 +78,7 @@ def test_a_run_reads_the_table_only_for_cells_it_queried(acc):
 @pytest.mark.parametrize('method', ['random', 'rea', 'slowfast', 'slowfast+renas'])
 def test_a_small_budget_gives_the_prefix_of_a_larger_run(acc, method):
     """One run at the largest budget stands for every smaller one (what search_bench relies on)."""
-    kw = dict(seed=3, warmup=10, retrain_every=5, predictor_config=TrainConfig(epochs=5))
+    kw = dict(seed=3, warmup=10, decider_config=default_decider_config(epochs=5, retrain_every=5))
     small, large = run_method(method, acc, acc, budget=25, **kw), run_method(method, acc, acc, budget=50, **kw)
     assert len(small.oracle.order) == 25 and len(large.oracle.order) == 50
     assert large.oracle.order[:25] == small.oracle.order
@@ -88,7 +88,7 @@ def test_a_small_budget_gives_the_prefix_of_a_larger_run(acc, method):
 def test_rea_mutates_as_the_nas_bench_201_code(acc):
     """A node uniformly, then one of its incoming edges: the one edge into node 1 changes in a third of
     the children, each of node 3's three edges in a ninth; the new op is one of the other four."""
-    from relnas_zoo.predictor.table_search import _mutate
+    from relnas_zoo.experiments.table_search import _mutate
     rng = np.random.default_rng(0)
     parent = ('nor_conv_3x3', 'none', 'skip_connect', 'avg_pool_3x3', 'nor_conv_1x1', 'nor_conv_3x3')
     n = 18000
@@ -106,8 +106,8 @@ def test_rea_mutates_as_the_nas_bench_201_code(acc):
 
 def test_search_bench_seed_sets_the_predictor_fits(acc):
     def decisions(seed):
-        run = run_method('slowfast+renas@0.5', acc, acc, budget=35, seed=0, warmup=20, retrain_every=10,
-                         predictor_config=TrainConfig(epochs=10, seed=seed))
+        run = run_method('slowfast+renas@0.5', acc, acc, budget=35, seed=0, warmup=20,
+                         decider_config=default_decider_config(epochs=10, retrain_every=10, seed=seed))
         return [(d['decided'], d.get('confidence')) for d in run.decisions]
     assert decisions(0) == decisions(0)
     assert decisions(0) != decisions(1)
@@ -124,8 +124,8 @@ def test_baselines_on_the_real_table(acc):
 
 
 def test_predictor_decided_pairs_are_logged_and_checked(acc):
-    run = run_method('slowfast+renas@0.5', acc, acc, budget=40, seed=0, warmup=20, retrain_every=10,
-                     predictor_config=TrainConfig(epochs=20))
+    run = run_method('slowfast+renas@0.5', acc, acc, budget=40, seed=0, warmup=20,
+                     decider_config=default_decider_config(epochs=20, retrain_every=10))
     kinds = {d['decided'] for d in run.decisions}
     assert 'predicted' in kinds and 'queried' in kinds
     predicted = [d for d in run.decisions if d['decided'] == 'predicted']
@@ -171,7 +171,7 @@ def _torch_threads(job):
 def test_one_worker_runs_one_thread():
     """``--workers 1`` keeps one core busy, not torch's default thread pool; the caller's count returns."""
     import torch
-    from relnas_zoo.predictor.workers import run_jobs
+    from relnas_zoo.experiments.workers import run_jobs
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:

@@ -1,4 +1,6 @@
-"""``relnas-zoo predictor bench | train | rank | search-bench | features``: ReNAS predictors on benchmark tables."""
+"""``relnas-zoo predictor train | rank | features``: train a ReNAS predictor on a table or a search's decisions,
+rank architectures with it, rebuild the cached NAS-Bench-201 scores. Also the helpers the
+``predictor bench`` and ``search-bench`` commands (``relnas_zoo.experiments.cli``) share."""
 from __future__ import annotations
 
 import argparse
@@ -19,9 +21,6 @@ __all__ = ['configure']
 
 BUILTIN_TABLES = ('analog-nasbench', 'naslib')
 DEFAULT_METRIC = {'analog-nasbench': 'baseline_accuracy', 'naslib': 'cifar10'}
-#: `bench` variants when --features is not given: NAS-Bench-301 is measured beside its baselines.
-DEFAULT_VARIANTS = {'nb301': ('renas', 'renas+cost', 'params', 'mult_adds', 'rf')}
-DEFAULT_TRAIN_SIZES = {'nb201': (78, 156, 469, 781, 1563), 'nb301': (100, 200, 400, 600)}
 
 
 @contextmanager
@@ -36,7 +35,7 @@ def _default_table(space: str) -> str:
     return 'analog-nasbench' if space == 'nb201' else 'naslib'
 
 
-def _load_table(args: argparse.Namespace, require_metrics: bool = True) -> Table:
+def load_table(args: argparse.Namespace, require_metrics: bool = True) -> Table:
     from . import tables
     if args.official:
         if args.space != 'nb201':
@@ -59,7 +58,7 @@ def _load_table(args: argparse.Namespace, require_metrics: bool = True) -> Table
                              require_metrics=require_metrics)
 
 
-def _metric(args: argparse.Namespace, table: Table) -> str:
+def table_metric(args: argparse.Namespace, table: Table) -> str:
     if args.metric:
         return args.metric
     if args.official:
@@ -74,14 +73,11 @@ def _metric(args: argparse.Namespace, table: Table) -> str:
                      f'{", ".join(table.metrics)}')
 
 
-#: (epochs, batch size) when not given. ReNAS's recipe, except in the DARTS space, where its full batches
-#: overfit the few hundred architectures a table or a search has: smaller batches and fewer epochs rank
-#: better there (bench/README.md, NAS-Bench-301).
-RECIPES = {'nb201': (200, 1024), 'nb101': (200, 1024), 'nb301': (50, 16), 'relnas': (50, 16)}
 
 
-def _config(args: argparse.Namespace, ensemble: int = 1) -> TrainConfig:
-    epochs, batch_size = RECIPES.get(getattr(args, 'space', 'nb201'), RECIPES['nb201'])
+def train_config(args: argparse.Namespace, ensemble: int = 1) -> TrainConfig:
+    recipe = get_space(getattr(args, 'space', None) or 'nb201').recipe  # epochs and batch size when not given
+    epochs, batch_size = recipe.epochs, recipe.batch_size
     try:
         return TrainConfig(epochs=epochs if args.epochs is None else args.epochs,
                            batch_size=batch_size if args.batch_size is None else args.batch_size, lr=args.lr,
@@ -91,33 +87,6 @@ def _config(args: argparse.Namespace, ensemble: int = 1) -> TrainConfig:
 
 
 # ---------------------------------------------------------------------------------------- commands
-def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import format_bench, kendall_bench
-    space = get_space(args.space)
-    with phase('load table', args.quiet):
-        table = _load_table(args)
-        metric = _metric(args, table)
-        archs, values = table.with_metric(metric)
-    print(f'{table.source}: {len(archs)} architectures with {metric}', file=sys.stderr)
-    variants = args.features or list(DEFAULT_VARIANTS.get(space.name, ('renas',)))
-    sizes = args.train_sizes or list(DEFAULT_TRAIN_SIZES.get(space.name, DEFAULT_TRAIN_SIZES['nb201']))
-    try:
-        rec = kendall_bench(space, archs, values, sizes, args.repeats, variants,
-                            _config(args), seed=args.seed, test_size=args.test_size, progress=show_progress(args),
-                            workers=args.workers)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
-    rec.update(table=table.source, metric=metric)
-    print(format_bench(rec))
-    if not args.quiet:
-        print(f"[features for {len(archs)} architectures: {rec['feature_seconds']:.2f} s]", file=sys.stderr)
-    if args.json:
-        from ..atomic import atomic_write_json
-        atomic_write_json(args.json, rec)
-        print(f'wrote {args.json}', file=sys.stderr)
-    return 0
-
-
 def _training_data(args: argparse.Namespace) -> Tuple[List[Any], Optional[np.ndarray], Optional[np.ndarray], str]:
     """(architectures, targets or None, pairs or None, description)."""
     if args.search_log:
@@ -126,8 +95,8 @@ def _training_data(args: argparse.Namespace) -> Tuple[List[Any], Optional[np.nda
         from .tables import search_log_pairs
         genotypes, pairs = search_log_pairs(args.search_log)
         return genotypes, None, pairs, f'{len(pairs)} decided pairs of {len(genotypes)} genotypes in {args.search_log}'
-    table = _load_table(args)
-    metric = _metric(args, table)
+    table = load_table(args)
+    metric = table_metric(args, table)
     archs, values = table.with_metric(metric)
     if args.train_size is not None:
         if not 2 <= args.train_size <= len(archs):
@@ -147,7 +116,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     with phase('features', args.quiet):
         tensors = space.encode(archs, fs)
         extra = space.features(archs, fs)
-    pred = RelativisticPredictor(tensors.shape[1], tensors.shape[2], extra.shape[1], _config(args, members),
+    pred = RelativisticPredictor(tensors.shape[1], tensors.shape[2], extra.shape[1], train_config(args, members),
                                  meta=dict(space=space.name, features=fs, trained_on=what))
     with phase('train', args.quiet):
         pred.fit(tensors, extra if extra.shape[1] else None, targets=targets, pairs=pairs,
@@ -175,7 +144,7 @@ def _rank_table(args: argparse.Namespace, space: str) -> Table:
         return tables.genotype_table(args.genotypes or [args.search_log])
     args.space = _same_space(space)
     try:
-        return _load_table(args, require_metrics=False)
+        return load_table(args, require_metrics=False)
     except TableError as e:
         other = 'nb201' if args.space == 'nb301' else 'nb301'
         if args.table and args.space in ('nb201', 'nb301'):
@@ -198,7 +167,7 @@ def cmd_rank(args: argparse.Namespace) -> int:
     fs = pred.meta.get('features', 'renas')
     with phase('load', args.quiet):
         table = _rank_table(args, trained)
-        metric = args.metric or (_metric(args, table) if table.metrics else None)
+        metric = args.metric or (table_metric(args, table) if table.metrics else None)
         keep = np.flatnonzero(np.isfinite(table.metric(metric))) if metric else np.arange(len(table.archs))
         archs = [table.archs[i] for i in keep]
         values = table.metric(metric)[keep] if metric else None
@@ -241,46 +210,6 @@ def _arch_name(space: str, arch: Any) -> str:
     return json.dumps(dict(matrix=arch.matrix, ops=arch.ops)) if space == 'nb101' else str(arch)
 
 
-def cmd_search_bench(args: argparse.Namespace) -> int:
-    from .table_search import format_search_bench, search_bench
-    if args.space != 'nb201':
-        raise UsageError(f'search-bench runs on NAS-Bench-201 tables; --space {args.space} is not supported')
-    if args.seeds < 1 or not args.queries or min(args.queries) < 1:
-        raise UsageError('--seeds and every --queries value must be >= 1')
-    with phase('load table', args.quiet):
-        table = _load_table(args)
-        metric = _metric(args, table)
-        report = args.report_metric or metric
-        archs, select = table.with_metric(metric)
-        report_values = table.metric(report)
-        by_arch = dict(zip(table.archs, report_values))
-        keep = [i for i, a in enumerate(archs) if np.isfinite(by_arch[a])]
-    if len(keep) < 15625:
-        raise UsageError(f'{table.source}: search-bench needs every NAS-Bench-201 cell in the table '
-                         f'(it has {len(keep)}); use analog-nasbench or a full table')
-    sel = {archs[i]: float(select[i]) for i in keep}
-    rep = {archs[i]: float(by_arch[archs[i]]) for i in keep}
-    def save_partial(rec):
-        if args.json:
-            from ..atomic import atomic_write_json
-            rec.update(table=table.source, metric=metric, report_metric=report)
-            atomic_write_json(args.json, rec)
-
-    try:
-        rec = search_bench(sel, rep, args.queries, args.seeds, args.methods, progress=show_progress(args),
-                           on_method=save_partial, workers=args.workers,
-                           population=args.population, threshold=args.threshold, warmup=args.warmup,
-                           retrain_every=args.retrain_every,
-                           predictor_config=_config(args))
-    except ValueError as e:
-        raise UsageError(str(e)) from None
-    rec.update(table=table.source, metric=metric, report_metric=report)
-    print(format_search_bench(rec))
-    if args.json:
-        print(f'wrote {args.json} (also after each method)', file=sys.stderr)
-    return 0
-
-
 def cmd_features(args: argparse.Namespace) -> int:
     if args.space != 'nb201':
         raise UsageError(f'only the nb201 space has a cached score file; {args.space} scores are computed when used')
@@ -293,7 +222,7 @@ def cmd_features(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------- parser
-def _add_table_args(p: argparse.ArgumentParser) -> None:
+def add_table_args(p: argparse.ArgumentParser) -> None:
     p.add_argument('--space', choices=sorted(SPACES), default='nb201',
                    help='search space: nb201 (NAS-Bench-201), nb101 (NAS-Bench-101), nb301 (NAS-Bench-301: the '
                         'DARTS space RelativeNAS searches, NASLib\'s compact keys), relnas (the same space, from a '
@@ -311,7 +240,7 @@ def _add_table_args(p: argparse.ArgumentParser) -> None:
     p.add_argument('--arch-column', default='arch', help='with a --table file: the architecture column (default arch)')
 
 
-def _add_train_args(p: argparse.ArgumentParser) -> None:
+def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument('--epochs', type=int, help='training epochs (default 200, as ReNAS; 50 for nb301 and relnas)')
     p.add_argument('--batch-size', type=int, help='architectures per batch (default 1024, as ReNAS; 16 for nb301 and '
                                                   'relnas, where full batches overfit)')
@@ -319,57 +248,36 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument('--seed', type=int, default=0, help='seed of the training sets and the networks (default 0)')
 
 
-def _add_output_args(p: argparse.ArgumentParser) -> None:
+def add_output_args(p: argparse.ArgumentParser) -> None:
     p.add_argument('--no-progress', action='store_true', help='no progress bars (for logs)')
     p.add_argument('--quiet', action='store_true', help='no per-phase timings on stderr')
 
 
-def _add_sweep_args(p: argparse.ArgumentParser, what: str, json_help: str) -> None:
+def add_sweep_args(p: argparse.ArgumentParser, what: str, json_help: str) -> None:
     """The flags of a long sweep: worker processes, a JSON record, output."""
     p.add_argument('--workers', type=int, default=1,
                    help=f'processes {what} side by side, one thread each (default 1; the number of cores keeps '
                         f'them all busy)')
     p.add_argument('--json', help=json_help)
-    _add_output_args(p)
+    add_output_args(p)
 
 
-def configure(name: str, p: argparse.ArgumentParser, argv: Sequence[str] = (), **options: Any) -> None:
-    """Give ``p`` (the ``predictor`` command) its subcommands; bad input is one line and exit status 2."""
-    p.description = __doc__
-    cmds = p.add_subparsers(dest='predictor_command', required=True)
+def _add_train_command(t: argparse.ArgumentParser) -> None:
     variants = ', '.join(FEATURE_SETS)
-
-    b = cmds.add_parser('bench', help='Kendall tau on every architecture not used for training, per training size')
-    _add_table_args(b)
-    b.add_argument('--train-sizes', type=int, nargs='+',
-                   help='training-set sizes (default 78 156 469 781 1563: 0.5/1/3/5/10%% of NAS-Bench-201; '
-                        'for nb301 100 200 400 600 of its 725)')
-    b.add_argument('--repeats', type=int, default=10, help='random training sets per size (default 10)')
-    b.add_argument('--test-size', type=int, default=0,
-                   help='test on this many held-out architectures instead of all the rest (default 0: all)')
-    b.add_argument('--features', nargs='+', metavar='SET',
-                   help=f'variants to compare side by side: {variants}; SET*N is an ensemble of N; or a '
-                        f'baseline on the same test sets: params, mult_adds (rank by network size, no training), '
-                        f'rf (random forest on one-hot choices; nb201, nb301) (default renas, ReNAS as '
-                        f'published; for nb301 renas renas+cost params mult_adds rf)')
-    _add_train_args(b)
-    _add_sweep_args(b, 'training', 'also write every tau and timing to this JSON file')
-    b.set_defaults(func=cmd_bench)
-
-    t = cmds.add_parser('train', help='train a predictor on a table or a search folder and save it')
-    _add_table_args(t)
+    add_table_args(t)
     t.add_argument('--search-log', metavar='RUN_DIR', help='train on a RelativeNAS search\'s decided pairs '
                                                            '(generations.jsonl; with --space relnas)')
     t.add_argument('--train-size', type=int, help='train on this many random architectures of the table (default: all)')
     t.add_argument('--features', default='renas', help=f'feature set: {variants}; SET*N for an ensemble (default renas)')
-    _add_train_args(t)
+    add_train_args(t)
     t.add_argument('--out', required=True, help='predictor file to write (.pt, written atomically)')
-    _add_output_args(t)
+    add_output_args(t)
     t.set_defaults(func=cmd_train)
 
-    r = cmds.add_parser('rank', help='rank the architectures of a table or a search folder with a saved predictor')
+
+def _add_rank_command(r: argparse.ArgumentParser) -> None:
     r.add_argument('predictor', help='a file written by `relnas-zoo predictor train`')
-    _add_table_args(r)
+    add_table_args(r)
     r.add_argument('--search-log', metavar='RUN_DIR', help='rank the genotypes of a RelativeNAS search folder '
                                                            '(each labelled with its generation and individual)')
     r.add_argument('--genotypes', nargs='+', metavar='PATH',
@@ -378,42 +286,24 @@ def configure(name: str, p: argparse.ArgumentParser, argv: Sequence[str] = (), *
     r.set_defaults(space=None)  # the predictor's own space; --space given and different is refused
     r.add_argument('--top', type=int, default=10, help='rows to print (default 10)')
     r.add_argument('--json', help='write the whole ranking to this JSON file')
-    _add_output_args(r)
+    add_output_args(r)
     r.set_defaults(func=cmd_rank)
 
-    sb = cmds.add_parser('search-bench', help='random search, regularized evolution and slow-fast learning (with '
-                                              'and without predictor-decided pairs) on a NAS-Bench-201 table')
-    _add_table_args(sb)
-    sb.add_argument('--report-metric', help='metric the returned cell is reported on (default: --metric)')
-    sb.add_argument('--queries', type=int, nargs='+', default=[50, 100, 150],
-                    help='query budgets; each distinct cell counts once (default 50 100 150)')
-    sb.add_argument('--seeds', type=int, default=50, help='runs per method (default 50)')
-    sb.add_argument('--methods', nargs='+', default=['random', 'rea', 'slowfast', 'slowfast+renas'],
-                    help='random, rea, slowfast, slowfast+renas; slowfast+renas@T sets the confidence '
-                         'threshold T (default: all four)')
-    sb.add_argument('--population', type=int, default=20, help='slow-fast population N (default 20, as the paper)')
-    sb.add_argument('--threshold', type=float, default=0.5,
-                    help='slowfast+renas: decide a pair without a query when the predicted scores differ by '
-                         'at least this much (standardised units; default 0.5)')
-    sb.add_argument('--warmup', type=int, default=20, help='slowfast+renas: queries before the predictor starts (default 20)')
-    sb.add_argument('--retrain-every', type=int, default=10,
-                    help='slowfast+renas: retrain after this many new queries (default 10)')
-    sb.add_argument('--epochs', type=int, default=100, help='slowfast+renas: predictor epochs (default 100)')
-    sb.add_argument('--batch-size', type=int, default=1024, help='slowfast+renas: predictor batch (default 1024)')
-    sb.add_argument('--lr', type=float, default=1e-3, help='slowfast+renas: predictor learning rate (default 1e-3)')
-    sb.add_argument('--seed', type=int, default=0,
-                    help='slowfast+renas: seed of the predictor fits, combined with each run\'s seed and the '
-                         'fit\'s query count (default 0; runs are seeded 0..--seeds-1)')
-    _add_sweep_args(sb, 'running seeds', 'also write the results to this JSON file (rewritten after each method)')
-    sb.set_defaults(func=cmd_search_bench)
 
-    f = cmds.add_parser('features', help='recompute the cached training-free scores of all 15,625 NAS-Bench-201 cells')
+def _add_features_command(f: argparse.ArgumentParser) -> None:
     f.add_argument('--space', choices=['nb201'], default='nb201', help='the space (only nb201 has a cache)')
     f.add_argument('--out', required=True, help='.npz file to write (the package ships '
                                                 'relnas_zoo/predictor/data/nb201_cell_scores.npz)')
-    _add_output_args(f)
+    add_output_args(f)
     f.set_defaults(func=cmd_features)
-    for command in cmds.choices.values():
-        command.set_defaults(func=one_line_errors(command.get_default('func'), (
-            UsageError, TableError, FeatureError, PredictorFileError, FileNotFoundError)))
 
+
+#: the errors a predictor command reports in one line (exit status 2)
+INPUT_ERRORS = (UsageError, TableError, FeatureError, PredictorFileError, FileNotFoundError)
+_COMMANDS = {'train': _add_train_command, 'rank': _add_rank_command, 'features': _add_features_command}
+
+
+def configure(name: str, p: argparse.ArgumentParser, argv: Sequence[str] = (), **options: Any) -> None:
+    """Give ``p`` (``predictor NAME``) its arguments; bad input is one line and exit status 2."""
+    _COMMANDS[name](p)
+    p.set_defaults(func=one_line_errors(p.get_default('func'), INPUT_ERRORS))

@@ -2,13 +2,14 @@
 without training. One object per space, so the commands and the bench treat them alike."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Dict, Sequence, Tuple
 
 import numpy as np
 
 from . import nb101, nb201
 
-__all__ = ['SPACES', 'FEATURE_SETS', 'CODES_SETS', 'Space', 'get_space', 'parse_features', 'FeatureError']
+__all__ = ['SPACES', 'FEATURE_SETS', 'CODES_SETS', 'Recipe', 'Space', 'get_space', 'parse_features', 'FeatureError']
 
 #: Named feature sets: the ReNAS tensor alone and with training-free figures beside it.
 FEATURE_SETS: Dict[str, Tuple[str, ...]] = {
@@ -43,8 +44,19 @@ def parse_features(spec: str) -> Tuple[str, int]:
     return name, n
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """How a space's predictors are trained when a command or a config does not say: epochs, batch size
+    and the feature set of the pair decider."""
+    epochs: int
+    batch_size: int
+    features: str = 'renas'
+
+
 class Space:
     name = ''
+    #: ReNAS's own recipe, except where bench/README.md measured a better one
+    recipe = Recipe(200, 1024)
     scores_available: Tuple[str, ...] = ()
     has_codes_tensor = False  # a second tensor with ReNAS's op-code type matrix (CODES_SETS)
 
@@ -94,6 +106,7 @@ class Space:
 
 class NB201Space(Space):
     name = 'nb201'
+    recipe = Recipe(200, 1024, 'renas+zc')  # the training-free scores rank better beside the tensor here
     scores_available = ('params', 'mult_adds', 'synflow')
 
     def __init__(self):
@@ -138,6 +151,9 @@ class GenotypeSpace(Space):
     name = 'relnas'
     scores_available = ('params', 'mult_adds')
     has_codes_tensor = True
+    # ReNAS's full batches overfit the few hundred architectures a table or a search has here: smaller
+    # batches and fewer epochs rank better (bench/README.md, NAS-Bench-301)
+    recipe = Recipe(50, 16)
 
     def encode(self, archs, feature_set='renas'):
         from .genotype_space import encode

@@ -313,21 +313,11 @@ def genotype_table(paths: Sequence[Union[str, Path]]) -> Table:
 def search_genotypes(run_dir: Union[str, Path]) -> List[Tuple[Any, str]]:
     """Every genotype a search folder's generations hold, with ``generation G individual K`` of each
     occurrence (``generations.jsonl``; a partly written last line is skipped)."""
-    from ..genotypes import Genotype
-    from ..search.summary import read_generations
-    path = Path(run_dir) / 'generations.jsonl'
-    if not path.is_file():
-        raise TableError(f'{path}: no such file; pass a search folder (relnas-zoo search --out)')
-    out = []
-    for rec in read_generations(run_dir):
-        try:
-            out += [(Genotype.from_dict(d['genotype']), f'{Path(run_dir).name}: generation {rec["generation"]} '
-                     f'individual {d["individual"]}') for d in rec['individuals']]
-        except (KeyError, TypeError, ValueError) as e:
-            raise TableError(f'{path}: not a generation record ({type(e).__name__}: {e})') from None
-    if not out:
-        raise TableError(f'{path}: no generation finished yet')
-    return out
+    from ..search_log import SearchLogError, genotypes_in
+    try:
+        return genotypes_in(run_dir)
+    except SearchLogError as e:
+        raise TableError(str(e)) from None
 
 
 def official_nb201(path: Union[str, Path], dataset: str = 'cifar10', hp: str = '200') -> Table:
@@ -369,31 +359,9 @@ def search_log_pairs(run_dir: Union[str, Path]):
     """A RelativeNAS search folder's evaluated pairs: ``(genotypes, pairs)`` where each row of ``pairs``
     indexes the better (fast, lower validation loss) genotype first. Genotypes seen twice are merged;
     pairs a predictor decided are not evidence and are left out."""
-    from ..genotypes import Genotype
-    from ..search.summary import evaluated_pairs
-    path = Path(run_dir) / 'generations.jsonl'
-    if not path.is_file():
-        raise TableError(f'{path}: no such file; pass a search folder (relnas-zoo search --out)')
-    index: Dict[Genotype, int] = {}
-    genotypes: List[Genotype] = []
-    pairs: List[Tuple[int, int]] = []
-
-    def idx(g: Genotype) -> int:
-        if g not in index:
-            index[g] = len(genotypes)
-            genotypes.append(g)
-        return index[g]
-
-    for n, line in enumerate(path.read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-            for fast, slow in evaluated_pairs(rec):
-                if fast != slow:
-                    pairs.append((idx(fast), idx(slow)))
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
-            raise TableError(f'{path}, line {n}: not a generation record ({type(e).__name__}: {e})') from None
-    if not pairs:
-        raise TableError(f'{path}: no decided pairs yet')
+    from ..search_log import SearchLogError, training_pairs
+    try:
+        genotypes, pairs = training_pairs(run_dir)
+    except SearchLogError as e:
+        raise TableError(str(e)) from None
     return genotypes, np.asarray(pairs, dtype=np.int64)

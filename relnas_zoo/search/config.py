@@ -57,7 +57,10 @@ class SearchConfig:
     predictor_warmup: int = 2           # generations evaluated in full before the predictor decides a pair
     predictor_threshold: float = 1.0    # confident: the two predicted scores differ by at least this many
                                         # score standard deviations (over the predictor's training genotypes)
-    predictor_epochs: int = 100         # training epochs of each generation's predictor
+    predictor_epochs: Optional[int] = None      # training epochs of each fit; None: the DARTS space's
+                                        # recipe (relnas_zoo.predictor.spaces: 50)
+    predictor_batch_size: Optional[int] = None  # evaluated pairs per optimizer step; None: the recipe's (16)
+    predictor_features: Optional[str] = None    # a feature set (renas, renas+cost, ...); None: the recipe's
     # execution
     device: str = 'auto'                # auto | cpu | cuda | cuda:N
     amp: str = 'none'                   # none | bf16 | fp16
@@ -109,8 +112,16 @@ class SearchConfig:
              'must be an int >= 1 (the predictor needs evaluated pairs to learn from)')
         need(isinstance(self.predictor_threshold, (int, float)) and not isinstance(self.predictor_threshold, bool)
              and self.predictor_threshold > 0, 'predictor_threshold', 'must be a number > 0')
-        need(isinstance(self.predictor_epochs, int) and not isinstance(self.predictor_epochs, bool)
-             and self.predictor_epochs >= 1, 'predictor_epochs', 'must be an int >= 1')
+        for name in ('predictor_epochs', 'predictor_batch_size'):
+            v = getattr(self, name)
+            need(v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 1), name,
+                 'must be an int >= 1, or null for the DARTS space\'s recipe')
+        if self.predictor_features is not None:
+            from ..predictor.spaces import FeatureError, get_space
+            try:
+                get_space('relnas').check_features(self.predictor_features)
+            except (FeatureError, KeyError) as e:
+                raise ConfigError(f'predictor_features={self.predictor_features!r}: {e}') from None
         need(self.device == 'auto' or self.device == 'cpu' or self.device.startswith('cuda'), 'device',
              'choose auto, cpu, cuda or cuda:N')
         need(self.amp in ('none', 'bf16', 'fp16'), 'amp', 'choose none, bf16 or fp16')

@@ -15,13 +15,18 @@ from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ['SlowFastOptimizer', 'PairOutcome']
+__all__ = ['SlowFastOptimizer', 'PairOutcome', 'decide', 'outcomes_from_losses']
 
 
 class PairOutcome(NamedTuple):
     """Who won a pair (indices into the population); ``fast`` is None when both losses were non-finite."""
     fast: Optional[int]
     slow: Optional[int]
+
+
+def outcomes_from_losses(pairs: Sequence[Tuple[int, int]], losses: Sequence[float]) -> List[PairOutcome]:
+    """Every pair decided by per-individual ``losses`` (:func:`decide`)."""
+    return [decide(i, j, float(losses[i]), float(losses[j])) for i, j in pairs]
 
 
 def decide(i: int, j: int, loss_i: float, loss_j: float) -> PairOutcome:
@@ -80,25 +85,25 @@ class SlowFastOptimizer:
         order = self._rng().permutation(self.population_size)
         return [(int(order[2 * p]), int(order[2 * p + 1])) for p in range(self.population_size // 2)]
 
-    def tell(self, pairs: Sequence[Tuple[int, int]], losses: Sequence[float]) -> List[PairOutcome]:
-        """Update the slow-learners from per-individual ``losses``; advance to the next generation."""
-        losses = np.asarray(losses, dtype=np.float64)
-        if losses.shape != (self.population_size,):
-            raise ValueError(f'expected {self.population_size} losses, got {losses.shape}')
+    def tell(self, pairs: Sequence[Tuple[int, int]], outcomes: Sequence[PairOutcome]) -> List[PairOutcome]:
+        """Move each pair's slow-learner towards its fast-learner (a pair whose ``fast`` is None moves
+        nobody); advance to the next generation. ``outcomes``: one decision per pair, however it was made
+        (losses through :func:`decide`, or a predictor)."""
+        if len(outcomes) != len(pairs):
+            raise ValueError(f'expected {len(pairs)} pair outcomes, got {len(outcomes)}')
         rng = self._rng()
         rng.permutation(self.population_size)  # consumed by ask(): keep the stream aligned
-        outcomes = []
-        for i, j in pairs:
-            out = decide(i, j, float(losses[i]), float(losses[j]))
+        for (i, j), out in zip(pairs, outcomes):
+            if out.fast is not None and {out.fast, out.slow} != {i, j}:
+                raise ValueError(f'outcome {tuple(out)} does not belong to the pair {(i, j)}')
             r1 = rng.uniform(size=self.dim)
             r2 = rng.uniform(size=self.dim)
             if out.fast is not None:
                 f, s = out.fast, out.slow
                 self.velocity[s] = r1 * self.velocity[s] + r2 * (self.population[f] - self.population[s])
                 self.population[s] = np.clip(self.population[s] + self.velocity[s], self.lower, self.upper)
-            outcomes.append(out)
         self.generation += 1
-        return outcomes
+        return list(outcomes)
 
     def state_dict(self) -> Dict[str, Any]:
         return dict(lower=self.lower.tolist(), upper=self.upper.tolist(), seed=self.seed,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import List, Optional, Sequence, Union
+from typing import Any, List, Optional, Sequence, Union
 
 __all__ = ['plot_loss_trajectories']
 
@@ -30,9 +30,9 @@ def plot_loss_trajectories(history: Sequence[Sequence[Optional[float]]], out: Un
     plt.close(fig)
 
 
-def plot_diversity(gens: Sequence[dict], out: Union[str, os.PathLike]) -> None:
+def plot_diversity(gens: Sequence[Any], out: Union[str, os.PathLike]) -> None:
     """Diversity of the population per generation (mean scaled distance, distinct genotypes), from the
-    records of generations.jsonl."""
+    records of generations.jsonl (``search_log.GenerationRecord``)."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -40,14 +40,14 @@ def plot_diversity(gens: Sequence[dict], out: Union[str, os.PathLike]) -> None:
 
     if not gens:
         return
-    x = [g["generation"] for g in gens]  # from 0, as the logs
+    x = [g.generation for g in gens]  # from 0, as the logs
     fig, ax = plt.subplots(figsize=(7, 3.5))
-    ax.plot(x, [g['diversity']['mean_pairwise_distance'] for g in gens], color='C0', marker='.')
+    ax.plot(x, [g.diversity['mean_pairwise_distance'] for g in gens], color='C0', marker='.')
     ax.set_xlabel('generation')
     ax.set_ylabel('mean pairwise distance', color='C0')
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax2 = ax.twinx()
-    ax2.plot(x, [g['diversity']['distinct_genotypes'] for g in gens], color='C1', marker='.')
+    ax2.plot(x, [g.diversity['distinct_genotypes'] for g in gens], color='C1', marker='.')
     ax2.set_ylabel('distinct genotypes', color='C1')
     ax2.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title('population diversity')

@@ -9,51 +9,11 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any, Dict, List, Sequence, Union
+from typing import Any, Union
 
-import numpy as np
+from ..search_log import read_generations
 
-__all__ = ['GENERATION_LOG', 'diversity', 'read_generations', 'evaluated_pairs', 'summarize']
-
-GENERATION_LOG = 'generations.jsonl'  # one line per completed generation of a search run
-
-
-def diversity(population: np.ndarray, lower: Sequence[float], upper: Sequence[float]) -> Dict[str, float]:
-    """Mean pairwise distance of the vectors (each variable scaled to [0, 1] by its bounds, so the
-    figure does not depend on how many choices a variable has) and the number of distinct genotypes."""
-    from ..encoding import decode
-    pop = np.asarray(population, dtype=np.float64)
-    scaled = (pop - np.asarray(lower)) / (np.asarray(upper) - np.asarray(lower))
-    n = len(scaled)
-    if n > 1:
-        d = np.sqrt(((scaled[:, None, :] - scaled[None, :, :]) ** 2).sum(-1))
-        mean_dist = float(d[np.triu_indices(n, 1)].mean())
-    else:
-        mean_dist = 0.0
-    distinct = len({json.dumps(decode(v).to_dict(), sort_keys=True) for v in pop})
-    return dict(mean_pairwise_distance=round(mean_dist, 6), distinct_genotypes=distinct)
-
-
-def read_generations(run_dir: Union[str, os.PathLike]) -> List[Dict[str, Any]]:
-    """The lines of ``generations.jsonl`` (a partly written last line, from a kill, is skipped)."""
-    path = Path(run_dir) / GENERATION_LOG
-    out = []
-    if path.exists():
-        for line in path.read_text().splitlines():
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
-                break
-    return out
-
-
-def evaluated_pairs(record: Dict[str, Any]) -> List[tuple]:
-    """A generation record's trained pair decisions as ``(fast genotype, slow genotype)``. Pairs a
-    predictor decided are left out: they are its guesses, not evidence (``predictor: renas``)."""
-    from ..genotypes import Genotype
-    by_ind = {d['individual']: Genotype.from_dict(d['genotype']) for d in record['individuals']}
-    return [(by_ind[p['fast']], by_ind[p['slow']]) for p in record['pairs']
-            if p.get('fast') is not None and p.get('slow') is not None and p.get('decided') != 'predicted']
+__all__ = ['summarize']
 
 
 def _fmt(v: Any) -> str:
@@ -92,18 +52,18 @@ def summarize(run_dir: Union[str, os.PathLike], last: int = 10) -> str:
              f'mode={cfg["mode"]}, C={cfg["C"]}, {cfg["layers"]} cells, seed {cfg["seed"]}',
              f'{len(gens)}/{cfg["generations"]} generations done, {state}']
     if cfg.get('predictor', 'none') != 'none':
-        predicted = sum(g.get('predicted_pairs', 0) for g in gens)
-        total = sum(len(g['pairs']) for g in gens)
+        predicted = sum(g.predicted_pairs for g in gens)
+        total = sum(len(g.pairs) for g in gens)
         lines.append(f'predictor {cfg["predictor"]} (from generation {cfg["predictor_warmup"]}, threshold '
                      f'{cfg["predictor_threshold"]}): {predicted} of {total} pairs decided without training, '
                      f'{2 * predicted} candidate evaluations saved')
     if gens:
         lines.append(f'{"gen":>4} {"best":>8} {"mean":>8} {"distance":>9} {"distinct":>8}')
         for g in gens[-last:]:
-            d = g['diversity']
-            lines.append(f'{g["generation"]:>4} {_fmt(g["best_val_loss"]):>8} {_fmt(g["mean_val_loss"]):>8} '
+            d = g.diversity
+            lines.append(f'{g.generation:>4} {_fmt(g.best_val_loss):>8} {_fmt(g.mean_val_loss):>8} '
                          f'{d["mean_pairwise_distance"]:>9.3f} {d["distinct_genotypes"]:>8}')
-        if any(_fmt(g[k]) in ('-', 'nan') for g in gens[-last:] for k in ('best_val_loss', 'mean_val_loss')):
+        if any(_fmt(v) in ('-', 'nan') for g in gens[-last:] for v in (g.best_val_loss, g.mean_val_loss)):
             lines.append(_NO_LOSS)
     if finished:
         pop = json.loads((run / 'population.json').read_text())
@@ -118,10 +78,10 @@ def summarize(run_dir: Union[str, os.PathLike], last: int = 10) -> str:
         best = Genotype.from_dict(pop['population'][0]['genotype'])
     elif gens:
         g = gens[-1]
-        if g['best_individual'] is None:
+        if g.best_individual is None:
             return '\n'.join(lines)
-        best = Genotype.from_dict(g['individuals'][g['best_individual']]['genotype'])
-        lines.append(f'best of generation {g["generation"]}: individual {g["best_individual"]}')
+        best = g.best_genotype()
+        lines.append(f'best of generation {g.generation}: individual {g.best_individual}')
     else:
         return '\n'.join(lines)
     lines.append('  normal: ' + ', '.join(f'{op}<-{src}' for op, src in best.normal))

@@ -19,6 +19,7 @@ from ..data import TensorBatches, load_cifar
 from ..data.lmdb import ImageNetLMDB
 from ..data.normalization import IMAGENET_MEAN, IMAGENET_STD, mean_std
 from ..distributed import DistInfo
+from ..seeds import derive_seed
 from .config import ConfigError, TrainConfig
 
 __all__ = ['build_loaders', 'ShardSampler', 'imagenet_dataset', 'imagenet_eval_transform', 'uint8_collate',
@@ -85,7 +86,7 @@ class CifarBatches:
 
     def train_batches(self, epoch: int, generator: torch.Generator):
         # the permutation must agree on every rank: (seed, epoch), not the rank's own stream
-        order = torch.Generator().manual_seed(int(np.random.SeedSequence([self.seed, epoch]).generate_state(1)[0]))
+        order = torch.Generator().manual_seed(derive_seed(self.seed, epoch))
         return self.train.epoch(generator, shuffle=True, rank=self.dist.rank, world=self.dist.world,
                                 order_generator=order)
 

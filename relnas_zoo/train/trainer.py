@@ -33,6 +33,7 @@ from ..distributed import DistInfo, all_reduce_sum, barrier, init_distributed
 from ..networks import AuxOutput, RelativeNASNet
 from ..run_folder import claim_folder
 from ..search.speedups import apply_cpu_training_speedups
+from ..seeds import derive_seed
 from ..torch_files import load_run_checkpoint
 from ..weights import arch_of, save_checkpoint
 from .config import ConfigError, TrainConfig
@@ -81,7 +82,7 @@ def build_model(cfg: TrainConfig, num_classes: Optional[int] = None) -> Relative
 
 
 def _seed_epoch(seed: int, epoch: int, rank: int) -> torch.Generator:
-    s = int(np.random.SeedSequence([seed, epoch, rank]).generate_state(1)[0])
+    s = derive_seed(seed, epoch, rank)
     torch.manual_seed(s)
     np.random.seed(s % 2 ** 32)
     random.seed(s)

@@ -19,8 +19,8 @@ from typing import Any, Dict, List, Sequence, Tuple
 import numpy as np
 from scipy.stats import kendalltau
 
-from .predictor import RelativisticPredictor, TrainConfig
-from .spaces import CODES_SETS, FeatureError, Space, parse_features
+from ..predictor.predictor import RelativisticPredictor, TrainConfig
+from ..predictor.spaces import CODES_SETS, FeatureError, Space, parse_features
 from .workers import job_data, run_jobs
 
 __all__ = ['kendall_bench', 'format_bench', 'BASELINES', 'parse_variant']

@@ -14,26 +14,28 @@ Methods:
   the benchmark's simulated training time.
 * ``slowfast``: RelativeNAS's slow-fast learning (``relnas_zoo.search.SlowFastOptimizer``) over the
   continuous NAS-Bench-201 encoding (``nb201.decode``), loss = minus the selection metric.
-* ``slowfast+renas``: the same, where a ReNAS predictor trained on the cells queried so far decides a
-  pair without a query when it is confident, i.e. when the two cells' predicted scores (each member's
-  output standardised over its training set) differ by at least ``threshold``. It starts after
-  ``warmup`` queries and is retrained whenever ``retrain_every`` new cells have been queried. The
-  returned cell is always a queried one.
+* ``slowfast+renas``: the same, with the pair decider the real search ships
+  (:class:`relnas_zoo.predictor.pair_decider.PairDecider`, this space's recipe): from ``warmup``
+  queries on it learns from the pair decisions that cost a query and decides a pair without a query
+  when the two predicted scores differ by at least ``threshold``. The returned cell is always a
+  queried one.
 """
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from . import nb201
-from .predictor import RelativisticPredictor, TrainConfig
+from ..predictor import nb201
+from ..predictor.pair_decider import DeciderConfig, PairDecider, PredictedPair
+from ..predictor.spaces import get_space
+from ..search.optimizer import PairOutcome, SlowFastOptimizer, decide
 from .workers import job_data, run_jobs
 
 __all__ = ['TableOracle', 'BudgetExhausted', 'SearchRun', 'METHODS', 'parse_method', 'run_method', 'random_search',
-           'regularized_evolution', 'slowfast', 'RenasPairs', 'search_bench', 'format_search_bench']
+           'regularized_evolution', 'slowfast', 'default_decider_config', 'search_bench', 'format_search_bench']
 
 Cell = Tuple[str, ...]
 
@@ -80,6 +82,7 @@ class SearchRun:
     oracle: TableOracle
     seconds: float = 0.0
     decisions: List[Dict[str, Any]] = field(default_factory=list)  # slow-fast pair decisions
+    fits: int = 0  # the decider's fits (slowfast+renas)
 
     def check_predicted(self, select: Dict[Cell, float]) -> None:
         """Mark each predicted decision ``correct`` or not against the table: after the run, because
@@ -144,83 +147,43 @@ def regularized_evolution(oracle: TableOracle, rng: np.random.Generator, populat
         return
 
 
-class RenasPairs:
-    """Decides slow-fast pairs with a ReNAS predictor when it is confident (see the module docstring)."""
-
-    def __init__(self, threshold: float = 0.5, warmup: int = 20, retrain_every: int = 10,
-                 features: str = 'renas+zc', config: Optional[TrainConfig] = None):
-        from .spaces import get_space
-        self.threshold, self.warmup, self.retrain_every = threshold, warmup, retrain_every
-        self.features = features
-        self.config = config or TrainConfig(epochs=100)
-        self.space = get_space('nb201')
-        self.predictor: Optional[RelativisticPredictor] = None
-        self.trained_on = 0
-        self._inputs: Dict[Cell, Tuple[np.ndarray, np.ndarray]] = {}
-        self.fits = 0
-
-    def _encode(self, cells: Sequence[Cell]):
-        new = [c for c in dict.fromkeys(cells) if c not in self._inputs]
-        if new:
-            x, e = self.space.encode(new, self.features), self.space.features(new, self.features)
-            for c, xi, ei in zip(new, x, e):
-                self._inputs[c] = (xi, ei)
-        return (np.stack([self._inputs[c][0] for c in cells]), np.stack([self._inputs[c][1] for c in cells]))
-
-    def maybe_retrain(self, oracle: TableOracle, seed: int) -> None:
-        n = len(oracle.order)
-        if n < self.warmup or n - self.trained_on < (self.retrain_every if self.predictor else 0):
-            return
-        cells = list(oracle.order)
-        x, e = self._encode(cells)
-        from dataclasses import replace
-        # the predictor's own seed (--seed), the run's seed and the fit's position all count
-        fit_seed = int(np.random.SeedSequence([self.config.seed, seed, n]).generate_state(1)[0])
-        pred = RelativisticPredictor(x.shape[1], x.shape[2], e.shape[1], replace(self.config, seed=fit_seed))
-        self.predictor = pred.fit(x, e, targets=[oracle.queried[c] for c in cells])
-        self.trained_on = n
-        self.fits += 1
-
-    def scores(self, cells: Sequence[Cell]) -> np.ndarray:
-        x, e = self._encode(cells)
-        return self.predictor.predict(x, e)
-
-
-def slowfast(oracle: TableOracle, seed: int, population: int = 20, pairs: Optional[RenasPairs] = None,
-             patience: int = 20, decisions: Optional[List[Dict[str, Any]]] = None) -> None:
+def slowfast(oracle: TableOracle, seed: int, population: int = 20, decider: Optional[PairDecider] = None,
+             warmup: int = 20, patience: int = 20, decisions: Optional[List[Dict[str, Any]]] = None) -> None:
     """Slow-fast learning until the budget is spent, or ``patience`` generations query nothing new
-    (the population has settled on known cells)."""
-    from ..search.optimizer import SlowFastOptimizer
+    (the population has settled on known cells). With a ``decider`` (the real search's, on this space),
+    from ``warmup`` queries on, each generation's confident pairs are decided without a query; the
+    decider learns from the pairs that cost a query (a pair of two known cells repeats evidence it has)."""
     lower, upper = nb201.bounds()
     opt = SlowFastOptimizer(lower, upper, population, seed=seed)
     idle = 0
     try:
         while not oracle.exhausted and idle < patience:
             before = len(oracle.order)
-            if pairs is not None:
-                pairs.maybe_retrain(oracle, seed)
             cells = [nb201.decode(v) for v in opt.population]
             ask = opt.ask()
-            losses = [0.0] * population
-            predicted_scores = None
-            if pairs is not None and pairs.predictor is not None:
-                predicted_scores = pairs.scores(cells)
-            for i, j in ask:
+            plan: List[Optional[PredictedPair]] = [None] * len(ask)
+            if decider is not None and len(oracle.order) >= warmup:
+                decider.fit(seed, len(decider.pairs))
+                plan = decider.decide(cells, ask)
+            outcomes, learnt = [], []
+            for (i, j), predicted in zip(ask, plan):
                 known = cells[i] in oracle.queried and cells[j] in oracle.queried
                 rec = dict(generation=opt.generation, i=i, j=j, cell_i=nb201.to_arch_string(cells[i]),
                            cell_j=nb201.to_arch_string(cells[j]))
-                if not known and predicted_scores is not None and cells[i] != cells[j] and \
-                        abs(predicted_scores[i] - predicted_scores[j]) >= pairs.threshold:
-                    i_wins = predicted_scores[i] > predicted_scores[j]
-                    losses[i], losses[j] = (0.0, 1.0) if i_wins else (1.0, 0.0)
-                    rec.update(decided='predicted', confidence=float(abs(predicted_scores[i] - predicted_scores[j])),
-                               i_wins=bool(i_wins))
+                if not known and predicted is not None:
+                    out = PairOutcome(predicted.fast, predicted.slow)
+                    rec.update(decided='predicted', confidence=predicted.confidence, i_wins=out.fast == i)
                 else:
-                    losses[i], losses[j] = -oracle.query(cells[i]), -oracle.query(cells[j])
-                    rec.update(decided='known' if known else 'queried', i_wins=bool(losses[i] <= losses[j]))
+                    out = decide(i, j, -oracle.query(cells[i]), -oracle.query(cells[j]))
+                    rec.update(decided='known' if known else 'queried', i_wins=out.fast == i)
+                    if not known:
+                        learnt.append((cells[out.fast], cells[out.slow]))
+                outcomes.append(out)
                 if decisions is not None:
                     decisions.append(rec)
-            opt.tell(ask, losses)
+            opt.tell(ask, outcomes)
+            if decider is not None:
+                decider.add_pairs(learnt)
             idle = idle + 1 if len(oracle.order) == before else 0
     except BudgetExhausted:
         return
@@ -242,8 +205,11 @@ def parse_method(method: str, threshold: float = 0.5) -> Tuple[str, float]:
 
 
 def run_method(method: str, select: Dict[Cell, float], report: Dict[Cell, float], budget: int, seed: int,
-               population: int = 20, threshold: float = 0.5, warmup: int = 20, retrain_every: int = 10,
-               predictor_config: Optional[TrainConfig] = None) -> SearchRun:
+               population: int = 20, threshold: float = 0.5, warmup: int = 20,
+               decider_config: Optional[DeciderConfig] = None) -> SearchRun:
+    """One method, one seed. ``decider_config``: the slowfast+renas decider's settings (default: the space's
+    recipe, retrained after every 10 new evaluated pairs); ``threshold`` (or ``@T`` in the method) is its
+    confidence threshold."""
     base, threshold = parse_method(method, threshold)
     oracle = TableOracle(select, report, budget)
     run = SearchRun(method, seed, oracle)
@@ -256,10 +222,20 @@ def run_method(method: str, select: Dict[Cell, float], report: Dict[Cell, float]
     elif base == 'slowfast':
         slowfast(oracle, seed, population, decisions=run.decisions)
     else:
-        pairs = RenasPairs(threshold, warmup, retrain_every, config=predictor_config)
-        slowfast(oracle, seed, population, pairs=pairs, decisions=run.decisions)
+        config = replace(decider_config or default_decider_config(), threshold=threshold)
+        decider = PairDecider(get_space('nb201'), config)
+        slowfast(oracle, seed, population, decider=decider, warmup=warmup, decisions=run.decisions)
+        run.fits = decider.fits
     run.seconds = time.perf_counter() - t0
     return run
+
+
+def default_decider_config(**changes: Any) -> DeciderConfig:
+    """The decider on this space: its recipe (epochs, batch size, features), refitted after every 10 new
+    evaluated pairs, threshold 0.5."""
+    recipe = get_space('nb201').recipe
+    return replace(DeciderConfig(threshold=0.5, epochs=recipe.epochs, batch_size=recipe.batch_size,
+                                 features=recipe.features, retrain_every=10), **changes)
 
 
 def _search_job(job) -> Dict[str, Any]:
@@ -322,7 +298,7 @@ def _record(select, report, budgets, seeds, methods, results) -> Dict[str, Any]:
 
 
 def format_search_bench(rec: Dict[str, Any]) -> str:
-    from .bench import mean_std_table
+    from .ranking import mean_std_table
     budgets = [str(b) for b in rec['budgets']]
     title = (f"report metric of the returned cell, mean +- std over {rec['seeds']} seeds "
              f"(table optimum {rec['optimum']['report_max']:.2f})")
