@@ -4,7 +4,7 @@
 Variants: eager (NCHW), channels_last, torch.compile, BN folded into the convs (relnas_zoo.deploy),
 BN folded + channels_last, and the ONNX export (`relnas-zoo export`: BN folded, cell states padded to a
 multiple of 8 channels) in ONNX Runtime's CPU provider with as many threads as torch, plus the same
-export without the channel padding. The timing code is relnas_zoo.benchmark (what `relnas-zoo bench` uses). Each is timed on the same inputs, interleaved round by round so
+export without the channel padding. The timing code is relnas_zoo.latency (what `relnas-zoo bench` uses). Each is timed on the same inputs, interleaved round by round so
 drift in machine load hits all variants alike; the median of the rounds is reported. With --baselines the
 mobile networks of the paper's tables (timm's mobilenetv2_100 and mnasnet_100, torchvision's
 shufflenet_v2_x1_0) and DARTS are timed beside RelativeNAS in eager PyTorch and in ONNX Runtime, with
@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import timm  # noqa: E402
 
 import relnas_zoo  # noqa: E402,F401
-from relnas_zoo import benchmark  # noqa: E402
+from relnas_zoo import latency  # noqa: E402
 from relnas_zoo.atomic import atomic_write_json  # noqa: E402
 from relnas_zoo.complexity import count_mult_adds  # noqa: E402
 
@@ -51,11 +51,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def build_variants(model: torch.nn.Module, use_compile: bool, use_onnx: bool, size) -> Dict[str, tuple]:
     names = ['eager', 'channels_last', 'bn_folded', 'bn_folded_cl'] + (['compile'] if use_compile else [])
-    variants = benchmark.build_runtimes(model, names, size)
+    variants = latency.build_runtimes(model, names, size)
     if use_onnx:
-        variants['onnxruntime, unpadded'] = benchmark.build_runtimes(model, ['onnxruntime'], size, channel_multiple=0)[
+        variants['onnxruntime, unpadded'] = latency.build_runtimes(model, ['onnxruntime'], size, channel_multiple=0)[
             'onnxruntime']
-        variants['onnxruntime'] = benchmark.build_runtimes(model, ['onnxruntime'], size)['onnxruntime']
+        variants['onnxruntime'] = latency.build_runtimes(model, ['onnxruntime'], size)['onnxruntime']
     return variants
 
 
@@ -78,9 +78,9 @@ def main(argv=None) -> int:
     for bs in args.batch_sizes:
         print(f'batch {bs}:', flush=True)
         x = torch.randn(bs, *size)
-        for name, sec in benchmark.check_outputs(model, variants, x, warmup=args.warmup).items():
+        for name, sec in latency.check_outputs(model, variants, x, warmup=args.warmup).items():
             print(f'  warm-up {name}: {sec:.1f}s', flush=True)
-        med = benchmark.time_interleaved(variants, x, args.rounds)
+        med = latency.time_interleaved(variants, x, args.rounds)
         results['batches'][bs] = {n: dict(ms=1e3 * t, speedup=med['eager'] / t) for n, t in med.items()}
     print(f"\n{args.model} at {'x'.join(map(str, size))}, torch {torch.__version__}, "
           f"{results['threads']} threads; median of {args.rounds} rounds")
@@ -101,14 +101,14 @@ def run_baselines(args, size) -> Dict[str, dict]:
     models = {name: m.eval() for name, m in baseline_models().items()}
     variants = {}
     for name, m in models.items():
-        runners = benchmark.build_runtimes(m, ['eager', 'onnxruntime'], size)
+        runners = latency.build_runtimes(m, ['eager', 'onnxruntime'], size)
         variants[f'{name} eager'], variants[f'{name} onnxruntime'] = runners['eager'], runners['onnxruntime']
     out: Dict[str, dict] = {name: dict(mult_adds=count_mult_adds(m, size)) for name, m in models.items()}
     for bs in args.batch_sizes:
         x = torch.randn(bs, *size)
         for name, m in models.items():  # per model: ONNX Runtime must agree with its own eager outputs
-            benchmark.check_outputs(m, {k: v for k, v in variants.items() if k.startswith(name + ' ')}, x)
-        med = benchmark.time_interleaved(variants, x, args.rounds)
+            latency.check_outputs(m, {k: v for k, v in variants.items() if k.startswith(name + ' ')}, x)
+        med = latency.time_interleaved(variants, x, args.rounds)
         for name in models:
             out[name][bs] = dict(eager_ms=1e3 * med[f'{name} eager'], onnxruntime_ms=1e3 * med[f'{name} onnxruntime'])
     print(f"\nmobile baselines, {'x'.join(map(str, size))}, {torch.get_num_threads()} threads, median of "

@@ -22,7 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from relnas_zoo.atomic import atomic_write_json  # noqa: E402
-from relnas_zoo.benchmark import interleaved_rounds  # noqa: E402
+from relnas_zoo.latency import interleaved_rounds  # noqa: E402
 
 def make_images(root: Path, n: int, classes: int, seed: int = 0) -> None:
     from PIL import Image, ImageFilter

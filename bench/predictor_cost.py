@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from relnas_zoo.predictor import nb201, tables
-from relnas_zoo.predictor.predictor import RelativisticPredictor, TrainConfig
+from relnas_zoo.predictor.predictor import RelativisticPredictor, FitConfig
 from relnas_zoo.predictor.spaces import get_space
 
 
@@ -36,7 +36,7 @@ def main() -> None:
         e = space.features(archs, fs)
         t_scores = time.perf_counter() - t0
         k = e.shape[1]
-        pred = RelativisticPredictor(x.shape[1], x.shape[2], k, TrainConfig())
+        pred = RelativisticPredictor(x.shape[1], x.shape[2], k, FitConfig())
         pred.fit(x[train], e[train] if k else None, targets=acc[train])
         t0 = time.perf_counter()
         pred.predict(x, e if k else None)

@@ -2,8 +2,8 @@
 """How often the real search's predictor (``predictor: renas``) decides a pair, and how often it is right,
 on NAS-Bench-301's real DARTS-space architectures (NASLib's 725, CIFAR-10 validation accuracy).
 
-The search's own code decides: ``relnas_zoo.search.predicted_pairs.PairPredictor`` with the search's
-settings (threshold 1.0 score std, 100 epochs) is given the evaluated pairs a search holds after
+The search's own decider decides (``relnas_zoo.search.predicted_pairs.make_decider``: the search's
+settings, threshold 1.0 score std, the DARTS space's recipe) and is given the evaluated pairs a search holds after
 generation g of a population of 20 (10 pairs per generation, 10 new genotypes per generation after the
 first 20), drawn at random from the table and decided by validation accuracy, and plans random pairs of
 architectures it never saw; a planned pair is right when its predicted fast-learner has the higher
@@ -32,7 +32,7 @@ POPULATION = 20
 
 def _job(job):
     generation, repeat = job
-    from relnas_zoo.search.predicted_pairs import PairPredictor
+    from relnas_zoo.search.predicted_pairs import DECIDER_SEED_KEY, make_decider
     d = job_data()
     archs, acc = d['archs'], d['acc']
     rng = np.random.default_rng([d['seed'], generation, repeat])
@@ -40,24 +40,25 @@ def _job(job):
     n_train = POPULATION + PAIRS_PER_GENERATION * (generation - 1)
     train, held_out = order[:n_train], order[n_train:]
     # threshold 0 plans every pair with its confidence; each reported threshold is applied here
-    pred = PairPredictor(seed=d['seed'] + repeat, warmup=1, threshold=0.0, epochs=d['epochs'],
-                         batch_size=d['batch_size'])
+    pred = make_decider(SearchConfig(predictor='renas', seed=d['seed'] + repeat, predictor_threshold=1e-12,
+                                     predictor_epochs=d['epochs'], predictor_batch_size=d['batch_size']))
     pairs = []
     for _ in range(PAIRS_PER_GENERATION * generation):
         a, b = rng.choice(train, size=2, replace=False)
         pairs.append((archs[a], archs[b]) if acc[a] >= acc[b] else (archs[b], archs[a]))
     pred.add_pairs(pairs)
     test = [tuple(rng.choice(len(held_out), size=2, replace=False)) for _ in range(d['test_pairs'])]
-    plans = pred.plan(generation, [archs[i] for i in held_out], test)
-    right = [acc[held_out[plan['fast']]] >= acc[held_out[plan['slow']]] for plan in plans]
+    pred.fit(generation, DECIDER_SEED_KEY)
+    plans = [p for p in pred.decide([archs[i] for i in held_out], test) if p is not None]
+    right = [acc[held_out[plan.fast]] >= acc[held_out[plan.slow]] for plan in plans]
     out = {}
     for t in d['thresholds']:
-        kept = [ok for plan, ok in zip(plans, right) if plan['confidence'] >= t]
+        kept = [ok for plan, ok in zip(plans, right) if plan.confidence >= t]
         out[str(t)] = dict(decided=len(kept), right=int(sum(kept)))
     # every held-out pair, whatever the confidence: the predictor's plain pairwise accuracy
     all_right = sum(right)
-    return dict(thresholds=out, all_right=int(all_right), pairs=len(test), training_pairs=len(pred.pairs),
-                training_genotypes=len(pred.genotypes))
+    return dict(thresholds=out, all_right=int(all_right), pairs=len(plans), training_pairs=len(pred.pairs),
+                training_genotypes=len(pred.archs))
 
 
 def main() -> int:
@@ -69,10 +70,9 @@ def main() -> int:
     p.add_argument('--repeats', type=int, default=10, help='random draws per generation (default 10)')
     p.add_argument('--thresholds', type=float, nargs='+', default=[cfg.predictor_threshold],
                    help=f'confidence thresholds to report (default {cfg.predictor_threshold}, the search\'s)')
-    p.add_argument('--epochs', type=int, default=cfg.predictor_epochs,
-                   help=f'predictor epochs (default {cfg.predictor_epochs}, the search\'s)')
-    p.add_argument('--batch-size', type=int, default=1024,
-                   help='evaluated pairs per optimizer step (default 1024, the search\'s: every pair at once)')
+    p.add_argument('--epochs', type=int, help='predictor epochs (default: the search\'s, the DARTS space\'s recipe)')
+    p.add_argument('--batch-size', type=int,
+                   help='evaluated pairs per optimizer step (default: the search\'s, the DARTS space\'s recipe)')
     p.add_argument('--test-pairs', type=int, default=2000, help='held-out pairs planned per draw (default 2000)')
     p.add_argument('--seed', type=int, default=0, help='seed of the draws (default 0)')
     p.add_argument('--workers', type=int, default=2, help='single-threaded processes (default 2)')

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from relnas_zoo.experiments.ranking import format_bench, kendall_bench
-from relnas_zoo.predictor.predictor import TrainConfig
+from relnas_zoo.predictor.predictor import FitConfig
 from relnas_zoo.predictor.spaces import get_space
 from relnas_zoo.predictor import tables
 from relnas_zoo.atomic import atomic_write_json
@@ -44,7 +44,7 @@ def main() -> int:
     metric = 'baseline_accuracy' if args.space == 'nb201' else 'cifar10'
     archs, values = table.with_metric(metric)
     rec = kendall_bench(get_space(args.space), archs, values, args.train_sizes, args.repeats, args.features,
-                        TrainConfig(epochs=args.epochs), seed=args.seed, test_size=args.test_size,
+                        FitConfig(epochs=args.epochs), seed=args.seed, test_size=args.test_size,
                         workers=args.workers)
     rec.update(table=table.source, metric=metric)
     print(format_bench(rec))

@@ -34,7 +34,7 @@ import timm  # noqa: E402
 
 import relnas_zoo  # noqa: E402,F401
 from relnas_zoo.atomic import atomic_write_json  # noqa: E402
-from relnas_zoo.benchmark import interleaved_rounds  # noqa: E402
+from relnas_zoo.latency import interleaved_rounds  # noqa: E402
 
 VARIANTS = {'fp32': ('none', False), 'channels_last': ('none', True), 'bf16': ('bf16', False),
             'bf16+channels_last': ('bf16', True)}
@@ -83,7 +83,7 @@ def loader_throughput(args) -> int:
     from torch.utils.data import DataLoader
     from torchvision import transforms as T
     from torchvision.datasets import ImageFolder
-    from relnas_zoo.data.normalization import IMAGENET_MEAN, IMAGENET_STD
+    from relnas_zoo.normalization import IMAGENET_MEAN, IMAGENET_STD
     from relnas_zoo.train.data import (DeviceNormalize, imagenet_train_transform,
                                        uint8_collate)
     device = torch.device(args.device)

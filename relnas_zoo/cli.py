@@ -18,14 +18,14 @@ COMMANDS: Dict[str, Tuple[str, str]] = {
     'search-summary': ('relnas_zoo.search.cli', 'where a running or finished search stands (from its folder)'),
     'train': ('relnas_zoo.train.cli', 'train a zoo network on ImageNet or CIFAR (same as tools/train_*.py)'),
     'validate': ('relnas_zoo.train.validate', 'top-1/top-5 error of a model and checkpoint (same as tools/validate.py)'),
-    'convert': ('relnas_zoo.convert', "convert an authors' checkpoint to this package's format"),
+    'convert': ('relnas_zoo.zoo_commands.convert', "convert an authors' checkpoint to this package's format"),
     'pack-lmdb': ('relnas_zoo.data.lmdb.cli', 'pack an ImageNet split into an LMDB, or verify one'),
-    'export': ('relnas_zoo.zoo_cli', 'a timm hub folder (safetensors), or ONNX checked in ONNX Runtime'),
-    'bench': ('relnas_zoo.zoo_cli', 'inference latency of a model on this machine (PyTorch and ONNX Runtime)'),
-    'info': ('relnas_zoo.zoo_cli', 'parameters, mult-adds and feature levels of a registered model'),
-    'plot': ('relnas_zoo.zoo_cli', 'draw the normal and reduction cells of a genotype'),
-    'list': ('relnas_zoo.zoo_cli', 'registered models and published genotypes'),
-    'demo': ('relnas_zoo.zoo_cli', 'build every registered model and print the figures table'),
+    'export': ('relnas_zoo.zoo_commands.models', 'a timm hub folder (safetensors), or ONNX checked in ONNX Runtime'),
+    'bench': ('relnas_zoo.zoo_commands.models', 'inference latency of a model on this machine (PyTorch and ONNX Runtime)'),
+    'info': ('relnas_zoo.zoo_commands.models', 'parameters, mult-adds and feature levels of a registered model'),
+    'plot': ('relnas_zoo.zoo_commands.models', 'draw the normal and reduction cells of a genotype'),
+    'list': ('relnas_zoo.zoo_commands.models', 'registered models and published genotypes'),
+    'demo': ('relnas_zoo.zoo_commands.models', 'build every registered model and print the figures table'),
     'predictor': ('', 'ReNAS architecture predictors: benchmark, train, rank, search'),
 }
 # A command of subcommands ('' as its module above): each subcommand's module and help, in --help's order.
@@ -77,10 +77,15 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    """Run the parsed command; a full disk, wherever it strikes, is one line and exit status 2."""
+    """Run the parsed command. Input a user can fix (every :class:`~relnas_zoo.errors.InputError`, a file
+    that is not there) and a full disk, wherever they strike, are one line and exit status 2."""
     from .atomic import DiskFullError, is_disk_full
+    from .errors import InputError
     try:
         return args.func(args)
+    except (InputError, FileNotFoundError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
     except OSError as e:
         if not is_disk_full(e):
             raise

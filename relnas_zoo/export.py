@@ -18,12 +18,13 @@ from torch import nn
 
 from .atomic import atomic_write_bytes
 from .deploy import fold_batchnorm, pad_channels
+from .errors import InputError
 from .networks import RelativeNASNet
 
 __all__ = ['ExportError', 'ExportReport', 'FeatureOutputs', 'export_onnx', 'require_onnx']
 
 
-class ExportError(RuntimeError):
+class ExportError(InputError, RuntimeError):
     """The export could not run, or its file does not reproduce the model; the message says which."""
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, Mapping, Sequence, Tuple, Union
 
 from .atomic import atomic_write_text
+from .errors import InputError
 
 __all__ = [
     'OPS', 'NUM_INPUT_NODES', 'NUM_INTERMEDIATE_NODES', 'Genotype', 'GenotypeError',
@@ -37,7 +38,7 @@ Edge = Tuple[str, int]
 GenotypeLike = Union['Genotype', str, os.PathLike, Mapping[str, Any]]
 
 
-class GenotypeError(ValueError):
+class GenotypeError(InputError, ValueError):
     """A genotype that does not describe a valid cell pair; the message names cell, node and value."""
 
 

@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Optional, Union
 
+from .errors import InputError
 from .genotypes import resolve_genotype
 from .networks import RelativeNASNet
 from .variants import VARIANTS
@@ -23,7 +24,7 @@ from .weights import arch_of
 __all__ = ['HubExportError', 'export_hub']
 
 
-class HubExportError(ValueError):
+class HubExportError(InputError, ValueError):
     """The folder cannot be written as asked; the message says why and what to do."""
 
 

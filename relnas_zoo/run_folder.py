@@ -15,12 +15,14 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence
 
+from .errors import InputError
+
 __all__ = ['LOCK_NAME', 'FolderError', 'check_new_folder', 'folder_lock', 'claim_folder', 'live_holder']
 
 LOCK_NAME = '.relnas_zoo.lock'
 
 
-class FolderError(RuntimeError):
+class FolderError(InputError, RuntimeError):
     """A run folder that cannot be used (another run's files, or a live run); the message says what to do."""
 
 

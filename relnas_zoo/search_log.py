@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Type, TypeVar, Union
 
 from .atomic import atomic_write_text
+from .errors import InputError
 from .genotypes import Genotype
 
 __all__ = ['EVAL_LOG', 'GENERATION_LOG', 'PairRecord', 'CandidateRecord', 'IndividualRecord', 'GenerationRecord',
@@ -28,7 +29,7 @@ PathLike = Union[str, os.PathLike]
 R = TypeVar('R')
 
 
-class SearchLogError(ValueError):
+class SearchLogError(InputError, ValueError):
     """A folder that holds no search log, or a line that is not a record; the message names the file."""
 
 

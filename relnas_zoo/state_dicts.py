@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 import torch
 from torch import nn
 
+from .errors import InputError
 from .genotypes import PUBLISHED, Genotype
 from .keymap import authors_key_to_ours, drop_prefixed, is_authors_layout, strip_wrappers
 from .variants import VARIANTS
@@ -23,7 +24,7 @@ __all__ = ['FORMAT', 'CheckpointMismatchError', 'arch_of', 'checkpoint_filter_fn
 FORMAT = 'relnas_zoo'
 
 
-class CheckpointMismatchError(RuntimeError):
+class CheckpointMismatchError(InputError, RuntimeError):
     """A checkpoint whose keys or shapes do not fit the model; says which model it probably fits."""
 
 

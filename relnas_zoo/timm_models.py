@@ -10,7 +10,7 @@ from typing import Any, Dict
 
 from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
 
-from .data.normalization import CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD, IMAGENET_MEAN, IMAGENET_STD
+from .normalization import CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD, IMAGENET_MEAN, IMAGENET_STD
 from .networks import RelativeNASNet
 from .variants import VARIANTS
 from .state_dicts import checkpoint_filter_fn

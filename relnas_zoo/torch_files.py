@@ -10,13 +10,15 @@ import os
 from pathlib import Path
 from typing import Any, Union
 
+from .errors import InputError
+
 __all__ = ['UnreadableFileError', 'load_torch_file', 'load_run_checkpoint', 'file_problem']
 
 _ZIP = b'PK\x03\x04'       # torch.save's format since PyTorch 1.6
 _PICKLE = b'\x80'           # the legacy format (a pickle stream, protocol 2 or later)
 
 
-class UnreadableFileError(ValueError):
+class UnreadableFileError(InputError, ValueError):
     """A file that does not hold what it should; the message names the file and the problem."""
 
 

@@ -255,7 +255,7 @@ def test_output_into_a_closed_pipe_stops_quietly():
 def test_progress_bars_only_for_a_terminal(monkeypatch):
     """Redirected output (a log file, a pipe) gets no bars and their control characters; --no-progress none."""
     import argparse
-    from relnas_zoo.config_io import show_progress
+    from relnas_zoo.command_line import show_progress
     monkeypatch.setattr(sys.stderr, 'isatty', lambda: True, raising=False)
     assert show_progress(argparse.Namespace(no_progress=False))
     assert not show_progress(argparse.Namespace(no_progress=True))

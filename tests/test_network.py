@@ -285,7 +285,7 @@ def test_compiled_model_does_not_recompile_when_the_drop_path_rate_changes():
 
 
 def test_dense_grad_concat_hands_every_state_a_dense_gradient():
-    from relnas_zoo.search.speedups import DenseGradConcat
+    from relnas_zoo.speedups import DenseGradConcat
     seen = []
     states = []
     for i in range(3):
@@ -306,7 +306,7 @@ def test_cpu_training_speedups_keep_keys_outputs_and_gradients(name):
     """The network is stock PyTorch; the speed-up pass swaps in its stand-ins and changes no number."""
     import copy
     from relnas_zoo.depthwise import DepthwiseConv2d
-    from relnas_zoo.search.speedups import DenseGradConcat, apply_cpu_training_speedups
+    from relnas_zoo.speedups import DenseGradConcat, apply_cpu_training_speedups
     torch.manual_seed(0)
     # C=16: oneDNN's CPU backward of a 1x1 stride-2 conv on 8 or fewer channels in channels_last corrupts
     # the heap (torch 2.14.1), a reduction cell's FactorizedReduce at C=8

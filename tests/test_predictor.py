@@ -12,7 +12,7 @@ import torch
 from relnas_zoo.cli import main as _cli_main
 from relnas_zoo.genotypes import Genotype
 from relnas_zoo.networks import RelativeNASNet
-from relnas_zoo.predictor import RelativisticPredictor, TrainConfig, get_space, nb101, nb201, tables
+from relnas_zoo.predictor import RelativisticPredictor, FitConfig, get_space, nb101, nb201, tables
 from relnas_zoo.predictor import genotype_space
 from relnas_zoo.predictor.features import NB201_SCORES, SCORE_NAMES, load_nb201_scores
 from relnas_zoo.predictor.model import pairwise_agreement, pairwise_logistic_loss
@@ -339,7 +339,7 @@ def test_predictor_ranks_unseen_analog_nasbench_cells(analog, tmp_path):
     train, test = idx[:200], idx[200:3200]
     x = space.encode([archs[i] for i in idx[:3200]])
     e = space.features([archs[i] for i in idx[:3200]], 'renas+zc')
-    pred = RelativisticPredictor(x.shape[1], x.shape[2], e.shape[1], TrainConfig(epochs=100))
+    pred = RelativisticPredictor(x.shape[1], x.shape[2], e.shape[1], FitConfig(epochs=100))
     pred.fit(x[:200], e[:200], targets=acc[train])
     scores = pred.predict(x[200:], e[200:])
     from scipy.stats import kendalltau
@@ -356,7 +356,7 @@ def test_predictor_learns_from_pairs_alone():
     x = rng.normal(size=(60, 2, 3, 3))
     truth = x[:, 0].sum(axis=(1, 2)) - x[:, 1, 0, 0]
     pairs = [(a, b) if truth[a] > truth[b] else (b, a) for a, b in rng.integers(0, 60, size=(400, 2)) if a != b]
-    pred = RelativisticPredictor(2, 3, 0, TrainConfig(epochs=60)).fit(x, pairs=np.array(pairs))
+    pred = RelativisticPredictor(2, 3, 0, FitConfig(epochs=60)).fit(x, pairs=np.array(pairs))
     from scipy.stats import kendalltau
     assert kendalltau(pred.predict(x), truth).statistic > 0.6
 

@@ -15,12 +15,14 @@ from typing import Dict, List, Tuple, Union
 
 import numpy as np
 
+from ..errors import InputError
+
 __all__ = ['ImageArrays', 'DatasetError', 'load_cifar', 'load_digits', 'split_indices', 'CIFAR_LAYOUTS']
 
 PathLike = Union[str, os.PathLike]
 
 
-class DatasetError(RuntimeError):
+class DatasetError(InputError, RuntimeError):
     """A missing or malformed dataset; the message shows the expected layout."""
 
 

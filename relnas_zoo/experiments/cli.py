@@ -8,8 +8,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..config_io import UsageError, one_line_errors, show_progress
-from ..predictor.cli import (INPUT_ERRORS, add_sweep_args, add_table_args, add_train_args, load_table, phase,
+from ..command_line import UsageError, show_progress
+from ..predictor.cli import (add_sweep_args, add_table_args, add_train_args, load_table, phase,
                              table_metric, train_config)
 from ..predictor.pair_decider import DeciderConfig
 from ..predictor.spaces import FEATURE_SETS, FeatureError, get_space
@@ -156,6 +156,5 @@ _COMMANDS = {'bench': _add_bench_command, 'search-bench': _add_search_bench_comm
 
 
 def configure(name: str, p: argparse.ArgumentParser, argv: Sequence[str] = (), **options: Any) -> None:
-    """Give ``p`` (``predictor NAME``) its arguments; bad input is one line and exit status 2."""
+    """Give ``p`` (``predictor NAME``) its arguments."""
     _COMMANDS[name](p)
-    p.set_defaults(func=one_line_errors(p.get_default('func'), INPUT_ERRORS))

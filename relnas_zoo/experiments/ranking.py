@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Sequence, Tuple
 import numpy as np
 from scipy.stats import kendalltau
 
-from ..predictor.predictor import RelativisticPredictor, TrainConfig
+from ..predictor.predictor import RelativisticPredictor, FitConfig
 from ..predictor.spaces import CODES_SETS, FeatureError, Space, parse_features
 from .workers import job_data, run_jobs
 
@@ -76,7 +76,7 @@ def _run_job(job) -> Dict[str, float]:
 
 
 def kendall_bench(space: Space, archs: Sequence[Any], values: np.ndarray, train_sizes: Sequence[int],
-                  repeats: int, variants: Sequence[str], config: TrainConfig = TrainConfig(), seed: int = 0,
+                  repeats: int, variants: Sequence[str], config: FitConfig = FitConfig(), seed: int = 0,
                   test_size: int = 0, progress: bool = True, workers: int = 1) -> Dict[str, Any]:
     """Tau of every variant at every size; ``test_size`` > 0 tests on that many held-out architectures
     (ReNAS's NAS-Bench-101 split) instead of all the rest."""

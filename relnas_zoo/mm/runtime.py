@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from ..distributed import init_distributed
+from ..errors import InputError
 
 __all__ = ['checkpoint_safe_globals', 'allow_mmengine_checkpoints', 'setup_cpu_distributed', 'replace_sync_bn',
            'DataLayoutError', 'check_data', 'input_errors_in_one_line',
@@ -111,7 +112,7 @@ DATA_LAYOUTS = {
 DATA_LAYOUTS['SimpleBaselineCocoDataset'] = DATA_LAYOUTS['CocoDataset']
 
 
-class DataLayoutError(ValueError):
+class DataLayoutError(InputError, ValueError):
     """A dataset folder or annotation file of a config that is not there; the message says what is expected."""
 
 
@@ -158,10 +159,8 @@ def input_errors_in_one_line() -> Iterator[None]:
     """For tools/train.py and tools/test.py: a missing data folder, or weights that do not fit or cannot be
     read, end the command with one line on stderr and exit status 2 instead of a traceback."""
     import sys
-    from ..state_dicts import CheckpointMismatchError
-    from ..torch_files import UnreadableFileError
     try:
         yield
-    except (DataLayoutError, CheckpointMismatchError, UnreadableFileError) as e:
+    except InputError as e:  # a data layout, a misfit or an unreadable file (relnas_zoo.errors)
         print(f'error: {e}', file=sys.stderr)
         raise SystemExit(2) from None

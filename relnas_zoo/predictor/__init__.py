@@ -7,10 +7,10 @@ benchmark data without executing anything; ``bench`` measures Kendall's tau. The
 import this package.
 """
 from .model import ReNASNet, pairwise_agreement, pairwise_logistic_loss
-from .predictor import PredictorFileError, RelativisticPredictor, TrainConfig
+from .predictor import PredictorFileError, RelativisticPredictor, FitConfig
 from .spaces import FEATURE_SETS, SPACES, FeatureError, get_space, parse_features
 from .tables import Table, TableError
 
-__all__ = ['ReNASNet', 'pairwise_logistic_loss', 'pairwise_agreement', 'RelativisticPredictor', 'TrainConfig',
+__all__ = ['ReNASNet', 'pairwise_logistic_loss', 'pairwise_agreement', 'RelativisticPredictor', 'FitConfig',
            'PredictorFileError', 'FEATURE_SETS', 'SPACES', 'FeatureError', 'get_space', 'parse_features', 'Table',
            'TableError']

@@ -12,9 +12,9 @@ from typing import Any, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..config_io import UsageError, one_line_errors, output_file, show_progress
-from .predictor import PredictorFileError, RelativisticPredictor, TrainConfig
-from .spaces import FEATURE_SETS, SPACES, FeatureError, get_space, parse_features
+from ..command_line import UsageError, output_file, show_progress
+from .predictor import RelativisticPredictor, FitConfig
+from .spaces import FEATURE_SETS, SPACES, get_space, parse_features
 from .tables import Table, TableError
 
 __all__ = ['configure']
@@ -75,11 +75,11 @@ def table_metric(args: argparse.Namespace, table: Table) -> str:
 
 
 
-def train_config(args: argparse.Namespace, ensemble: int = 1) -> TrainConfig:
+def train_config(args: argparse.Namespace, ensemble: int = 1) -> FitConfig:
     recipe = get_space(getattr(args, 'space', None) or 'nb201').recipe  # epochs and batch size when not given
     epochs, batch_size = recipe.epochs, recipe.batch_size
     try:
-        return TrainConfig(epochs=epochs if args.epochs is None else args.epochs,
+        return FitConfig(epochs=epochs if args.epochs is None else args.epochs,
                            batch_size=batch_size if args.batch_size is None else args.batch_size, lr=args.lr,
                            ensemble=ensemble, seed=args.seed)
     except ValueError as e:
@@ -298,12 +298,9 @@ def _add_features_command(f: argparse.ArgumentParser) -> None:
     f.set_defaults(func=cmd_features)
 
 
-#: the errors a predictor command reports in one line (exit status 2)
-INPUT_ERRORS = (UsageError, TableError, FeatureError, PredictorFileError, FileNotFoundError)
 _COMMANDS = {'train': _add_train_command, 'rank': _add_rank_command, 'features': _add_features_command}
 
 
 def configure(name: str, p: argparse.ArgumentParser, argv: Sequence[str] = (), **options: Any) -> None:
-    """Give ``p`` (``predictor NAME``) its arguments; bad input is one line and exit status 2."""
+    """Give ``p`` (``predictor NAME``) its arguments."""
     _COMMANDS[name](p)
-    p.set_defaults(func=one_line_errors(p.get_default('func'), INPUT_ERRORS))

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from ..complexity import mult_adds_by_module
+from ..errors import InputError
 from ..genotypes import NUM_INPUT_NODES, NUM_INTERMEDIATE_NODES, OPS, Genotype, GenotypeError, resolve_genotype
 from ..cells import live_states
 from ..networks import RelativeNASNet, reduction_layers
@@ -44,7 +45,7 @@ NODE_CODES: Dict[str, int] = {'input0': 1, 'input1': 2, **{op: 3 + i for i, op i
 
 
 # ---------------------------------------------------------------------------------------- NASLib keys
-class NASLibKeyError(ValueError):
+class NASLibKeyError(InputError, ValueError):
     """A NAS-Bench-301 compact key that does not describe a genotype; the message names the value."""
 
 

@@ -18,6 +18,7 @@ from typing import List, Sequence, Tuple
 
 import numpy as np
 
+from ..errors import InputError
 from .tensor import live_nodes, renas_tensor
 
 __all__ = ['NASLIB_OPS', 'Spec', 'SpecError', 'from_naslib_key', 'prune', 'vertex_channels', 'cell_costs',
@@ -35,7 +36,7 @@ NETWORK_CELLS: Tuple[Tuple[int, int, int], ...] = (
     (256, 512, 8), (512, 512, 8), (512, 512, 8))
 
 
-class SpecError(ValueError):
+class SpecError(InputError, ValueError):
     """A NAS-Bench-101 key or spec that does not describe a cell; the message names the value."""
 
 

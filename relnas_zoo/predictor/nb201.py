@@ -19,6 +19,8 @@ from typing import Dict, Iterator, List, Sequence, Tuple
 import torch
 from torch import nn
 
+from ..errors import InputError
+
 __all__ = [
     'OPS', 'EDGES', 'NASLIB_OP_IDS', 'Cell', 'ArchStringError', 'parse_arch_string', 'to_arch_string',
     'from_naslib_key', 'to_naslib_key', 'all_cells', 'NB201Network', 'STAGES',
@@ -40,7 +42,7 @@ STAGES: Tuple[Tuple[int, int], ...] = ((16, 32), (32, 16), (64, 8))
 Cell = Tuple[str, ...]
 
 
-class ArchStringError(ValueError):
+class ArchStringError(InputError, ValueError):
     """An architecture string or key that does not name a NAS-Bench-201 cell; the message names it."""
 
 

@@ -20,7 +20,7 @@ from typing import Any, Dict, Hashable, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..seeds import derive_seed
-from .predictor import RelativisticPredictor, TrainConfig
+from .predictor import RelativisticPredictor, FitConfig
 from .spaces import Space
 
 __all__ = ['DeciderConfig', 'PredictedPair', 'PairDecider']
@@ -91,7 +91,7 @@ class PairDecider:
             return False
         c = self.config
         x, e = self._encode(self.archs)
-        train = TrainConfig(epochs=c.epochs, batch_size=c.batch_size, seed=derive_seed(c.seed, *seed_key))
+        train = FitConfig(epochs=c.epochs, batch_size=c.batch_size, seed=derive_seed(c.seed, *seed_key))
         pred = RelativisticPredictor(x.shape[1], x.shape[2], e.shape[1], train,
                                      meta=dict(space=self.space.name, features=c.features,
                                                training_pairs=len(self.pairs), **meta))

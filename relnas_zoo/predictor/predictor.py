@@ -19,20 +19,21 @@ import numpy as np
 import torch
 
 from ..atomic import atomic_torch_save
+from ..errors import InputError
 from .model import ReNASNet, pairwise_agreement, pairwise_logistic_loss
 
-__all__ = ['TrainConfig', 'RelativisticPredictor', 'PredictorFileError', 'FORMAT']
+__all__ = ['FitConfig', 'RelativisticPredictor', 'PredictorFileError', 'FORMAT']
 
 FORMAT = 'relnas_zoo-predictor'
 VERSION = 1
 
 
-class PredictorFileError(ValueError):
+class PredictorFileError(InputError, ValueError):
     """A predictor file that cannot be used; the message names the file and what is wrong."""
 
 
 @dataclass
-class TrainConfig:
+class FitConfig:
     epochs: int = 200
     batch_size: int = 1024
     lr: float = 1e-3
@@ -71,9 +72,9 @@ class RelativisticPredictor:
     """
 
     def __init__(self, in_channels: int, grid: int, extra_features: int = 0,
-                 config: Optional[TrainConfig] = None, meta: Optional[Dict[str, Any]] = None):
+                 config: Optional[FitConfig] = None, meta: Optional[Dict[str, Any]] = None):
         self.in_channels, self.grid, self.extra_features = in_channels, grid, extra_features
-        self.config = config or TrainConfig()
+        self.config = config or FitConfig()
         self.meta: Dict[str, Any] = dict(meta or {})
         self.members: List[_Member] = []
         self.stats: Dict[str, np.ndarray] = {}
@@ -222,7 +223,7 @@ class RelativisticPredictor:
         if state.get('version') != VERSION:
             raise PredictorFileError(f'{source}: predictor file version {state.get("version")!r}; '
                                      f'this relnas_zoo reads version {VERSION}')
-        pred = cls(state['in_channels'], state['grid'], state['extra_features'], TrainConfig(**state['config']),
+        pred = cls(state['in_channels'], state['grid'], state['extra_features'], FitConfig(**state['config']),
                    state['meta'])
         pred.stats = {k: v.numpy() for k, v in state['stats'].items()}
         for m in state['members']:

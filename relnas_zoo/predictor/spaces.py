@@ -8,6 +8,7 @@ from typing import Any, Dict, Sequence, Tuple
 import numpy as np
 
 from . import nb101, nb201
+from ..errors import InputError
 
 __all__ = ['SPACES', 'FEATURE_SETS', 'CODES_SETS', 'Recipe', 'Space', 'get_space', 'parse_features', 'FeatureError']
 
@@ -25,7 +26,7 @@ FEATURE_SETS: Dict[str, Tuple[str, ...]] = {
 CODES_SETS = ('renas-codes', 'renas-codes+cost')
 
 
-class FeatureError(ValueError):
+class FeatureError(InputError, ValueError):
     """A feature set or space that does not exist or does not fit; the message names it and the choices."""
 
 

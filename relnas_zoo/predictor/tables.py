@@ -26,6 +26,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import genotype_space, nb101, nb201
+from ..errors import InputError
 
 __all__ = ['Table', 'TableError', 'RestrictedUnpickler', 'analog_nasbench', 'naslib_nb201', 'naslib_nb101',
            'naslib_nb301', 'read_table', 'official_nb201', 'table_from_api', 'search_log_pairs', 'NASLIB_DIR', 'ANALOG_METRICS']
@@ -34,7 +35,7 @@ NASLIB_DIR = Path(__file__).parent / 'data' / 'naslib'
 ANALOG_METRICS = ('baseline_accuracy', 'ptq_accuracy', 'qat_accuracy', 'noisy_accuracy', 'analog_accuracy')
 
 
-class TableError(ValueError):
+class TableError(InputError, ValueError):
     """A table that cannot be read as architectures and metrics; the message names the row and value."""
 
 

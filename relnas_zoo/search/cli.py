@@ -8,10 +8,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..config_files import find_config, list_configs
-from ..config_io import add_resume_argument, field_help, one_line_errors, resumed_run_dir, show_progress
-from ..data import DatasetError
-from ..run_folder import FolderError
-from ..torch_files import UnreadableFileError
+from ..command_line import add_resume_argument, resumed_run_dir, show_progress
+from ..config_io import field_help
 from .config import ConfigError, SearchConfig, apply_overrides, load_config
 
 __all__ = ['configure']
@@ -61,7 +59,6 @@ def _search_arguments(p: argparse.ArgumentParser) -> None:
 
 
 # reported as one line naming the value or file, exit status 2
-ERRORS = (ConfigError, DatasetError, FolderError, UnreadableFileError, FileNotFoundError)
 
 
 def run_search_command(args: argparse.Namespace) -> int:
@@ -144,7 +141,7 @@ def configure(name: str, parser: argparse.ArgumentParser, argv: Sequence[str] = 
     """Give ``parser`` the arguments of ``search`` or ``search-summary`` and the function that runs it."""
     if name == 'search-summary':
         _summary_arguments(parser)
-        parser.set_defaults(func=one_line_errors(lambda args: _print_summary(args.run_dir, args.last), ERRORS))
+        parser.set_defaults(func=lambda args: _print_summary(args.run_dir, args.last))
     else:
         _search_arguments(parser)
-        parser.set_defaults(func=one_line_errors(run_search_command, ERRORS))
+        parser.set_defaults(func=run_search_command)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from ..data import TensorBatches, load_cifar, load_digits, split_indices
-from ..data.normalization import mean_std
+from ..normalization import mean_std
 from ..distributed import DistInfo
 from ..genotypes import Genotype
 from ..seeds import derive_seed

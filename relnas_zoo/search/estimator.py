@@ -15,7 +15,7 @@ from ..deploy import fold_batchnorm
 from ..genotypes import Genotype
 from ..networks import RelativeNASNet
 from .graphs import CapturedStep, run_on_side_stream
-from .speedups import apply_cpu_training_speedups
+from ..speedups import apply_cpu_training_speedups
 from .weight_set import PROXY_NET_ARGS, WeightSet
 
 __all__ = ['TrainSettings', 'CandidateResult', 'evaluate_candidate', 'train_one_epoch', 'validate',

@@ -8,11 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from ..config_io import add_resume_argument, field_help, one_line_errors, resumed_run_dir, show_progress
-from ..data import DatasetError
+from ..command_line import add_resume_argument, resumed_run_dir, show_progress
+from ..config_io import field_help
 from ..distributed import finish
-from ..run_folder import FolderError
-from ..torch_files import UnreadableFileError
 from ..config_files import find_config, list_configs
 from .config import ConfigError, TrainConfig, apply_overrides, load_train_config, recipe_path
 from .trainer import LAST, train
@@ -92,7 +90,7 @@ def _arguments(p: argparse.ArgumentParser, argv: Sequence[str], default_config: 
     p.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE',
                    help='override a config field (repeatable)')
     p.add_argument('--no-progress', action='store_true', help='no progress bars')
-    p.set_defaults(func=one_line_errors(lambda args: run_training(args, default_config), ERRORS))
+    p.set_defaults(func=lambda args: run_training(args, default_config))
 
 
 def configure(name: str, parser: argparse.ArgumentParser, argv: Sequence[str] = (),
@@ -102,7 +100,6 @@ def configure(name: str, parser: argparse.ArgumentParser, argv: Sequence[str] = 
 
 
 # reported as one line naming the value or file, exit status 2
-ERRORS = (ConfigError, DatasetError, FolderError, UnreadableFileError, FileNotFoundError)
 
 
 def run_training(args: argparse.Namespace, default_config: str) -> int:

@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from ..data import TensorBatches, load_cifar
 from ..data.lmdb import ImageNetLMDB
-from ..data.normalization import IMAGENET_MEAN, IMAGENET_STD, mean_std
+from ..normalization import IMAGENET_MEAN, IMAGENET_STD, mean_std
 from ..distributed import DistInfo
 from ..seeds import derive_seed
 from .config import ConfigError, TrainConfig

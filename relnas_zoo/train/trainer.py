@@ -32,8 +32,8 @@ from ..config_io import config_from_mapping, resumed_config
 from ..distributed import DistInfo, all_reduce_sum, barrier, init_distributed
 from ..networks import AuxOutput, RelativeNASNet
 from ..run_folder import claim_folder
-from ..search.speedups import apply_cpu_training_speedups
 from ..seeds import derive_seed
+from ..speedups import apply_cpu_training_speedups
 from ..torch_files import load_run_checkpoint
 from ..weights import arch_of, save_checkpoint
 from .config import ConfigError, TrainConfig

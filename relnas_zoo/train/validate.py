@@ -10,13 +10,12 @@ from torch.utils.data import DataLoader
 
 from ..class_order import (near_chance, order_from_rows, read_class_order, recover_rows, reorder_model, rows_for,
                            write_class_order)
-from ..config_io import at_least, one_line_errors, show_progress, single_command
-from ..data import DatasetError, TensorBatches, load_cifar
-from ..data.lmdb import LMDBError
-from ..data.normalization import IMAGENET_MEAN, IMAGENET_STD, mean_std
+from ..command_line import at_least, show_progress, single_command
+from ..data import TensorBatches, load_cifar
+from ..normalization import IMAGENET_MEAN, IMAGENET_STD, mean_std
 from ..distributed import finish, init_distributed
 from ..variants import VARIANTS
-from ..weights import CheckpointMismatchError, create_model_for_checkpoint, load_checkpoint_file
+from ..weights import create_model_for_checkpoint, load_checkpoint_file
 from .data import DeviceNormalize, ShardSampler, imagenet_dataset, imagenet_eval_transform, uint8_collate
 from .trainer import evaluate
 
@@ -164,5 +163,4 @@ def run_validation(args: argparse.Namespace) -> int:
 
 
 # each reported as one line naming the file or value, exit status 2 (a bad checkpoint, data or genotype)
-ERRORS = (ValueError, CheckpointMismatchError, DatasetError, LMDBError, FileNotFoundError)
-configure = single_command(_arguments, one_line_errors(run_validation, ERRORS))
+configure = single_command(_arguments, run_validation)

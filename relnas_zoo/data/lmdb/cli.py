@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any, Dict
 
-from ...config_io import ConfigError, add_resume_argument, at_least, resumed_run_dir, show_progress, single_command
+from ...command_line import add_resume_argument, at_least, resumed_run_dir, show_progress, single_command
+from ...config_io import ConfigError
 from ...run_folder import FolderError
 from .build import build_lmdb
 from .errors import BuildError, LMDBError

@@ -1,10 +1,12 @@
 """The errors of the ImageNet LMDB code: one base, so a command catches every LMDB problem in one place."""
 from __future__ import annotations
 
+from ...errors import InputError
+
 __all__ = ['LMDBError', 'BuildError', 'DatabaseError', 'CorruptRecordError']
 
 
-class LMDBError(RuntimeError):
+class LMDBError(InputError, RuntimeError):
     """An ImageNet LMDB problem; the message names the path or value, and the fix."""
 
 

@@ -7,12 +7,11 @@ import sys
 import time
 from typing import Any, Callable, Dict, List, Sequence
 
-from .benchmark import RUNTIMES
-from .complexity import Complexity, count_mult_adds, measure
-from .config_io import UsageError, at_least, one_line_errors, output_file
-from .genotypes import PUBLISHED, resolve_genotype
-from .variants import VARIANTS
-from .weights import CheckpointMismatchError
+from ..latency import RUNTIMES
+from ..complexity import Complexity, count_mult_adds, measure
+from ..command_line import UsageError, at_least, output_file
+from ..genotypes import PUBLISHED, resolve_genotype
+from ..variants import VARIANTS
 
 __all__ = ['configure']
 
@@ -95,7 +94,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
         from matplotlib.figure import Figure
     except ImportError:
         raise UsageError('plot needs matplotlib: pip install "relnas_zoo[plot]"') from None
-    from .plot import plot_genotype
+    from ..plot import plot_genotype
     output_file(args.out, '--out', sorted(f'.{k}' for k in Figure().canvas.get_supported_filetypes()))
     genotype = resolve_genotype(args.genotype)
     plot_genotype(genotype, args.out, title=args.title or '')
@@ -133,7 +132,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
               f"{c.published_params / 1e6:>11.3f}M{c.published_mult_adds / 1e6:>11.2f}M{str(r['out']):>12}")
     print('\nlive = unused cell inputs skipped (same outputs); published = the authors\' network as built.')
     if args.plot:
-        from .plot import plot_genotype
+        from ..plot import plot_genotype
         plot_genotype(resolve_genotype('RelativeNAS'), args.plot)
         print(f'drew the RelativeNAS cells to {args.plot}')
     return 0
@@ -142,9 +141,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     """Build a registered model (with weights, if given); write it as a timm hub folder and/or to ONNX."""
     import timm
-    from .export import ExportError, FeatureOutputs, export_onnx
-    from .hub import export_hub
-    from .weights import create_model_for_checkpoint, load_checkpoint_file
+    from ..export import ExportError, FeatureOutputs, export_onnx
+    from ..hub import export_hub
+    from ..weights import create_model_for_checkpoint, load_checkpoint_file
     if not (args.onnx or args.hub):
         print('error: say what to write: --hub DIR (a timm hub folder) and/or --onnx FILE', file=sys.stderr)
         return 2
@@ -155,7 +154,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     _zoo_model(args.model)
     if args.onnx:
         output_file(args.onnx, '--onnx', ('.onnx',))  # before the export work, not after it
-    if args.checkpoint:  # a misfit or a bad file is one line (configure's one_line_errors)
+    if args.checkpoint:  # a misfit or a bad file is one line (an InputError)
         model = create_model_for_checkpoint(args.model, load_checkpoint_file(args.checkpoint), **_model_kwargs(args))
     else:
         model = timm.create_model(args.model, **_model_kwargs(args))
@@ -189,7 +188,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     import timm
     import torch
 
-    from . import benchmark
+    from .. import latency
     if not timm.is_model(args.model):
         raise UsageError(f'unknown model {args.model!r}: give a zoo model ({", ".join(VARIANTS)}) or a timm model '
                          f'name (timm.list_models() lists them)')
@@ -198,7 +197,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     if 'onnxruntime' in args.runtime or args.profile:
-        from .export import ExportError, require_onnx
+        from ..export import ExportError, require_onnx
         try:
             require_onnx()
         except ExportError as e:
@@ -206,15 +205,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
             return 2
     model = timm.create_model(args.model, **_model_kwargs(args)).eval()
     size = tuple(_input_size(args, args.model) or timm.models.get_pretrained_cfg(args.model).input_size)
-    runners = benchmark.build_runtimes(model, args.runtime, size, channel_multiple=args.channel_multiple)
+    runners = latency.build_runtimes(model, args.runtime, size, channel_multiple=args.channel_multiple)
     threads = torch.get_num_threads()
     print(f'{args.model} at {size[1]}x{size[2]}: {count_mult_adds(model, size) / 1e6:.1f} M mult-adds/image; '
           f'{threads} threads; median of {args.rounds} interleaved rounds after {args.warmup} warm-up calls')
     rows = []
     for bs in args.batch_size:
         x = torch.randn(bs, *size)
-        benchmark.check_outputs(model, runners, x, warmup=args.warmup)
-        med = benchmark.time_interleaved(runners, x, args.rounds)
+        latency.check_outputs(model, runners, x, warmup=args.warmup)
+        med = latency.time_interleaved(runners, x, args.rounds)
         base = med.get('eager')
         for name, sec in med.items():
             rows.append(dict(runtime=name, batch_size=bs, ms=1e3 * sec, ms_per_image=1e3 * sec / bs,
@@ -226,7 +225,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
               f"{r['images_per_s']:>9.1f}{speed}")
     record = dict(model=args.model, input_size=list(size), threads=threads, rounds=args.rounds, results=rows)
     if args.profile:
-        prof = benchmark.onnx_op_profile(model, size, args.batch_size[0], channel_multiple=args.channel_multiple)
+        prof = latency.onnx_op_profile(model, size, args.batch_size[0], channel_multiple=args.channel_multiple)
         record['onnx_profile'] = prof
         total = sum(prof['ms_per_op_type'].values())
         print(f"\nONNX Runtime, batch {args.batch_size[0]}: exported graph {prof['exported_op_count']} ops "
@@ -236,7 +235,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         for op, ms in prof['ms_per_op_type'].items():
             print(f"{op:<20}{prof['nodes_per_op_type'][op]:>7}{ms:>9.2f}{100 * ms / total:>7.1f}%")
     if args.json:
-        from .atomic import atomic_write_json
+        from ..atomic import atomic_write_json
         atomic_write_json(args.json, record)
     return 0
 
@@ -319,4 +318,3 @@ _ARGUMENTS: Dict[str, Callable[[argparse.ArgumentParser], None]] = {
 def configure(name: str, parser: argparse.ArgumentParser, argv: Sequence[str] = (), **options: Any) -> None:
     """Give ``parser`` the arguments of zoo command ``name`` and the function that runs it."""
     _ARGUMENTS[name](parser)
-    parser.set_defaults(func=one_line_errors(parser.get_default('func'), (ValueError, CheckpointMismatchError)))

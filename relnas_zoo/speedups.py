@@ -19,8 +19,8 @@ from typing import List
 import torch
 from torch import nn
 
-from ..cells import ChannelConcat
-from ..depthwise import DepthwiseConv2d
+from .cells import ChannelConcat
+from .depthwise import DepthwiseConv2d
 
 __all__ = ['apply_cpu_training_speedups', 'DenseGradConcat']
 

@@ -7,12 +7,12 @@ import sys
 
 import torch
 
-from .class_order import read_class_order, reorder_model, rows_for
-from .config_io import UsageError, at_least, one_line_errors, output_file, single_command
-from .keymap import is_authors_layout, strip_wrappers
-from .networks import RelativeNASNet
-from .variants import VARIANTS
-from .weights import CheckpointMismatchError, load_checkpoint_file, save_checkpoint
+from ..class_order import read_class_order, reorder_model, rows_for
+from ..command_line import UsageError, at_least, output_file, single_command
+from ..keymap import is_authors_layout, strip_wrappers
+from ..networks import RelativeNASNet
+from ..variants import VARIANTS
+from ..weights import load_checkpoint_file, save_checkpoint
 
 __all__ = ['configure']
 
@@ -73,7 +73,7 @@ def run_released_conversion(args: argparse.Namespace) -> int:
                          f'from --config {args.config}: drop them')
     output_file(args.dst, 'dst', ('.pth', '.pt'))
     try:
-        from .mm.released import convert_released_file
+        from ..mm.released import convert_released_file
     except ImportError as e:
         raise UsageError(f'--config needs the OpenMMLab stack ({e}): make mm, or tools/install_mm.sh PYTHON') from None
     report = convert_released_file(args.src, args.dst, args.config, verify=not args.no_verify)
@@ -130,5 +130,4 @@ def run_conversion(args: argparse.Namespace) -> int:
     return 0
 
 
-# each reported as one line naming the file or value, exit status 2
-configure = single_command(_arguments, one_line_errors(run_conversion, (ValueError, CheckpointMismatchError)))
+configure = single_command(_arguments, run_conversion)
