@@ -27,7 +27,7 @@ def main() -> None:
     archs, acc = table.with_metric('baseline_accuracy')
     space = get_space('nb201')
     t0 = time.perf_counter()
-    x = space.encode(archs)
+    x = space.feature_tensors(archs)
     t_encode = time.perf_counter() - t0
     print(f'{torch.get_num_threads()} threads; feature tensors of {len(archs)} cells: {t_encode:.2f} s')
     train = np.random.default_rng(0).permutation(len(archs))[:args.train_size]

@@ -75,7 +75,7 @@ def child(args) -> dict:
     from relnas_zoo.search import apply_overrides, load_config, run_search
     cfg = load_config(ROOT / 'configs/search/cifar10.yaml')
     cfg = apply_overrides(cfg, [f'data={args.child_data}', 'generations=1', 'final_ranking=false', 'plots=false',
-                                'tensorboard=false', *VARIANTS[args.child], *args.overrides]).validate()
+                                'tensorboard=false', *VARIANTS[args.child], *args.overrides]).checked()
     with tempfile.TemporaryDirectory() as out:
         t0 = time.perf_counter()
         res = run_search(cfg, out, progress=False)

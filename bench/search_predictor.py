@@ -49,7 +49,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for seed in args.seeds:
             for v, extra in variants.items():
-                cfg = apply_overrides(base, extra + [f'seed={seed}']).validate()
+                cfg = apply_overrides(base, extra + [f'seed={seed}']).checked()
                 t0 = time.perf_counter()
                 res = run_search(cfg, Path(tmp) / f'{v}_{seed}', progress=False)
                 wall = time.perf_counter() - t0

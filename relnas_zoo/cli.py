@@ -17,7 +17,7 @@ COMMANDS: Dict[str, Tuple[str, str]] = {
     'search': ('relnas_zoo.search.cli', 'run or resume the slow-fast search (same as search/run.py)'),
     'search-summary': ('relnas_zoo.search.cli', 'where a running or finished search stands (from its folder)'),
     'train': ('relnas_zoo.train.cli', 'train a zoo network on ImageNet or CIFAR (same as tools/train_*.py)'),
-    'validate': ('relnas_zoo.train.validate', 'top-1/top-5 error of a model and checkpoint (same as tools/validate.py)'),
+    'validate': ('relnas_zoo.train.cli', 'top-1/top-5 error of a model and checkpoint (same as tools/validate.py)'),
     'convert': ('relnas_zoo.zoo_commands.convert', "convert an authors' checkpoint to this package's format"),
     'pack-lmdb': ('relnas_zoo.data.lmdb.cli', 'pack an ImageNet split into an LMDB, or verify one'),
     'export': ('relnas_zoo.zoo_commands.models', 'a timm hub folder (safetensors), or ONNX checked in ONNX Runtime'),

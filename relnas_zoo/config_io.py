@@ -40,7 +40,7 @@ def _coerce(cls: Type[T], name: str, value: Any) -> Any:
         return value
     others = tuple(t for t in _union_members(cls, name) if t is not str)
     if kind is str and others and isinstance(value, others):
-        return value  # 'auto'-or-bool / 'auto'-or-int fields (channels_last, eval_batch_size); validate() checks
+        return value  # 'auto'-or-bool / 'auto'-or-int fields (channels_last, eval_batch_size); checked() checks
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if kind in (list, tuple):

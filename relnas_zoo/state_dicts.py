@@ -172,8 +172,11 @@ def identify_checkpoint(checkpoint: Mapping[str, Any], network: type) -> Optiona
     return dict(found, genotype=None)
 
 
-def describe_checkpoint(checkpoint: Mapping[str, Any], network: type) -> str:
-    """One line saying which model a checkpoint probably belongs to, read from its keys and shapes."""
+def describe_checkpoint(checkpoint: Mapping[str, Any], network: Optional[type] = None) -> str:
+    """One line saying which model a checkpoint probably belongs to, read from its keys and shapes
+    (``network``: the class to try the published genotypes with; RelativeNASNet by default)."""
+    if network is None:
+        from .networks import RelativeNASNet as network
     if isinstance(checkpoint, Mapping) and checkpoint.get('format') == FORMAT and 'arch' in checkpoint:
         return f'The file was written for {_arch_text(checkpoint["arch"])}.'
     arch = identify_checkpoint(checkpoint, network)

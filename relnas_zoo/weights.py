@@ -19,7 +19,7 @@ from .genotypes import resolve_genotype
 from .networks import RelativeNASNet
 from .state_dicts import (FORMAT, CheckpointMismatchError, arch_of, check_arch_record, checkpoint_filter_fn,
                           prepare_state_dict)
-from .state_dicts import describe_checkpoint as _describe
+from .state_dicts import describe_checkpoint
 from .torch_files import UnreadableFileError, file_problem, load_torch_file
 
 __all__ = [
@@ -90,11 +90,6 @@ def save_checkpoint(model: RelativeNASNet, path: PathLike, extra: Optional[Mappi
     if extra:
         payload.update(extra)
     atomic_torch_save(payload, path)
-
-
-def describe_checkpoint(checkpoint: Mapping[str, Any]) -> str:
-    """One line saying which model a checkpoint probably belongs to, read from its keys and shapes."""
-    return _describe(checkpoint, RelativeNASNet)
 
 
 def create_model_for_checkpoint(model_name: str, checkpoint: Mapping[str, Any], **overrides: Any) -> RelativeNASNet:

@@ -10,7 +10,7 @@ import torch
 from relnas_zoo.data import TensorBatches
 from relnas_zoo.genotypes import RELATIVENAS
 from relnas_zoo.search import WeightSet
-from relnas_zoo.search.estimator import TrainSettings, evaluate_candidate, validate
+from relnas_zoo.search.estimator import TrainSettings, evaluate_candidate, validation_loss
 
 from datasets import write_cifar
 
@@ -81,8 +81,8 @@ def test_graphed_validation_matches_eager():
     from relnas_zoo.networks import RelativeNASNet
     _, val = _splits(n=200, batch=32)  # 6 full batches and a partial one
     model = RelativeNASNet(genotype=RELATIVENAS, **NET).cuda()
-    eager = validate(model, val, cuda_graphs=False)
-    graphed = validate(model, val, cuda_graphs=True)
+    eager = validation_loss(model, val, cuda_graphs=False)
+    graphed = validation_loss(model, val, cuda_graphs=True)
     assert graphed[0] == pytest.approx(eager[0], rel=1e-5) and graphed[1] == eager[1]
 
 
@@ -92,6 +92,6 @@ def test_search_runs_on_cuda_with_graphs(tmp_path):
     data = write_cifar(tmp_path / 'cifar', per_batch=40)
     cfg = apply_overrides(SearchConfig(), [
         f'data={data}', 'device=cuda', 'C=4', 'layers=3', 'population=4', 'generations=2', 'batch_size=16',
-        'eval_batch_size=32', 'plots=false', 'tensorboard=false']).validate()
+        'eval_batch_size=32', 'plots=false', 'tensorboard=false']).checked()
     res = run_search(cfg, tmp_path / 'run', progress=False)
     assert (tmp_path / 'run' / 'genotype.json').exists() and np.isfinite(res.best_val_loss)

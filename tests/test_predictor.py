@@ -79,7 +79,7 @@ def test_network_parameter_counts_equal_the_benchmark_s(naslib201):
 def test_nb201_encoding_by_hand():
     # e01 conv3x3, e02 none, e03 skip, e12 avg_pool, e13 none, e23 conv1x1
     cell = ('nor_conv_3x3', 'none', 'skip_connect', 'avg_pool_3x3', 'none', 'nor_conv_1x1')
-    x = nb201.encode([cell])[0]
+    x = nb201.feature_tensors([cell])[0]
     assert x.shape == (7, 8, 8)
     # nodes: 0 input, 1 e01, 2 e02, 3 e03, 4 e12, 5 e13, 6 e23, 7 output; value = the target node's
     expected_types = {(0, 1): 4, (0, 3): 2, (1, 4): 5, (4, 6): 3, (6, 7): 6, (3, 7): 6}
@@ -98,10 +98,10 @@ def test_nb201_encoding_by_hand():
 
 def test_nb201_encoding_drops_what_cannot_reach_the_output():
     # only e01 carries a tensor: node 1 never reaches node 3
-    dead = nb201.encode([('nor_conv_3x3', 'none', 'none', 'none', 'none', 'none')])[0]
+    dead = nb201.feature_tensors([('nor_conv_3x3', 'none', 'none', 'none', 'none', 'none')])[0]
     assert not dead.any()
     # e13 (skip) leaves node 1, which nothing feeds: the node on no input path goes
-    x = nb201.encode([('none', 'none', 'nor_conv_3x3', 'none', 'skip_connect', 'none')])[0]
+    x = nb201.feature_tensors([('none', 'none', 'nor_conv_3x3', 'none', 'skip_connect', 'none')])[0]
     assert {(i, j) for i in range(8) for j in range(8) if x[0, i, j]} == {(0, 3), (3, 7)}
 
 
@@ -142,7 +142,7 @@ def test_nb101_encoding_by_hand():
     m = np.zeros((7, 7), dtype=int)
     m[0, 1] = m[0, 2] = m[1, 6] = m[2, 6] = 1
     key = [*m.ravel(), 0, 4, 2, 3, 3, 3, 1]  # vertices 3-5 (conv1x1) are unconnected: pruned
-    x = nb101.encode([nb101.from_naslib_key(key)])[0]
+    x = nb101.feature_tensors([nb101.from_naslib_key(key)])[0]
     assert x.shape == (19, 7, 7)
     assert {(i, j): x[0, i, j] for i in range(7) for j in range(7) if x[0, i, j]} == \
         {(0, 1): 3, (0, 2): 4, (1, 6): 5, (2, 6): 5}
@@ -171,8 +171,8 @@ def test_genotype_encoding_by_hand():
     normal = (('sep_conv_3x3', 0), ('skip_connect', 1), ('max_pool_3x3', 2), ('sep_conv_3x3', 0),
               ('avg_pool_3x3', 1), ('skip_connect', 1), ('dil_conv_3x3', 3), ('skip_connect', 0))
     g = Genotype(normal=normal, reduce=normal, normal_concat=(3, 5), reduce_concat=(3, 5))
-    codes_x = genotype_space.encode([g], op_types='codes')[0]
-    x = genotype_space.encode([g])[0]
+    codes_x = genotype_space.feature_tensors([g], op_types='codes')[0]
+    x = genotype_space.feature_tensors([g])[0]
     assert codes_x.shape == (18, 11, 11) and x.shape == (32, 11, 11)
     # nodes: 0/1 inputs (self-loops), 2 + e the op of entry e, 10 output; node 4 (entries 4, 5) is dead
     op_at = {(0, 0): 'input0', (1, 1): 'input1', (0, 2): 'sep_conv_3x3', (1, 3): 'skip_connect',
@@ -208,7 +208,7 @@ def test_genotype_costs_looked_up_equal_a_network_measured_directly():
         return [(OPS[int(rng.integers(len(OPS)))], int(rng.integers(2 + e // 2))) for e in range(8)]
     genotypes = [Genotype(normal=cell(), reduce=cell(), normal_concat=(2, 3, 4, 5)[:k], reduce_concat=(5,))
                  for k in (1, 2, 4)] + [Genotype(normal=cell(), reduce=cell()) for _ in range(2)]
-    x = genotype_space.encode(genotypes)
+    x = genotype_space.feature_tensors(genotypes)
     scores = genotype_space.network_scores(genotypes)
     for g, xi, (params, madds) in zip(genotypes, x, scores):
         net = RelativeNASNet(genotype=g, **genotype_space.PROXY).eval()
@@ -337,7 +337,7 @@ def test_predictor_ranks_unseen_analog_nasbench_cells(analog, tmp_path):
     rng = np.random.default_rng(0)
     idx = rng.permutation(len(archs))
     train, test = idx[:200], idx[200:3200]
-    x = space.encode([archs[i] for i in idx[:3200]])
+    x = space.feature_tensors([archs[i] for i in idx[:3200]])
     e = space.features([archs[i] for i in idx[:3200]], 'renas+zc')
     pred = RelativisticPredictor(x.shape[1], x.shape[2], e.shape[1], FitConfig(epochs=100))
     pred.fit(x[:200], e[:200], targets=acc[train])

@@ -382,7 +382,7 @@ def test_config_files_and_overrides(tmp_path):
     assert cfg.generations == 3 and cfg.amp == 'bf16' and cfg.lr == 1.0
     # the validation batch: per device unless given (only speed depends on it)
     assert paper.eval_batch_size == 'auto' and (paper.eval_batch_for('cpu'), paper.eval_batch_for('cuda')) == (64, 512)
-    cfg = apply_overrides(paper, ['eval_batch_size=128', 'data=/cifar']).validate()
+    cfg = apply_overrides(paper, ['eval_batch_size=128', 'data=/cifar']).checked()
     assert (cfg.eval_batch_for('cpu'), cfg.eval_batch_for('cuda')) == (128, 128)
 
 
@@ -404,12 +404,12 @@ def test_config_files_and_overrides(tmp_path):
 ])
 def test_bad_config_values_name_the_field(overrides, msg):
     with pytest.raises(ConfigError, match=msg):
-        apply_overrides(SearchConfig(data='x'), overrides).validate()
+        apply_overrides(SearchConfig(data='x'), overrides).checked()
 
 
 def test_cifar_needs_a_data_root(tmp_path):
     with pytest.raises(ConfigError, match="data=None: give the dataset root"):
-        SearchConfig().validate()
+        SearchConfig().checked()
     (tmp_path / 'c.yaml').write_text('populaton: 4\n')
     with pytest.raises(ConfigError, match=r"unknown field\(s\) \['populaton'\]"):
         load_config(tmp_path / 'c.yaml')

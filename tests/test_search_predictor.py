@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from relnas_zoo.genotypes import Genotype
-from relnas_zoo.predictor.genotype_space import encode
+from relnas_zoo.predictor.genotype_space import feature_tensors
 from relnas_zoo.predictor.predictor import RelativisticPredictor
 from relnas_zoo.predictor.tables import search_log_pairs
 from relnas_zoo.search import ConfigError, SearchConfig, run_search
@@ -114,7 +114,7 @@ def test_checkpoint_holds_the_predictor_and_its_training_pairs(predicted_run):
     inds = {x['individual']: Genotype.from_dict(x['genotype']) for x in gens[1]['individuals']}
     for d in gens[1]['pairs']:
         if d['decided'] == 'predicted':
-            s = pred.predict(encode([inds[d['i']], inds[d['j']]]))
+            s = pred.predict(feature_tensors([inds[d['i']], inds[d['j']]]))
             assert np.allclose(s, [d['score_i'], d['score_j']], atol=1e-5)
 
 
@@ -141,7 +141,7 @@ def test_the_paper_procedure_stays_the_default(cifar, tmp_path):
 ])
 def test_bad_predictor_settings_are_named(cifar, field, value, message):
     with pytest.raises(ConfigError) as e:
-        _cfg(cifar, **{field: value}).validate()
+        _cfg(cifar, **{field: value}).checked()
     assert message in str(e.value)
 
 

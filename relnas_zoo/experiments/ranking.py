@@ -101,7 +101,7 @@ def kendall_bench(space: Space, archs: Sequence[Any], values: np.ndarray, train_
     tensors: Dict[str, np.ndarray] = {}
     for fs, kind in tensor_of.items():
         if kind not in tensors:
-            tensors[kind] = space.encode(archs, fs)
+            tensors[kind] = space.feature_tensors(archs, fs)
     features = {fs: space.features(archs, fs) for fs, members in parsed.values() if members}
     prep_seconds = time.perf_counter() - t0
     runs: Dict[str, Dict[int, List[Dict[str, float]]]] = {v: {s: [] for s in train_sizes} for v in variants}

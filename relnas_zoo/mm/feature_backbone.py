@@ -19,6 +19,7 @@ from mmengine.model import BaseModule
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from ..torch_files import load_torch_file
 from .backbone import StageFreezing
 
 __all__ = ['FeatureExtractorBackbone', 'PRESETS', 'ExtractorPreset']
@@ -173,7 +174,7 @@ class FeatureExtractorBackbone(StageFreezing, BaseModule):
     def init_weights(self) -> None:
         if self.checkpoint is None:
             return
-        state = torch.load(self.checkpoint, map_location='cpu', weights_only=True)
+        state = load_torch_file(self.checkpoint, 'backbone checkpoint')
         for wrapper in ('state_dict', 'model'):
             if isinstance(state, dict) and isinstance(state.get(wrapper), dict):
                 state = state[wrapper]

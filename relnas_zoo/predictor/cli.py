@@ -114,7 +114,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         archs, targets, pairs, what = _training_data(args)
     print(f'training on {what}', file=sys.stderr)
     with phase('features', args.quiet):
-        tensors = space.encode(archs, fs)
+        tensors = space.feature_tensors(archs, fs)
         extra = space.features(archs, fs)
     pred = RelativisticPredictor(tensors.shape[1], tensors.shape[2], extra.shape[1], train_config(args, members),
                                  meta=dict(space=space.name, features=fs, trained_on=what))
@@ -174,7 +174,7 @@ def cmd_rank(args: argparse.Namespace) -> int:
         labels = {k: [v[i] for i in keep] for k, v in table.labels.items()}
         names = [_arch_name(table.space, a) for a in archs]
     with phase('features', args.quiet):
-        tensors = space.encode(archs, fs)
+        tensors = space.feature_tensors(archs, fs)
         extra = space.features(archs, fs)
     with phase(f'rank {len(archs)}', args.quiet):
         scores = pred.predict(tensors, extra if extra.shape[1] else None)

@@ -32,7 +32,7 @@ from ..cells import live_states
 from ..networks import RelativeNASNet, reduction_layers
 from .tensor import live_nodes, renas_tensor
 
-__all__ = ['cell_graph', 'encode', 'num_channels', 'network_scores', 'one_hot', 'from_naslib_key', 'to_naslib_key',
+__all__ = ['cell_graph', 'feature_tensors', 'num_channels', 'network_scores', 'one_hot', 'from_naslib_key', 'to_naslib_key',
            'NASLibKeyError', 'PROXY', 'OP_TYPES']
 
 #: The network the costs are measured on: the search proxy of the paper (C=16, 8 cells, CIFAR, 32x32).
@@ -219,7 +219,7 @@ def num_channels(op_types: str = 'onehot') -> int:
     return 2 * (1 if op_types == 'codes' else len(TYPE_CHANNELS)) + 2 * PROXY['layers']
 
 
-def encode(genotypes: Sequence[Genotype], op_types: str = 'onehot') -> np.ndarray:
+def feature_tensors(genotypes: Sequence[Genotype], op_types: str = 'onehot') -> np.ndarray:
     """``[n, 2 * 8 + 2 * 8, 11, 11]``: the normal cell's op-type channels (one per op, then one for the
     inputs and the output), the reduction cell's, then a mult-add matrix (millions) for each of the
     proxy's 8 cells, then a parameter matrix (thousands) for each, every cell's on its own cell type's

@@ -22,7 +22,7 @@ from ..errors import InputError
 from .tensor import live_nodes, renas_tensor
 
 __all__ = ['NASLIB_OPS', 'Spec', 'SpecError', 'from_naslib_key', 'prune', 'vertex_channels', 'cell_costs',
-           'encode', 'network_params', 'network_mult_adds', 'NETWORK_CELLS', 'NODE_CODES']
+           'feature_tensors', 'network_params', 'network_mult_adds', 'NETWORK_CELLS', 'NODE_CODES']
 
 NASLIB_OPS: Tuple[str, ...] = ('input', 'output', 'maxpool3x3', 'conv1x1-bn-relu', 'conv3x3-bn-relu')
 #: Codes of the op-type matrix (our choice; ReNAS's code leaves them open).
@@ -132,7 +132,7 @@ def _pad(values: Sequence[float], n: int) -> List[float]:
     return [*values[:-1], *([0.0] * (MAX_VERTICES - n)), values[-1]]
 
 
-def encode(specs: Sequence[Spec]) -> np.ndarray:
+def feature_tensors(specs: Sequence[Spec]) -> np.ndarray:
     """``[n, 19, 7, 7]``: the op-type matrix, a mult-add matrix (millions) for each of the 9 cells, then a
     parameter matrix (thousands) for each; cells of fewer than 7 vertices zero-padded before the output."""
     out = []

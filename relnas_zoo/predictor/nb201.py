@@ -235,7 +235,7 @@ def node_graph(cell: Sequence[str]) -> Tuple[List[List[int]], List[str]]:
     return adj, ['input', *cell, 'output']
 
 
-def encode(cells: Sequence[Sequence[str]], costs: Dict[str, Tuple[Tuple[int, int], ...]] = None):
+def feature_tensors(cells: Sequence[Sequence[str]], costs: Dict[str, Tuple[Tuple[int, int], ...]] = None):
     """ReNAS feature tensors, ``[n, 7, 8, 8]``: the op-type matrix, then a mult-add matrix per stage (in
     millions), then a parameter matrix per stage (in thousands). The 5 cells of a stage are identical in
     NAS-Bench-201, so one matrix per stage carries everything that 15 per-cell matrices would."""

@@ -56,7 +56,7 @@ class PairDecider:
         self.predictor: Optional[RelativisticPredictor] = None
         self.trained_on = 0                         # len(pairs) at the last fit
         self.fits = 0
-        self._inputs: Dict[Hashable, Tuple[np.ndarray, np.ndarray]] = {}  # recomputed after a resume
+        self._cache: Dict[Hashable, Tuple[np.ndarray, np.ndarray]] = {}  # recomputed after a resume
 
     def _id(self, arch: Hashable) -> int:
         if arch not in self._index:
@@ -70,14 +70,14 @@ class PairDecider:
             if better != worse:
                 self.pairs.append((self._id(better), self._id(worse)))
 
-    def _encode(self, archs: Sequence[Hashable]) -> Tuple[np.ndarray, np.ndarray]:
-        new = [a for a in dict.fromkeys(archs) if a not in self._inputs]
+    def _model_inputs(self, archs: Sequence[Hashable]) -> Tuple[np.ndarray, np.ndarray]:
+        new = [a for a in dict.fromkeys(archs) if a not in self._cache]
         if new:
-            x = self.space.encode(new, self.config.features)
+            x = self.space.feature_tensors(new, self.config.features)
             e = self.space.features(new, self.config.features)
             for a, xi, ei in zip(new, x, e):
-                self._inputs[a] = (xi, ei)
-        return (np.stack([self._inputs[a][0] for a in archs]), np.stack([self._inputs[a][1] for a in archs]))
+                self._cache[a] = (xi, ei)
+        return (np.stack([self._cache[a][0] for a in archs]), np.stack([self._cache[a][1] for a in archs]))
 
     def refit_due(self) -> bool:
         return bool(self.pairs) and (self.predictor is None or
@@ -90,7 +90,7 @@ class PairDecider:
         if not self.refit_due():
             return False
         c = self.config
-        x, e = self._encode(self.archs)
+        x, e = self._model_inputs(self.archs)
         train = FitConfig(epochs=c.epochs, batch_size=c.batch_size, seed=derive_seed(c.seed, *seed_key))
         pred = RelativisticPredictor(x.shape[1], x.shape[2], e.shape[1], train,
                                      meta=dict(space=self.space.name, features=c.features,
@@ -101,7 +101,7 @@ class PairDecider:
         return True
 
     def scores(self, archs: Sequence[Hashable]) -> np.ndarray:
-        return self.predictor.predict(*self._encode(list(archs)))
+        return self.predictor.predict(*self._model_inputs(list(archs)))
 
     def decide(self, archs: Sequence[Hashable], pairs: Sequence[Tuple[int, int]]) -> List[Optional[PredictedPair]]:
         """For each pair of indices into ``archs``: the predicted decision, or None (evaluate it)."""

@@ -204,14 +204,13 @@ class RelativisticPredictor:
 
     @classmethod
     def load(cls, path: Union[str, Path]) -> 'RelativisticPredictor':
-        path = Path(path)
+        from ..torch_files import UnreadableFileError, load_torch_file
+        if not Path(path).exists():
+            raise PredictorFileError(f'{path}: no such file')
         try:
-            state = torch.load(path, map_location='cpu', weights_only=True)
-        except FileNotFoundError:
-            raise PredictorFileError(f'{path}: no such file') from None
-        except Exception as exc:
-            raise PredictorFileError(f'{path}: not a readable predictor file ({type(exc).__name__}: '
-                                     f'{str(exc).splitlines()[0] if str(exc) else "no detail"})') from None
+            state = load_torch_file(path, 'predictor file')
+        except UnreadableFileError as e:
+            raise PredictorFileError(f'{path}: not a readable predictor file ({e})') from None
         return cls.from_state_dict(state, source=str(path))
 
     @classmethod

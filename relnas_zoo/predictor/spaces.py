@@ -61,7 +61,7 @@ class Space:
     scores_available: Tuple[str, ...] = ()
     has_codes_tensor = False  # a second tensor with ReNAS's op-code type matrix (CODES_SETS)
 
-    def encode(self, archs: Sequence[Any], feature_set: str = 'renas') -> np.ndarray:
+    def feature_tensors(self, archs: Sequence[Any], feature_set: str = 'renas') -> np.ndarray:
         """``[n, C, N, N]`` feature tensors, the ones ``feature_set`` reads."""
         raise NotImplementedError
 
@@ -113,10 +113,10 @@ class NB201Space(Space):
     def __init__(self):
         self._costs = None
 
-    def encode(self, archs, feature_set='renas'):
+    def feature_tensors(self, archs, feature_set='renas'):
         if self._costs is None:
             self._costs = nb201.op_costs()
-        return nb201.encode(archs, self._costs)
+        return nb201.feature_tensors(archs, self._costs)
 
     def _scores(self, archs):
         from .features import SCORE_NAMES, nb201_scores_for
@@ -135,8 +135,8 @@ class NB101Space(Space):
     name = 'nb101'
     scores_available = ('params', 'mult_adds')
 
-    def encode(self, archs, feature_set='renas'):
-        return nb101.encode(archs)
+    def feature_tensors(self, archs, feature_set='renas'):
+        return nb101.feature_tensors(archs)
 
     def _scores(self, archs):
         params, flops = [], []
@@ -156,9 +156,9 @@ class GenotypeSpace(Space):
     # batches and fewer epochs rank better (bench/README.md, NAS-Bench-301)
     recipe = Recipe(50, 16)
 
-    def encode(self, archs, feature_set='renas'):
-        from .genotype_space import encode
-        return encode(archs, op_types='codes' if feature_set in CODES_SETS else 'onehot')
+    def feature_tensors(self, archs, feature_set='renas'):
+        from .genotype_space import feature_tensors
+        return feature_tensors(archs, op_types='codes' if feature_set in CODES_SETS else 'onehot')
 
     def _scores(self, archs):
         from .genotype_space import network_scores

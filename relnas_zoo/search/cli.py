@@ -83,7 +83,7 @@ def run_search_command(args: argparse.Namespace) -> int:
         cfg = load_config(find_config('search', args.config) if args.config else None)
         if args.data:
             args.overrides.append(f'data={args.data}')
-        cfg = apply_overrides(cfg, args.overrides).validate()
+        cfg = apply_overrides(cfg, args.overrides).checked()
     from ..distributed import finish
     from .runner import run_search
     # under torchrun only the first process logs and writes search.log (each line once, not once per process);

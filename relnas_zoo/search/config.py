@@ -78,7 +78,7 @@ class SearchConfig:
     tensorboard: bool = True            # write TensorBoard scalars when tensorboard is installed
     plots: bool = True                  # loss-trajectory and cell plots (needs matplotlib)
 
-    def validate(self) -> 'SearchConfig':
+    def checked(self) -> 'SearchConfig':
         def need(ok: bool, name: str, msg: str) -> None:
             if not ok:
                 raise ConfigError(f'{name}={getattr(self, name)!r}: {msg}')

@@ -1,7 +1,6 @@
 """Performance estimation of one candidate: inherit from Omega, train one epoch, validate (paper §3.3)."""
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from dataclasses import dataclass
@@ -14,11 +13,12 @@ from ..data.tensor_batches import TensorBatches
 from ..deploy import fold_batchnorm
 from ..genotypes import Genotype
 from ..networks import RelativeNASNet
+from ..precision import autocast
 from .graphs import CapturedStep, run_on_side_stream
 from ..speedups import apply_cpu_training_speedups
 from .weight_set import PROXY_NET_ARGS, WeightSet
 
-__all__ = ['TrainSettings', 'CandidateResult', 'evaluate_candidate', 'train_one_epoch', 'validate',
+__all__ = ['TrainSettings', 'CandidateResult', 'evaluate_candidate', 'train_one_epoch', 'validation_loss',
            'uses_cuda_graphs']
 
 
@@ -46,14 +46,6 @@ class CandidateResult:
     @property
     def finite(self) -> bool:
         return math.isfinite(self.val_loss)
-
-
-def _autocast(device: torch.device, amp: str, cache: bool = True):
-    if amp == 'none':
-        return contextlib.nullcontext()
-    dtype = torch.bfloat16 if amp == 'bf16' else torch.float16
-    # a graph must not keep autocast's per-forward weight copies (PyTorch's advice for graphs)
-    return torch.autocast(device_type=device.type, dtype=dtype, cache_enabled=cache)
 
 
 def uses_cuda_graphs(enabled: bool, amp: str, device: torch.device) -> bool:
@@ -126,7 +118,7 @@ def train_one_epoch(model: RelativeNASNet, batches: TensorBatches, settings: Tra
     params = [p for p in model.parameters() if p.requires_grad]
 
     def step(x: torch.Tensor, y: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        with phase('forward'), _autocast(device, settings.amp, cache=not graphs):
+        with phase('forward'), autocast(device, settings.amp, cache=not graphs):
             logits = model(x)
             loss = F.cross_entropy(logits, y)
         with phase('backward'):
@@ -156,7 +148,7 @@ def train_one_epoch(model: RelativeNASNet, batches: TensorBatches, settings: Tra
 
 
 @torch.inference_mode()
-def validate(model: RelativeNASNet, batches: TensorBatches, amp: str = 'none',
+def validation_loss(model: RelativeNASNet, batches: TensorBatches, amp: str = 'none',
              generator: Optional[torch.Generator] = None, cuda_graphs: bool = False) -> tuple:
     """Loss and accuracy without autograd (the authors kept the graph alive here: 2x peak memory).
 
@@ -171,7 +163,7 @@ def validate(model: RelativeNASNet, batches: TensorBatches, amp: str = 'none',
     graphs = uses_cuda_graphs(cuda_graphs, amp, device)
 
     def forward(x: torch.Tensor, y: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        with _autocast(device, amp, cache=not graphs):
+        with autocast(device, amp, cache=not graphs):
             logits = model(x)
         return F.cross_entropy(logits.float(), y, reduction='sum'), (logits.argmax(1) == y).sum()
 
@@ -216,7 +208,7 @@ def evaluate_candidate(genotype: Genotype, omega: WeightSet, net_args: dict, tra
         with phase('train'):
             train_loss, train_acc = train_one_epoch(model, train, settings, gen)
     with phase('validate'):
-        val_loss, val_acc = validate(model, val, settings.amp, val_gen, cuda_graphs=settings.cuda_graphs)
+        val_loss, val_acc = validation_loss(model, val, settings.amp, val_gen, cuda_graphs=settings.cuda_graphs)
     if not math.isfinite(train_loss):
         val_loss = float('nan')  # diverged in training: never let its weights into Omega
     with phase('omega_out'):

@@ -14,6 +14,7 @@ from ..atomic import atomic_write_json
 from ..encoding import decode
 from ..genotypes import Genotype, save_genotype
 from ..search_log import GenerationRecord, finite_or_none, read_generations
+from ..tensorboard import open_writer
 from .config import SearchConfig
 from .state import SearchState
 
@@ -104,13 +105,7 @@ class GenerationScalars:
     """Per-generation scalars for TensorBoard (``tensorboard: true``, main process, when installed)."""
 
     def __init__(self, enabled: bool, out: Path):
-        self.writer = None
-        if enabled:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-            except ImportError:
-                return
-            self.writer = SummaryWriter(str(out / 'tb'))
+        self.writer = open_writer(out / 'tb', enabled)
 
     def add(self, generation: int, losses: Sequence[float], lr: float, drop_path: float) -> None:
         if self.writer is not None:

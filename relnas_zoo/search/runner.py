@@ -92,7 +92,7 @@ def run_search(cfg: SearchConfig, out_dir: os.PathLike, resume: bool = False, pr
     if dist.world > 1 and cfg.mode != 'parallel':
         raise ConfigError(f"mode='{cfg.mode}' runs pairs one after another and cannot use {dist.world} "
                           f"processes; set --set mode=parallel under torchrun")
-    cfg.validate()
+    cfg.checked()
     if resume and not (out / CHECKPOINT).exists():
         raise FileNotFoundError(f'nothing to resume: {out / CHECKPOINT} does not exist')
     # one run per folder: the main process holds the folder's lock until the search ends

@@ -64,7 +64,7 @@ class TrainConfig:
     log_every: int = 50              # steps between JSON log lines
     tensorboard: bool = True         # TensorBoard scalars in tb/ when tensorboard is installed
 
-    def validate(self) -> 'TrainConfig':
+    def checked(self) -> 'TrainConfig':
         def need(ok: bool, name: str, msg: str) -> None:
             if not ok:
                 raise ConfigError(f'{name}={getattr(self, name)!r}: {msg}')

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Iterator, Sequence, Tuple
+from typing import Iterable, Iterator, Optional, Protocol, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -67,7 +67,31 @@ class DeviceNormalize:
         return (x.float() - self.mean) / self.std
 
 
+class EvalSource(Protocol):
+    """What :func:`relnas_zoo.train.trainer.evaluate` reads: this process's share of the evaluation batches
+    and their count; ``finish`` turns a batch, once on the device, into the network's input (uint8 images
+    are normalised there)."""
+    def eval_batches(self) -> Iterable[Tuple[torch.Tensor, torch.Tensor]]: ...
+    def eval_len(self) -> int: ...
+    def finish(self, x: torch.Tensor) -> torch.Tensor: ...
+
+
+class TrainSource(EvalSource, Protocol):
+    """What the trainer reads: the epoch's batches and their count, and the number of classes when the data
+    decides it (an ImageNet subset trains a smaller head; None: the model's own)."""
+    num_classes: Optional[int]
+    def __len__(self) -> int: ...
+    def train_batches(self, epoch: int, generator: torch.Generator) -> Iterable[Tuple[torch.Tensor, torch.Tensor]]: ...
+
+
+def identity(x: torch.Tensor) -> torch.Tensor:
+    return x
+
+
 class CifarBatches:
+    num_classes: Optional[int] = None  # the model's own (10 or 100, from the task)
+    finish = staticmethod(identity)  # the batches are normalised floats already
+
     def __init__(self, cfg: TrainConfig, dist: DistInfo):
         train = load_cifar(cfg.data, cfg.task, train=True)
         test = load_cifar(cfg.data, cfg.task, train=False)
@@ -95,9 +119,6 @@ class CifarBatches:
 
     def eval_len(self) -> int:
         return math.ceil(self.test.shard_size(self.dist.world, shuffle=False) / self.test.batch_size)
-
-    def finish(self, x: torch.Tensor) -> torch.Tensor:
-        return x
 
 
 def imagenet_train_transform(jitter: float):
@@ -175,5 +196,5 @@ class ImageNetBatches:
         return len(self.val)
 
 
-def build_loaders(cfg: TrainConfig, dist: DistInfo):
+def build_loaders(cfg: TrainConfig, dist: DistInfo) -> TrainSource:
     return ImageNetBatches(cfg, dist) if cfg.task == 'imagenet' else CifarBatches(cfg, dist)

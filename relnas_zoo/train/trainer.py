@@ -31,13 +31,15 @@ from ..atomic import atomic_torch_save, atomic_write_text, previous_path
 from ..config_io import config_from_mapping, resumed_config
 from ..distributed import DistInfo, all_reduce_sum, barrier, init_distributed
 from ..networks import AuxOutput, RelativeNASNet
+from ..precision import autocast
 from ..run_folder import claim_folder
 from ..seeds import derive_seed
+from ..tensorboard import open_writer
 from ..speedups import apply_cpu_training_speedups
 from ..torch_files import load_run_checkpoint
 from ..weights import arch_of, save_checkpoint
 from .config import ConfigError, TrainConfig
-from .data import build_loaders, micro_batch_size
+from .data import EvalSource, build_loaders, micro_batch_size
 
 __all__ = ['train', 'evaluate', 'AuxForward', 'build_model', 'LAST', 'BEST', 'FINAL']
 
@@ -89,14 +91,8 @@ def _seed_epoch(seed: int, epoch: int, rank: int) -> torch.Generator:
     return torch.Generator().manual_seed(s)
 
 
-def _autocast(device: torch.device, amp: str):
-    if amp == 'none':
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=torch.bfloat16 if amp == 'bf16' else torch.float16)
-
-
 @torch.inference_mode()
-def evaluate(model: nn.Module, loader, device: torch.device, amp: str = 'none', progress: bool = False,
+def evaluate(model: nn.Module, loader: EvalSource, device: torch.device, amp: str = 'none', progress: bool = False,
              channels_last: bool = False, confusion: Optional[torch.Tensor] = None) -> Dict[str, float]:
     """Top-1/top-5 accuracy and loss, summed over all ranks; every image counted once.
 
@@ -105,17 +101,15 @@ def evaluate(model: nn.Module, loader, device: torch.device, amp: str = 'none', 
     """
     from tqdm import tqdm
     model.eval()
-    finish = getattr(loader, 'finish', None)
     sums = torch.zeros(4, dtype=torch.float64, device=device)  # loss, top1, top5, n
     for x, y in tqdm(loader.eval_batches(), total=loader.eval_len(), desc='eval', leave=False,
                      disable=not progress, dynamic_ncols=True):
         x = x.to(device, non_blocking=True)
         y = y.to(device, non_blocking=True)
-        if finish is not None:
-            x = finish(x)
+        x = loader.finish(x)
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        with _autocast(device, amp):
+        with autocast(device, amp):
             logits = model(x)
         logits = logits.float()
         top5 = logits.topk(min(5, logits.shape[1]), dim=1).indices
@@ -136,13 +130,7 @@ class _Logger:
     def __init__(self, out: Path, dist: DistInfo, tensorboard: bool):
         self.main = dist.main
         self.path = out / 'log.jsonl'
-        self.tb = None
-        if self.main and tensorboard:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-                self.tb = SummaryWriter(str(out / 'tb'))
-            except ImportError:
-                pass
+        self.tb = open_writer(out / 'tb', self.main and tensorboard)
 
     def write(self, record: Dict[str, Any], step: int) -> None:
         if not self.main:
@@ -176,7 +164,7 @@ def train(cfg: TrainConfig, out_dir: os.PathLike, resume: bool = False, progress
         cfg, changed = resumed_config(saved, cfg, RESUME_SAFE_FIELDS, out, 'training run')
         for key, (old, new) in changed.items():
             log.info('resume: %s changed from %r to %r', key, old, new)
-    cfg.validate()
+    cfg.checked()
     dist = init_distributed(cfg.device)
     if cfg.batch_size % (dist.world * cfg.accum_steps) or cfg.eval_batch_size % dist.world:
         raise ConfigError(f'batch_size={cfg.batch_size} must divide by processes x accum_steps = {dist.world} x '
@@ -205,7 +193,7 @@ def _train(cfg: TrainConfig, out: Path, dist: DistInfo, checkpoint: List[Dict[st
 
     loaders = build_loaders(cfg, dist)
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
-    model = build_model(cfg, getattr(loaders, 'num_classes', None)).to(device)
+    model = build_model(cfg, loaders.num_classes).to(device)
     if device.type == 'cpu':
         apply_cpu_training_speedups(model)
     if cfg.channels_last:
@@ -269,7 +257,7 @@ def _train(cfg: TrainConfig, out: Path, dist: DistInfo, checkpoint: List[Dict[st
                     # DDP: all-reduce gradients only on the last micro-batch of the step
                     sync = k == cfg.accum_steps - 1 or not dist.enabled
                     with (contextlib.nullcontext() if sync else net.no_sync()):
-                        with _autocast(device, cfg.amp):
+                        with autocast(device, cfg.amp):
                             outputs = net(x)
                             loss = F.cross_entropy(outputs.logits, y, label_smoothing=cfg.label_smoothing)
                             if outputs.aux_logits is not None:
