@@ -7,13 +7,15 @@ Decoding takes the integer part; the upper bound itself decodes to the last inde
 from __future__ import annotations
 
 import math
-from typing import List, Sequence, Tuple
+from dataclasses import dataclass
+from typing import Any, Callable, List, Sequence, Tuple
 
 import numpy as np
 
 from .genotypes import NUM_INPUT_NODES, NUM_INTERMEDIATE_NODES, OPS, Genotype, GenotypeError
 
-__all__ = ['VARS_PER_NODE', 'NUM_VARIABLES', 'bounds', 'decode', 'encode', 'random_vector']
+__all__ = ['VARS_PER_NODE', 'NUM_VARIABLES', 'bounds', 'decode', 'encode', 'random_vector', 'choice_index',
+           'VectorSpace', 'GENOTYPE_VECTORS']
 
 VARS_PER_NODE = 4
 NUM_VARIABLES = 2 * NUM_INTERMEDIATE_NODES * VARS_PER_NODE
@@ -30,9 +32,11 @@ def bounds() -> Tuple[np.ndarray, np.ndarray]:
     return np.zeros_like(up), up
 
 
-def _index(value: float, size: int) -> int:
+def choice_index(value: float, size: int, error: type = GenotypeError) -> int:
+    """The paper's decoding of one variable among ``size`` choices: its integer part, clamped to the
+    choices (the upper bound itself is the last); a non-finite value raises ``error``."""
     if not math.isfinite(value):
-        raise GenotypeError(f'encoding holds a non-finite value {value!r}')
+        raise error(f'encoding holds a non-finite value {value!r}')
     return min(max(int(math.floor(value)), 0), size - 1)
 
 
@@ -49,8 +53,8 @@ def decode(vector: Sequence[float], name: str = '') -> Genotype:
             n_inputs = k + NUM_INPUT_NODES
             pre1, op1, pre2, op2 = vec[i:i + VARS_PER_NODE]
             i += VARS_PER_NODE
-            edges.append((OPS[_index(op1, len(OPS))], _index(pre1, n_inputs)))
-            edges.append((OPS[_index(op2, len(OPS))], _index(pre2, n_inputs)))
+            edges.append((OPS[choice_index(op1, len(OPS))], choice_index(pre1, n_inputs)))
+            edges.append((OPS[choice_index(op2, len(OPS))], choice_index(pre2, n_inputs)))
         cells.append(tuple(edges))
     return Genotype(normal=cells[0], reduce=cells[1], name=name)
 
@@ -76,3 +80,16 @@ def random_vector(rng: np.random.Generator) -> np.ndarray:
     """A vector drawn uniformly inside the bounds."""
     lo, hi = bounds()
     return rng.uniform(lo, hi)
+
+
+@dataclass(frozen=True)
+class VectorSpace:
+    """What slow-fast learning searches: a box of real vectors (``bounds()``: lower, upper) and how a vector
+    decodes to an architecture. This package's genotypes are one (:data:`GENOTYPE_VECTORS`);
+    NAS-Bench-201's cells another (``relnas_zoo.predictor.nb201.CELL_VECTORS``)."""
+    name: str
+    bounds: Callable[[], Tuple[Any, Any]]
+    decode: Callable[[Sequence[float]], Any]
+
+
+GENOTYPE_VECTORS = VectorSpace('darts', bounds, decode)

@@ -16,11 +16,6 @@ from ..predictor.spaces import FEATURE_SETS, FeatureError, get_space
 
 __all__ = ['configure']
 
-#: `bench` variants when --features is not given: NAS-Bench-301 is measured beside its baselines.
-DEFAULT_VARIANTS = {'nb301': ('renas', 'renas+cost', 'params', 'mult_adds', 'rf')}
-DEFAULT_TRAIN_SIZES = {'nb201': (78, 156, 469, 781, 1563), 'nb301': (100, 200, 400, 600)}
-
-
 def cmd_bench(args: argparse.Namespace) -> int:
     from .ranking import format_bench, kendall_bench
     space = get_space(args.space)
@@ -29,8 +24,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         metric = table_metric(args, table)
         archs, values = table.with_metric(metric)
     print(f'{table.source}: {len(archs)} architectures with {metric}', file=sys.stderr)
-    variants = args.features or list(DEFAULT_VARIANTS.get(space.name, ('renas',)))
-    sizes = args.train_sizes or list(DEFAULT_TRAIN_SIZES.get(space.name, DEFAULT_TRAIN_SIZES['nb201']))
+    variants = args.features or list(space.bench_variants)
+    sizes = args.train_sizes or list(space.bench_train_sizes)
     try:
         rec = kendall_bench(space, archs, values, sizes, args.repeats, variants,
                             train_config(args), seed=args.seed, test_size=args.test_size, progress=show_progress(args),

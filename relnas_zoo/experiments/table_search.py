@@ -153,13 +153,13 @@ def slowfast(oracle: TableOracle, seed: int, population: int = 20, decider: Opti
     (the population has settled on known cells). With a ``decider`` (the real search's, on this space),
     from ``warmup`` queries on, each generation's confident pairs are decided without a query; the
     decider learns from the pairs that cost a query (a pair of two known cells repeats evidence it has)."""
-    lower, upper = nb201.bounds()
+    lower, upper = nb201.CELL_VECTORS.bounds()
     opt = SlowFastOptimizer(lower, upper, population, seed=seed)
     idle = 0
     try:
         while not oracle.exhausted and idle < patience:
             before = len(oracle.order)
-            cells = [nb201.decode(v) for v in opt.population]
+            cells = [nb201.CELL_VECTORS.decode(v) for v in opt.population]
             ask = opt.ask()
             plan: List[Optional[PredictedPair]] = [None] * len(ask)
             if decider is not None and len(oracle.order) >= warmup:

@@ -4,7 +4,6 @@ rank architectures with it, rebuild the cached NAS-Bench-201 scores. Also the he
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from contextlib import contextmanager
@@ -14,13 +13,11 @@ import numpy as np
 
 from ..command_line import UsageError, output_file, show_progress
 from .predictor import RelativisticPredictor, FitConfig
-from .spaces import FEATURE_SETS, SPACES, get_space, parse_features
+from .spaces import FEATURE_SETS, SPACES, DartsSpace, get_space, parse_features, same_space
 from .tables import Table, TableError
 
 __all__ = ['configure']
 
-BUILTIN_TABLES = ('analog-nasbench', 'naslib')
-DEFAULT_METRIC = {'analog-nasbench': 'baseline_accuracy', 'naslib': 'cifar10'}
 
 
 @contextmanager
@@ -31,29 +28,25 @@ def phase(name: str, quiet: bool) -> Iterator[None]:
         print(f'[{name}: {time.perf_counter() - t0:.2f} s]', file=sys.stderr)
 
 
-def _default_table(space: str) -> str:
-    return 'analog-nasbench' if space == 'nb201' else 'naslib'
-
-
 def load_table(args: argparse.Namespace, require_metrics: bool = True) -> Table:
     from . import tables
     if args.official:
         if args.space != 'nb201':
             raise UsageError(f'--official reads NAS-Bench-201 / NATS-Bench files, not --space {args.space}')
         return tables.official_nb201(args.official, dataset=args.dataset)
-    table = args.table or _default_table(args.space)
-    if args.space == 'relnas':
+    if args.space == 'relnas':  # the DARTS space's name for a search's genotypes, which a table does not hold
         raise UsageError('--space relnas reads a search folder (--search-log RUN_DIR); for a table of '
                          'DARTS-space architectures use --space nb301')
-    if table == 'analog-nasbench':
-        if args.space != 'nb201':
-            raise UsageError(f'--table analog-nasbench holds NAS-Bench-201 cells, not --space {args.space}')
-        return tables.analog_nasbench()
-    if table == 'naslib':
-        return {'nb201': tables.naslib_nb201, 'nb101': tables.naslib_nb101, 'nb301': tables.naslib_nb301}[args.space]()
-    if args.space == 'nb101':
-        raise UsageError('a --table file holds NAS-Bench-201 architecture strings or NAS-Bench-301 keys; '
-                         '--space nb101 reads --table naslib')
+    space = get_space(args.space)
+    table = args.table or space.default_table
+    if table in space.builtin_tables:
+        return space.builtin_table(table)
+    if table in {n for cls in set(SPACES.values()) for n in cls.builtin_tables}:
+        raise UsageError(f'--table {table} does not hold --space {args.space} architectures; that space has '
+                         f'{", ".join(space.builtin_tables)}')
+    if not space.file_tables:
+        raise UsageError(f'a --table file holds NAS-Bench-201 architecture strings or NAS-Bench-301 keys; '
+                         f'--space {args.space} reads --table {space.default_table}')
     return tables.read_table(table, arch_column=args.arch_column, space=args.space,
                              require_metrics=require_metrics)
 
@@ -63,8 +56,8 @@ def table_metric(args: argparse.Namespace, table: Table) -> str:
         return args.metric
     if args.official:
         return 'valid_accuracy'
-    builtin = args.table or _default_table(args.space)
-    default = DEFAULT_METRIC.get(builtin)  # None for a user's table file
+    space = get_space(args.space)
+    default = space.default_metric(args.table or space.default_table)  # None for a user's table file
     if default in table.metrics:
         return default
     if len(table.metrics) == 1:  # e.g. a NASLib-layout file of one dataset
@@ -117,17 +110,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         tensors = space.feature_tensors(archs, fs)
         extra = space.features(archs, fs)
     pred = RelativisticPredictor(tensors.shape[1], tensors.shape[2], extra.shape[1], train_config(args, members),
-                                 meta=dict(space=space.name, features=fs, trained_on=what))
+                                 meta=dict(space=args.space, features=fs, trained_on=what))
     with phase('train', args.quiet):
         pred.fit(tensors, extra if extra.shape[1] else None, targets=targets, pairs=pairs,
                  progress=show_progress(args))
     pred.save(out)
     print(f'wrote {out} ({space.name}, {args.features}, {what})')
     return 0
-
-
-def _same_space(space: str) -> str:
-    return 'nb301' if space == 'relnas' else space  # one DARTS space: tables of keys, search folders
 
 
 def _rank_table(args: argparse.Namespace, space: str) -> Table:
@@ -138,11 +127,11 @@ def _rank_table(args: argparse.Namespace, space: str) -> Table:
     if len(given) > 1:
         raise UsageError(f'{" and ".join(given)}: give one source of architectures to rank')
     if args.genotypes or args.search_log:
-        if _same_space(space) != 'nb301':
+        if not isinstance(get_space(space), DartsSpace):
             raise UsageError(f'{args.predictor} ranks {space} architectures; genotype files and search folders '
                              f'hold DARTS-space genotypes (a predictor trained with --space nb301 or relnas ranks them)')
         return tables.genotype_table(args.genotypes or [args.search_log])
-    args.space = _same_space(space)
+    args.space = get_space(space).name  # a predictor of the DARTS space ranks its tables' keys
     try:
         return load_table(args, require_metrics=False)
     except TableError as e:
@@ -160,7 +149,7 @@ def _rank_table(args: argparse.Namespace, space: str) -> Table:
 def cmd_rank(args: argparse.Namespace) -> int:
     pred = RelativisticPredictor.load(args.predictor)
     trained = pred.meta.get('space', 'nb201')
-    if args.space is not None and _same_space(args.space) != _same_space(trained):
+    if args.space is not None and not same_space(args.space, trained):
         raise UsageError(f'--space {args.space}: {args.predictor} ranks {trained} architectures (it was trained on '
                          f'them); rank {args.space} ones with a predictor trained with --space {args.space}')
     space = get_space(trained)
@@ -172,7 +161,7 @@ def cmd_rank(args: argparse.Namespace) -> int:
         archs = [table.archs[i] for i in keep]
         values = table.metric(metric)[keep] if metric else None
         labels = {k: [v[i] for i in keep] for k, v in table.labels.items()}
-        names = [_arch_name(table.space, a) for a in archs]
+        names = [get_space(table.space).arch_name(a) for a in archs]
     with phase('features', args.quiet):
         tensors = space.feature_tensors(archs, fs)
         extra = space.features(archs, fs)
@@ -197,17 +186,6 @@ def cmd_rank(args: argparse.Namespace) -> int:
         atomic_write_json(args.json, rows, indent=1)
         print(f'wrote {args.json}', file=sys.stderr)
     return 0
-
-
-def _arch_name(space: str, arch: Any) -> str:
-    """The architecture in its table's own form (NAS-Bench-201 string, NASLib NAS-Bench-301 key)."""
-    if space == 'nb201':
-        from .nb201 import to_arch_string
-        return to_arch_string(arch)
-    if space in ('nb301', 'relnas'):
-        from .genotype_space import to_naslib_key
-        return to_naslib_key(arch)
-    return json.dumps(dict(matrix=arch.matrix, ops=arch.ops)) if space == 'nb101' else str(arch)
 
 
 def cmd_features(args: argparse.Namespace) -> int:

@@ -33,10 +33,18 @@ from ..networks import RelativeNASNet, reduction_layers
 from .tensor import live_nodes, renas_tensor
 
 __all__ = ['cell_graph', 'feature_tensors', 'num_channels', 'network_scores', 'one_hot', 'from_naslib_key', 'to_naslib_key',
-           'NASLibKeyError', 'PROXY', 'OP_TYPES']
+           'NASLibKeyError', 'PROXY', 'PAPER_PROXY', 'proxy_net', 'OP_TYPES']
 
-#: The network the costs are measured on: the search proxy of the paper (C=16, 8 cells, CIFAR, 32x32).
+#: The network the costs are measured on by default: the search proxy of the paper (C=16, 8 cells, CIFAR,
+#: 32x32). A search measures on its own proxy (its config's C and layers: ``proxy_net``).
 PROXY = dict(C=16, layers=8, num_classes=10, stem_type='cifar')
+Proxy = Tuple[int, int]  # (C, layers)
+PAPER_PROXY: Proxy = (PROXY['C'], PROXY['layers'])
+
+
+def proxy_net(proxy: Proxy) -> Dict[str, Any]:
+    """The network arguments of a proxy ``(C, layers)``."""
+    return dict(PROXY, C=int(proxy[0]), layers=int(proxy[1]))
 NUM_ENTRIES = 2 * NUM_INTERMEDIATE_NODES
 NUM_NODES = NUM_INPUT_NODES + NUM_ENTRIES + 1
 #: Op-type codes: the two inputs, the ops in the order of ``relnas_zoo.OPS``, the output.
@@ -125,9 +133,9 @@ def cell_graph(edges: Sequence[Tuple[str, int]], concat: Sequence[int]) -> Tuple
 Cost = Tuple[float, float]  # (mult-adds in millions, parameters in thousands)
 
 
-def _measure(genotype: Genotype):
+def _measure(genotype: Genotype, proxy: Proxy):
     """Per cell: the costs of its live preprocess layers and node ops, and the whole network's totals."""
-    net = RelativeNASNet(genotype=genotype, **PROXY).eval()
+    net = RelativeNASNet(genotype=genotype, **proxy_net(proxy)).eval()
     counts = mult_adds_by_module(net, torch.zeros(1, 3, 32, 32))
     cells = []
     for k, cell in enumerate(net.cells):
@@ -154,12 +162,12 @@ def _reference_edges(op: str) -> List[Tuple[str, int]]:
 
 
 @lru_cache(maxsize=None)
-def _op_costs() -> Dict[Tuple[int, str, bool], Cost]:
+def _op_costs(proxy: Proxy) -> Dict[Tuple[int, str, bool], Cost]:
     """``(cell, op, reads a cell input)`` -> cost of that node op in the proxy."""
     out = {}
     for op in OPS:
         edges = _reference_edges(op)
-        cells, _ = _measure(Genotype(normal=edges, reduce=edges))
+        cells, _ = _measure(Genotype(normal=edges, reduce=edges), proxy)
         for k, (_, found) in enumerate(cells):
             for e, (_, src) in enumerate(edges):
                 out[(k, op, src < NUM_INPUT_NODES)] = found[NUM_INPUT_NODES + e]
@@ -167,27 +175,28 @@ def _op_costs() -> Dict[Tuple[int, str, bool], Cost]:
 
 
 @lru_cache(maxsize=None)
-def _frame_costs(normal_concat: int, reduce_concat: int) -> Tuple[Dict[Tuple[int, int], Cost], Cost]:
+def _frame_costs(normal_concat: int, reduce_concat: int, proxy: Proxy) -> Tuple[Dict[Tuple[int, int], Cost], Cost]:
     """For concats of these widths: ``(cell, input)`` -> preprocess cost, and what the network costs
     outside its cells' preprocess layers and node ops (stem, classifier)."""
     edges = [('max_pool_3x3', 0), ('max_pool_3x3', 1)] * NUM_INTERMEDIATE_NODES  # both inputs live
     first = range(NUM_INPUT_NODES, NUM_INPUT_NODES + NUM_INTERMEDIATE_NODES)
     g = Genotype(normal=edges, reduce=edges, normal_concat=tuple(first[:normal_concat]),
                  reduce_concat=tuple(first[:reduce_concat]))
-    cells, total = _measure(g)
+    cells, total = _measure(g, proxy)
     pre = {(k, i): found[i] for k, (_, found) in enumerate(cells) for i in range(NUM_INPUT_NODES)}
     inside = [sum(c[j] for _, found in cells for c in found.values()) for j in (0, 1)]
     return pre, (total[0] - inside[0], total[1] - inside[1])
 
 
-def _cell_costs(g: Genotype) -> Tuple[List[Tuple[bool, List[float], List[float]]], Cost]:
+def _cell_costs(g: Genotype, proxy: Proxy) -> Tuple[List[Tuple[bool, List[float], List[float]]], Cost]:
     """Per proxy cell (reduction, node mult-adds, node params) on the graph's node order, and the
     network's totals (live modules only, as the network builds them)."""
-    pre, frame = _frame_costs(len(g.normal_concat), len(g.reduce_concat))
-    ops = _op_costs()
+    pre, frame = _frame_costs(len(g.normal_concat), len(g.reduce_concat), proxy)
+    ops = _op_costs(proxy)
     out, total = [], list(frame)
-    reductions = reduction_layers(PROXY['layers'])
-    for k in range(PROXY['layers']):
+    layers = proxy[1]
+    reductions = reduction_layers(layers)
+    for k in range(layers):
         reduction = k in reductions
         edges, concat = g.cell(reduction)
         live = live_states(edges, concat)
@@ -215,11 +224,11 @@ def _type_channels(adj: np.ndarray, ops: Sequence[str], op_types: str) -> List[n
     return [renas_tensor(adj, [1.0 if o in names else 0.0 for o in ops], [])[0] for names in TYPE_CHANNELS]
 
 
-def num_channels(op_types: str = 'onehot') -> int:
-    return 2 * (1 if op_types == 'codes' else len(TYPE_CHANNELS)) + 2 * PROXY['layers']
+def num_channels(op_types: str = 'onehot', proxy: Proxy = PAPER_PROXY) -> int:
+    return 2 * (1 if op_types == 'codes' else len(TYPE_CHANNELS)) + 2 * proxy[1]
 
 
-def feature_tensors(genotypes: Sequence[Genotype], op_types: str = 'onehot') -> np.ndarray:
+def feature_tensors(genotypes: Sequence[Genotype], op_types: str = 'onehot', proxy: Proxy = PAPER_PROXY) -> np.ndarray:
     """``[n, 2 * 8 + 2 * 8, 11, 11]``: the normal cell's op-type channels (one per op, then one for the
     inputs and the output), the reduction cell's, then a mult-add matrix (millions) for each of the
     proxy's 8 cells, then a parameter matrix (thousands) for each, every cell's on its own cell type's
@@ -232,19 +241,19 @@ def feature_tensors(genotypes: Sequence[Genotype], op_types: str = 'onehot') -> 
     for g in genotypes:
         g = resolve_genotype(g)
         graphs = {red: cell_graph(*g.cell(red)) for red in (False, True)}
-        cells, _ = _cell_costs(g)
+        cells, _ = _cell_costs(g, proxy)
         channels = [c for red in (False, True) for c in _type_channels(*graphs[red], op_types)]
         channels += [renas_tensor(graphs[red][0], flops, [])[0] for red, flops, _ in cells]
         channels += [renas_tensor(graphs[red][0], params, [])[0] for red, _, params in cells]
         out.append(np.stack(channels))
-    return np.stack(out) if out else np.zeros((0, num_channels(op_types), NUM_NODES, NUM_NODES), np.float32)
+    return np.stack(out) if out else np.zeros((0, num_channels(op_types, proxy), NUM_NODES, NUM_NODES), np.float32)
 
 
-def network_scores(genotypes: Sequence[Genotype]) -> np.ndarray:
+def network_scores(genotypes: Sequence[Genotype], proxy: Proxy = PAPER_PROXY) -> np.ndarray:
     """``[n, 2]``: parameters and mult-adds (32x32) of each genotype's proxy network."""
     rows = []
     for g in genotypes:
-        _, (flops, params) = _cell_costs(resolve_genotype(g))
+        _, (flops, params) = _cell_costs(resolve_genotype(g), proxy)
         rows.append([round(params * 1e3), round(flops * 1e6)])  # whole counts, summed in floats
     return np.asarray(rows, dtype=np.float64).reshape(-1, 2)
 

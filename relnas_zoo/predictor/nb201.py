@@ -283,17 +283,21 @@ def decode(vector: Sequence[float]) -> Cell:
     """The integer part of each variable picks the edge's op in ``OPS`` order (none, skip_connect,
     nor_conv_1x1, nor_conv_3x3, avg_pool_3x3); the upper bound itself decodes to the last op. This is
     the paper's rule for its own op variables (Table 1)."""
-    import math
+    from ..encoding import choice_index
     if len(vector) != 6:
         raise ArchStringError(f'a NAS-Bench-201 vector has 6 variables, got {len(vector)}')
-    cell = []
-    for v in vector:
-        if not math.isfinite(v):
-            raise ArchStringError(f'vector holds a non-finite value {v!r}')
-        cell.append(OPS[min(max(int(math.floor(v)), 0), len(OPS) - 1)])
-    return tuple(cell)
+    return tuple(OPS[choice_index(v, len(OPS), ArchStringError)] for v in vector)
 
 
 def encode_vector(cell: Sequence[str]) -> List[float]:
     """A vector that decodes to ``cell``: the middle of each op's interval."""
     return [OPS.index(op) + 0.5 for op in _check_cell(cell, 'cell')]
+
+
+def _cell_vectors():
+    from ..encoding import VectorSpace
+    return VectorSpace('nb201', bounds, decode)
+
+
+#: NAS-Bench-201 cells as slow-fast learning searches them (the vector-space protocol of relnas_zoo.encoding)
+CELL_VECTORS = _cell_vectors()

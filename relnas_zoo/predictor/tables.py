@@ -166,8 +166,8 @@ def _naslib_nb301_table(data: Any, path: Path) -> Table:
     archs = []
     for n, key in enumerate(keys, start=1):
         try:
-            archs.append(_parse_nb301(key))
-        except TableError as e:
+            archs.append(genotype_space.from_naslib_key(key))
+        except genotype_space.NASLibKeyError as e:
             raise TableError(f'{path}, row {n}: {e}') from None
     metrics = {}
     for ds, rows in data.items():
@@ -216,36 +216,22 @@ def _is_number(value: Any) -> bool:
         return False
 
 
-def _parse_nb201(arch: Any) -> Any:
-    try:
-        return nb201.parse_arch_string(arch)
-    except nb201.ArchStringError as e:
-        raise TableError(str(e)) from None
-
-
-def _parse_nb301(arch: Any) -> Any:
-    try:
-        return genotype_space.from_naslib_key(arch)
-    except genotype_space.NASLibKeyError as e:
-        raise TableError(str(e)) from None
-
-
-_ARCH_PARSERS = {'nb201': _parse_nb201, 'nb301': _parse_nb301}
-
-
 def read_table(path: Union[str, Path], arch_column: str = 'arch', metrics: Optional[Sequence[str]] = None,
                space: str = 'nb201', require_metrics: bool = True) -> Table:
     """A table with an architecture in ``arch_column`` of each row (``space`` nb201: the benchmark's
     architecture strings; nb301: NASLib's compact keys) and numeric metric columns (all numeric columns
     when ``metrics`` is None; none needed when not ``require_metrics``, for ranking). A JSON object keyed
     by architecture also works, and for nb301 a file in NASLib's own layout."""
+    from .spaces import SPACES, get_space
     path = Path(path)
-    if space not in _ARCH_PARSERS:
-        raise TableError(f'a table file holds nb201 or nb301 architectures, not {space}')
+    kind = get_space(space)
+    if not kind.file_tables:
+        raise TableError(f'a table file holds {" or ".join(n for n, c in SPACES.items() if c.file_tables and n == c.name)} '
+                         f'architectures, not {space}')
+    space = kind.name
     data = _json_file(path) if path.suffix.lower() == '.json' else None
     if space == 'nb301' and _is_naslib_nb301(data):
         return _naslib_nb301_table(data, path)
-    parse = _ARCH_PARSERS[space]
     rows = _records(path, data)
     if not rows:
         raise TableError(f'{path}: the table has no rows')
@@ -267,8 +253,8 @@ def read_table(path: Union[str, Path], arch_column: str = 'arch', metrics: Optio
             raise TableError(f'{where}: no architecture column {arch_column!r} (columns: {", ".join(row)}); '
                              f'name it with --arch-column')
         try:
-            archs.append(parse(arch))
-        except TableError as e:
+            archs.append(kind.parse_arch(arch))
+        except ValueError as e:  # the space's own error: an architecture string or key that is not one
             raise TableError(f'{where}: {e}') from None
         for m in metrics:
             if m not in row:

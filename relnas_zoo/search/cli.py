@@ -58,7 +58,6 @@ def _search_arguments(p: argparse.ArgumentParser) -> None:
                         '"final ranking" (individuals ranked from the final Omega); redirected output has none')
 
 
-# reported as one line naming the value or file, exit status 2
 
 
 def run_search_command(args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..encoding import decode
+from ..encoding import GENOTYPE_VECTORS
 from ..genotypes import Genotype
 from ..predictor.pair_decider import PredictedPair
 from ..search_log import CandidateRecord, GenerationRecord, IndividualRecord, PairRecord, finite_or_none
@@ -30,7 +30,7 @@ class Generation:
         self.index = opt.generation
         self.pairs: List[Tuple[int, int]] = opt.ask()
         self.vectors = opt.population.copy()
-        self.genotypes: List[Genotype] = [decode(v) for v in self.vectors]
+        self.genotypes: List[Genotype] = [GENOTYPE_VECTORS.decode(v) for v in self.vectors]
 
     def vector(self, k: int) -> List[float]:
         return [round(float(v), 6) for v in self.vectors[k]]

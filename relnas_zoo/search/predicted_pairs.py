@@ -29,7 +29,7 @@ DECIDER_SEED_KEY = 0x9E7A5  # with (seed, generation): the fit's seed, apart fro
 def make_decider(cfg: SearchConfig) -> Optional[PairDecider]:
     if cfg.predictor == 'none':
         return None
-    space = get_space('relnas')
+    space = get_space('relnas', proxy=(cfg.C, cfg.layers))  # costs measured on the search's own proxy
     recipe = space.recipe
     return PairDecider(space, DeciderConfig(
         threshold=cfg.predictor_threshold, epochs=cfg.predictor_epochs or recipe.epochs,

@@ -34,7 +34,7 @@ import yaml
 from ..atomic import atomic_write_json, atomic_write_text
 from ..config_io import config_from_mapping, resumed_config
 from ..distributed import DistInfo, init_distributed
-from ..encoding import bounds
+from ..encoding import GENOTYPE_VECTORS
 from ..run_folder import claim_folder
 from ..search_log import EVAL_LOG, evaluated_pairs
 from .config import ConfigError, SearchConfig
@@ -113,7 +113,7 @@ class _Run:
     def __init__(self, cfg: SearchConfig, out: Path, dist: DistInfo, progress: bool):
         self.cfg, self.out, self.dist = cfg, out, dist
         self.ctx = SearchContext(cfg, dist, progress)
-        lo, hi = bounds()
+        lo, hi = GENOTYPE_VECTORS.bounds()
         self.state = SearchState(SlowFastOptimizer(lo, hi, cfg.population, seed=cfg.seed), self.ctx.initial_omega(),
                                  make_decider(cfg))
         self.files = RunFiles(out, dist.main)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Optional
 
+from ..encoding import decode
 from ..predictor.pair_decider import PredictedPair
 from .context import SearchContext
 from .estimator import CandidateResult
@@ -76,7 +77,7 @@ def final_entry(r: CandidateResult) -> Dict[str, Any]:
 
 def run_final_ranking(ctx: SearchContext, state: SearchState, save: Save, bar: Any) -> None:
     """Every individual, one epoch each from the same final Omega, without writing back."""
-    from ..encoding import decode
+
     pending = [k for k, r in enumerate(state.final) if r is None]
     own: Dict[int, CandidateResult] = {}
     g = state.opt.generation
