@@ -9,7 +9,8 @@ import time
 import numpy as np
 import torch
 
-from relnas_zoo.predictor import nb201, tables
+from relnas_zoo.predictor import tables
+from relnas_zoo.predictor.spaces import nb201
 from relnas_zoo.predictor.predictor import RelativisticPredictor, FitConfig
 from relnas_zoo.predictor.spaces import get_space
 

@@ -12,9 +12,10 @@ import torch
 from relnas_zoo.cli import main as _cli_main
 from relnas_zoo.genotypes import Genotype
 from relnas_zoo.networks import RelativeNASNet
-from relnas_zoo.predictor import RelativisticPredictor, FitConfig, get_space, nb101, nb201, tables
-from relnas_zoo.predictor import genotype_space
-from relnas_zoo.predictor.features import NB201_SCORES, SCORE_NAMES, load_nb201_scores
+from relnas_zoo.predictor import RelativisticPredictor, FitConfig, get_space, tables
+from relnas_zoo.predictor.spaces import darts as genotype_space
+from relnas_zoo.predictor.spaces import nb101, nb201
+from relnas_zoo.predictor.spaces.nb201.scores import NB201_SCORES, SCORE_NAMES, load_nb201_scores
 from relnas_zoo.predictor.model import pairwise_agreement, pairwise_logistic_loss
 from relnas_zoo.predictor.predictor import PredictorFileError
 
@@ -531,7 +532,7 @@ def test_rank_your_own_darts_architectures(tmp_path, capsys):
     """Genotype files and search folders, a table's other columns, search-log labels, one-dataset NASLib files,
     and a predictor of another space refused in one line."""
     from relnas_zoo import save_genotype
-    from relnas_zoo.predictor.genotype_space import to_naslib_key
+    from relnas_zoo.predictor.spaces.darts import to_naslib_key
     run = tmp_path / 'run'
     run.mkdir()
     _write_search_log(run, np.random.default_rng(1))

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from relnas_zoo.genotypes import Genotype
-from relnas_zoo.predictor.genotype_space import feature_tensors
+from relnas_zoo.predictor.spaces.darts import feature_tensors
 from relnas_zoo.predictor.predictor import RelativisticPredictor
 from relnas_zoo.predictor.tables import search_log_pairs
 from relnas_zoo.search import ConfigError, SearchConfig, run_search

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from relnas_zoo.cli import main as _cli_main
-from relnas_zoo.predictor import nb201, tables
+from relnas_zoo.predictor import tables
+from relnas_zoo.predictor.spaces import nb201
 from relnas_zoo.experiments.table_search import BudgetExhausted, TableOracle, default_decider_config, run_method, \
     search_bench
 

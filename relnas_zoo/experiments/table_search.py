@@ -28,7 +28,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..predictor import nb201
+from ..predictor.spaces import nb201
 from ..predictor.pair_decider import DeciderConfig, PairDecider, PredictedPair
 from ..predictor.spaces import get_space
 from ..search.optimizer import PairOutcome, SlowFastOptimizer, decide

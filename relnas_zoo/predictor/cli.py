@@ -191,7 +191,7 @@ def cmd_rank(args: argparse.Namespace) -> int:
 def cmd_features(args: argparse.Namespace) -> int:
     if args.space != 'nb201':
         raise UsageError(f'only the nb201 space has a cached score file; {args.space} scores are computed when used')
-    from .features import build_nb201_scores
+    from .spaces.nb201.scores import build_nb201_scores
     out = output_file(args.out, '--out')
     with phase('cell scores', args.quiet):
         build_nb201_scores(out, progress=show_progress(args))

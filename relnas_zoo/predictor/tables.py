@@ -25,7 +25,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from . import genotype_space, nb101, nb201
+from .spaces import darts as genotype_space
+from .spaces import nb101, nb201
 from ..errors import InputError
 
 __all__ = ['Table', 'TableError', 'RestrictedUnpickler', 'analog_nasbench', 'naslib_nb201', 'naslib_nb101',

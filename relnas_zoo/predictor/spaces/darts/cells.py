@@ -25,12 +25,12 @@ from typing import Any, Dict, List, Sequence, Tuple
 import numpy as np
 import torch
 
-from ..complexity import mult_adds_by_module
-from ..errors import InputError
-from ..genotypes import NUM_INPUT_NODES, NUM_INTERMEDIATE_NODES, OPS, Genotype, GenotypeError, resolve_genotype
-from ..cells import live_states
-from ..networks import RelativeNASNet, reduction_layers
-from .tensor import live_nodes, renas_tensor
+from ....complexity import mult_adds_by_module
+from ....errors import InputError
+from ....genotypes import NUM_INPUT_NODES, NUM_INTERMEDIATE_NODES, OPS, Genotype, GenotypeError, resolve_genotype
+from ....cells import live_states
+from ....networks import RelativeNASNet, reduction_layers
+from ...tensor import live_nodes, renas_tensor
 
 __all__ = ['cell_graph', 'feature_tensors', 'num_channels', 'network_scores', 'one_hot', 'from_naslib_key', 'to_naslib_key',
            'NASLibKeyError', 'PROXY', 'PAPER_PROXY', 'proxy_net', 'OP_TYPES']

@@ -18,8 +18,8 @@ from typing import List, Sequence, Tuple
 
 import numpy as np
 
-from ..errors import InputError
-from .tensor import live_nodes, renas_tensor
+from ....errors import InputError
+from ...tensor import live_nodes, renas_tensor
 
 __all__ = ['NASLIB_OPS', 'Spec', 'SpecError', 'from_naslib_key', 'prune', 'vertex_channels', 'cell_costs',
            'feature_tensors', 'network_params', 'network_mult_adds', 'NETWORK_CELLS', 'NODE_CODES']

@@ -1,5 +1,4 @@
-"""The search spaces a predictor works on: how each one encodes architectures and scores them
-without training. One object per space, so the commands and the bench treat them alike."""
+"""What every search space a predictor works on provides (:class:`Space`), and the named feature sets."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,11 +6,9 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
-from . import nb101, nb201
-from ..errors import InputError
+from ...errors import InputError
 
-__all__ = ['SPACES', 'FEATURE_SETS', 'CODES_SETS', 'Recipe', 'Space', 'DartsSpace', 'get_space', 'same_space',
-           'parse_features', 'FeatureError']
+__all__ = ['FEATURE_SETS', 'CODES_SETS', 'Recipe', 'Space', 'parse_features', 'FeatureError']
 
 #: Named feature sets: the ReNAS tensor alone and with training-free figures beside it.
 FEATURE_SETS: Dict[str, Tuple[str, ...]] = {
@@ -74,7 +71,7 @@ class Space:
 
     def builtin_table(self, name: str):
         """A built-in table of this space, by name (a TableError naming the choices otherwise)."""
-        from . import tables
+        from .. import tables
         if name not in self.builtin_tables:
             raise tables.TableError(f'--table {name} does not hold {self.name} architectures; the {self.name} '
                                     f'space has {", ".join(self.builtin_tables)}')
@@ -135,120 +132,3 @@ class Space:
         scores = self.scores(archs, names)
         cols = [np.log(scores[n]) if n in ('params', 'mult_adds') else scores[n] for n in names]
         return np.stack(cols, axis=1)
-
-
-class NB201Space(Space):
-    name = 'nb201'
-    recipe = Recipe(200, 1024, 'renas+zc')  # the training-free scores rank better beside the tensor here
-    scores_available = ('params', 'mult_adds', 'synflow')
-    builtin_tables = {'analog-nasbench': ('analog_nasbench', 'baseline_accuracy'), 'naslib': ('naslib_nb201', 'cifar10')}
-    file_tables = True
-    bench_train_sizes = (78, 156, 469, 781, 1563)  # 0.5/1/3/5/10% of the space
-
-    def __init__(self):
-        self._costs = None
-
-    def parse_arch(self, text):
-        return nb201.parse_arch_string(text)
-
-    def arch_name(self, arch):
-        return nb201.to_arch_string(arch)
-
-    def feature_tensors(self, archs, feature_set='renas'):
-        if self._costs is None:
-            self._costs = nb201.op_costs()
-        return nb201.feature_tensors(archs, self._costs)
-
-    def _scores(self, archs):
-        from .features import SCORE_NAMES, nb201_scores_for
-        table = nb201_scores_for(archs)
-        return {n: table[:, i] for i, n in enumerate(SCORE_NAMES)}
-
-    def one_hot(self, archs):
-        out = np.zeros((len(archs), 6, len(nb201.OPS)), dtype=np.float32)
-        for n, cell in enumerate(archs):
-            for e, op in enumerate(cell):
-                out[n, e, nb201.OPS.index(op)] = 1
-        return out.reshape(len(archs), -1)
-
-
-class NB101Space(Space):
-    name = 'nb101'
-    scores_available = ('params', 'mult_adds')
-    builtin_tables = {'naslib': ('naslib_nb101', 'cifar10')}
-    bench_train_sizes = (78, 156, 469, 781, 1563)
-
-    def arch_name(self, arch):
-        import json
-        return json.dumps(dict(matrix=arch.matrix, ops=arch.ops))
-
-    def feature_tensors(self, archs, feature_set='renas'):
-        return nb101.feature_tensors(archs)
-
-    def _scores(self, archs):
-        params, flops = [], []
-        for spec in archs:
-            spec = nb101.prune(spec)
-            params.append(nb101.network_params(spec))
-            flops.append(nb101.network_mult_adds(spec))
-        return dict(params=np.asarray(params, float), mult_adds=np.asarray(flops, float))
-
-
-class DartsSpace(Space):
-    """The DARTS space RelativeNAS searches: NAS-Bench-301 tables (NASLib's compact keys) and this package's
-    genotypes (search folders, genotype files) alike; ``relnas`` is its name for a search's genotypes. Costs
-    and the feature tensor's cost channels are measured on a proxy network, ``(C, layers)``: the paper's
-    (16, 8) unless a search gives its own."""
-    name = 'nb301'
-    aliases = ('relnas',)
-    scores_available = ('params', 'mult_adds')
-    has_codes_tensor = True
-    # ReNAS's full batches overfit the few hundred architectures a table or a search has here: smaller
-    # batches and fewer epochs rank better (bench/README.md, NAS-Bench-301)
-    recipe = Recipe(50, 16)
-    builtin_tables = {'naslib': ('naslib_nb301', 'cifar10')}
-    file_tables = True
-    bench_train_sizes = (100, 200, 400, 600)  # of NASLib's 725
-    bench_variants = ('renas', 'renas+cost', 'params', 'mult_adds', 'rf')  # measured beside its baselines
-
-    def __init__(self, proxy: Optional[Tuple[int, int]] = None):
-        from .genotype_space import PAPER_PROXY
-        self.proxy = tuple(proxy) if proxy is not None else PAPER_PROXY
-
-    def parse_arch(self, text):
-        from .genotype_space import from_naslib_key
-        return from_naslib_key(text)
-
-    def arch_name(self, arch):
-        from .genotype_space import to_naslib_key
-        return to_naslib_key(arch)
-
-    def feature_tensors(self, archs, feature_set='renas'):
-        from .genotype_space import feature_tensors
-        return feature_tensors(archs, op_types='codes' if feature_set in CODES_SETS else 'onehot', proxy=self.proxy)
-
-    def _scores(self, archs):
-        from .genotype_space import network_scores
-        s = network_scores(archs, proxy=self.proxy)
-        return dict(params=s[:, 0], mult_adds=s[:, 1])
-
-    def one_hot(self, archs):
-        from .genotype_space import one_hot
-        return one_hot(archs)
-
-
-_SPACE_CLASSES = (NB201Space, NB101Space, DartsSpace)
-#: every name a user may give (aliases included) -> its space
-SPACES = {n: cls for cls in _SPACE_CLASSES for n in (cls.name, *cls.aliases)}
-
-
-def get_space(name: str, **options: Any) -> Space:
-    """The space of a name or alias (``options``: the DARTS space's ``proxy``)."""
-    if name not in SPACES:
-        raise FeatureError(f'unknown space {name!r}; choose one of {", ".join(SPACES)}')
-    return SPACES[name](**options)
-
-
-def same_space(a: str, b: str) -> bool:
-    """Whether two names (or aliases) name one space."""
-    return SPACES[a].name == SPACES[b].name
