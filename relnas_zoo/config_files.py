@@ -45,9 +45,14 @@ def find_config(kind: str, name_or_path: Union[str, os.PathLike]) -> str:
                       f'package has {", ".join(list_configs(kind))} (or give a path)')
 
 
-def transfer_config(name: str) -> str:
-    """The path of a transfer config (``ssdlite_voc``, ``comparison/bisenet_darts_cityscapes``...), for
-    OpenMMLab's tools: ``tools/train.py $(python -c "...transfer_config('ssdlite_voc')")``."""
+def transfer_config(name: Union[str, os.PathLike]) -> str:
+    """The path of a transfer config: an existing file as given, or the shipped config of that name
+    (``ssdlite_voc``, ``comparison/bisenet_darts_cityscapes``...), e.g. for OpenMMLab's tools:
+    ``tools/train.py $(python -c "...transfer_config('ssdlite_voc')")``."""
+    given = Path(name).expanduser()
+    if given.is_file():
+        return str(given)
+    name = str(name)
     path = transfer_root() / (name if name.endswith('.py') else f'{name}.py')
     if not path.is_file():
         raise ConfigError(f'no transfer config {name!r} under {transfer_root()}; the package has '

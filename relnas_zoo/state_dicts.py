@@ -19,7 +19,7 @@ from .keymap import authors_key_to_ours, drop_prefixed, is_authors_layout, strip
 from .variants import VARIANTS
 
 __all__ = ['FORMAT', 'CheckpointMismatchError', 'arch_of', 'checkpoint_filter_fn', 'prepare_state_dict',
-           'describe_checkpoint', 'identify_checkpoint', 'check_arch_record']
+           'describe_checkpoint', 'identify_checkpoint', 'check_arch_record', 'compare_state_dicts']
 
 FORMAT = 'relnas_zoo'
 
@@ -73,11 +73,19 @@ def _shape(v: Any) -> Optional[Tuple[int, ...]]:
     return tuple(v.shape) if isinstance(v, torch.Tensor) else None
 
 
-def _diff(sd: Mapping[str, Any], expected: Mapping[str, torch.Tensor]) -> Tuple[List[str], List[str], List[str]]:
+def compare_state_dicts(sd: Mapping[str, Any], expected: Mapping[str, torch.Tensor]
+                        ) -> Tuple[List[str], List[str], List[str]]:
+    """Keys ``expected`` has that ``sd`` lacks, keys ``sd`` has that ``expected`` lacks, and keys of both
+    whose shapes differ (in ``sd``'s order)."""
     missing = [k for k in expected if k not in sd]
     unexpected = [k for k in sd if k not in expected]
-    shapes = [f'{k}: checkpoint {_shape(sd[k])} vs model {tuple(expected[k].shape)}'
-              for k in sd if k in expected and _shape(sd[k]) != tuple(expected[k].shape)]
+    mismatched = [k for k in sd if k in expected and _shape(sd[k]) != tuple(expected[k].shape)]
+    return missing, unexpected, mismatched
+
+
+def _diff(sd: Mapping[str, Any], expected: Mapping[str, torch.Tensor]) -> Tuple[List[str], List[str], List[str]]:
+    missing, unexpected, mismatched = compare_state_dicts(sd, expected)
+    shapes = [f'{k}: checkpoint {_shape(sd[k])} vs model {tuple(expected[k].shape)}' for k in mismatched]
     return missing, unexpected, shapes
 
 

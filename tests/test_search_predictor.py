@@ -139,6 +139,9 @@ def test_the_paper_procedure_stays_the_default(cifar, tmp_path):
     ('predictor_warmup', 0, 'predictor_warmup=0: must be an int >= 1'),
     ('predictor_threshold', 0, 'predictor_threshold=0: must be a number > 0'),
     ('predictor_epochs', 2.5, 'predictor_epochs=2.5: must be an int >= 1'),
+    ('predictor_batch_size', 0, 'predictor_batch_size=0: must be an int >= 1'),
+    ('predictor_retrain_every', 0, 'predictor_retrain_every=0: must be an int >= 1'),
+    ('predictor_features', 'renas+zc', "predictor_features='renas+zc': feature set 'renas+zc' needs synflow"),
 ])
 def test_bad_predictor_settings_are_named(cifar, field, value, message):
     with pytest.raises(ConfigError) as e:
@@ -150,3 +153,29 @@ def test_run_py_refuses_a_bad_predictor_value(cifar, tmp_path):
     r = subprocess.run([sys.executable, str(ROOT / 'search/run.py'), '--no-progress', '--data', str(cifar),
                         '--out', str(tmp_path / 'x'), '--set', 'predictor=renass'], capture_output=True, text=True)
     assert r.returncode == 2 and "predictor='renass'" in r.stderr and 'none or renas' in r.stderr
+
+
+def test_the_decider_takes_the_darts_recipe_and_an_earlier_run_resumes_with_its_own(cifar, tmp_path):
+    """New runs fit with the DARTS space's recipe; a run started before the recipe fields existed (a
+    checkpoint and config.yaml without them) resumes with the settings it began with."""
+    import yaml
+    from relnas_zoo.search.predicted_pairs import make_decider
+    decider = make_decider(_cfg(cifar, predictor_epochs=None))
+    assert (decider.config.epochs, decider.config.batch_size, decider.config.features) == (50, 16, 'renas')
+    assert decider.space.proxy == (4, 3)  # costs on the search's own proxy network
+    out = tmp_path / 'old'
+    run_search(_cfg(cifar, generations=1, predictor_epochs=100), out, progress=False)
+    state = torch.load(out / 'checkpoint.pt', weights_only=True)
+    for key in ('predictor_batch_size', 'predictor_features', 'predictor_retrain_every'):
+        del state['config'][key]
+    torch.save(state, out / 'checkpoint.pt')
+    cfg = yaml.safe_load((out / 'config.yaml').read_text())
+    for key in ('predictor_batch_size', 'predictor_features', 'predictor_retrain_every'):
+        del cfg[key]
+    (out / 'config.yaml').write_text(yaml.safe_dump(cfg, sort_keys=False))
+    r = subprocess.run([sys.executable, str(ROOT / 'search/run.py'), '--no-progress', '--resume', str(out),
+                        '--set', 'generations=2'], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    resumed = yaml.safe_load((out / 'config.yaml').read_text())
+    assert (resumed['predictor_epochs'], resumed['predictor_batch_size'], resumed['predictor_features']) == \
+        (100, 1024, 'renas')

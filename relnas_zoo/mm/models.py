@@ -2,28 +2,18 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Union
 
 from torch import nn
 
 from ..config_files import transfer_config
 
-__all__ = ['resolve_transfer_config', 'load_transfer_config', 'build_transfer_model']
-
-
-def resolve_transfer_config(name_or_path: Union[str, os.PathLike]) -> str:
-    """A config file as given, or the shipped transfer config of that name (``ssdlite_voc``,
-    ``comparison/bisenet_darts_cityscapes``)."""
-    path = Path(name_or_path).expanduser()
-    if path.is_file():
-        return str(path)
-    return transfer_config(str(name_or_path))
+__all__ = ['load_transfer_config', 'build_transfer_model']
 
 
 def load_transfer_config(name_or_path: Union[str, os.PathLike]):
     from mmengine.config import Config
-    return Config.fromfile(resolve_transfer_config(name_or_path))
+    return Config.fromfile(transfer_config(name_or_path))
 
 
 def build_transfer_model(cfg, dead_weights: bool = False) -> nn.Module:

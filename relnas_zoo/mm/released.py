@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from ..keymap import strip_wrappers
-from ..state_dicts import CheckpointMismatchError, prepare_state_dict
+from ..state_dicts import CheckpointMismatchError, compare_state_dicts, prepare_state_dict
 from .backbone import RelativeNASBackbone
 
 __all__ = ['ReleasedFileError', 'TASKS', 'BACKBONES', 'HEAD_RULES', 'released_layout', 'config_for',
@@ -171,13 +171,15 @@ def _backbone_state(source: Mapping[str, torch.Tensor], module: nn.Module) -> Di
 
 
 def _first_misfit(sd: Mapping[str, torch.Tensor], expected: Mapping[str, torch.Tensor]) -> Optional[str]:
-    for k, v in expected.items():
-        if k not in sd:
-            return f'the model\'s {k} {tuple(v.shape)} has no counterpart in the file'
-        if tuple(sd[k].shape) != tuple(v.shape):
-            return f'{k}: file {tuple(sd[k].shape)} vs model {tuple(v.shape)}'
-    extra = [k for k in sd if k not in expected]
-    return f'the file\'s {extra[0]} has no place in the model' if extra else None
+    """The first key that does not fit, in the model's order (then the file's extras), as one phrase."""
+    missing, unexpected, mismatched = compare_state_dicts(sd, expected)
+    bad = set(missing) | set(mismatched)
+    k = next((k for k in expected if k in bad), None)
+    if k is not None:
+        shape = tuple(expected[k].shape)
+        return (f'the model\'s {k} {shape} has no counterpart in the file' if k not in sd
+                else f'{k}: file {tuple(sd[k].shape)} vs model {shape}')
+    return f'the file\'s {unexpected[0]} has no place in the model' if unexpected else None
 
 
 def convert_released(source: Mapping[str, torch.Tensor], model: nn.Module, config: str) -> Dict[str, torch.Tensor]:
@@ -250,11 +252,12 @@ def convert_released_file(src: str, dst: str, config: str, verify: bool = True) 
     mmengine checkpoint to ``dst``; with ``verify``, both layouts run on one input first. Returns what was
     done (task, backbone, config path, tensors, the largest output difference)."""
     from ..atomic import atomic_torch_save
-    from .models import build_transfer_model, load_transfer_config, resolve_transfer_config
+    from ..config_files import transfer_config
+    from .models import build_transfer_model, load_transfer_config
     from .released_reference import compare_converted
     source = read_released_file(src)
     task, backbone = released_layout(source)
-    path = resolve_transfer_config(config)
+    path = transfer_config(config)
     with warnings.catch_warnings():  # OpenMMLab's deprecation notes while building say nothing about the file
         warnings.simplefilter('ignore', UserWarning)
         model = build_transfer_model(load_transfer_config(path))

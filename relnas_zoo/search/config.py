@@ -61,6 +61,8 @@ class SearchConfig:
                                         # recipe (relnas_zoo.predictor.spaces: 50)
     predictor_batch_size: Optional[int] = None  # evaluated pairs per optimizer step; None: the recipe's (16)
     predictor_features: Optional[str] = None    # a feature set (renas, renas+cost, ...); None: the recipe's
+    predictor_retrain_every: int = 1    # refit once this many new evaluated pairs came in (1: every generation
+                                        # that evaluated a pair)
     # execution
     device: str = 'auto'                # auto | cpu | cuda | cuda:N
     amp: str = 'none'                   # none | bf16 | fp16
@@ -112,6 +114,8 @@ class SearchConfig:
              'must be an int >= 1 (the predictor needs evaluated pairs to learn from)')
         need(isinstance(self.predictor_threshold, (int, float)) and not isinstance(self.predictor_threshold, bool)
              and self.predictor_threshold > 0, 'predictor_threshold', 'must be a number > 0')
+        need(isinstance(self.predictor_retrain_every, int) and not isinstance(self.predictor_retrain_every, bool)
+             and self.predictor_retrain_every >= 1, 'predictor_retrain_every', 'must be an int >= 1')
         for name in ('predictor_epochs', 'predictor_batch_size'):
             v = getattr(self, name)
             need(v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 1), name,

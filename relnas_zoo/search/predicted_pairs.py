@@ -34,7 +34,7 @@ def make_decider(cfg: SearchConfig) -> Optional[PairDecider]:
     return PairDecider(space, DeciderConfig(
         threshold=cfg.predictor_threshold, epochs=cfg.predictor_epochs or recipe.epochs,
         batch_size=cfg.predictor_batch_size or recipe.batch_size, features=cfg.predictor_features or recipe.features,
-        retrain_every=1, seed=cfg.seed))
+        retrain_every=cfg.predictor_retrain_every, seed=cfg.seed))
 
 
 def plan_pairs(decider: Optional[PairDecider], cfg: SearchConfig, dist: DistInfo, generation: int,

@@ -64,7 +64,12 @@ def _resumed_config(cfg: SearchConfig, out: Path, state: Dict[str, Any]) -> Sear
     ConfigError naming every other changed field."""
     if 'config' not in state:
         return cfg
-    saved = config_from_mapping(SearchConfig, {**_EARLIER_DEFAULTS, **state['config']}, str(out / CHECKPOINT))
+    earlier = {k: v for k, v in _EARLIER_DEFAULTS.items() if k not in state['config']}
+    saved = config_from_mapping(SearchConfig, {**state['config'], **earlier}, str(out / CHECKPOINT))
+    fresh = SearchConfig()
+    for key, value in earlier.items():  # its config.yaml lacks them too: not a change the user made
+        if getattr(cfg, key) == getattr(fresh, key):
+            setattr(cfg, key, value)
     done = state['optimizer']['generation']
     if cfg.generations < done:
         raise ConfigError(f'generations={cfg.generations}: the run in {out} has already done {done} generations')
