@@ -15,9 +15,14 @@ import numpy as np
 import torch
 
 from .atomic import atomic_write_text
+from .errors import InputError
 
-__all__ = ['read_class_order', 'write_class_order', 'rows_for', 'permute_classifier_rows', 'reorder_model', 'recover_rows',
+__all__ = ['ClassOrderError', 'read_class_order', 'write_class_order', 'rows_for', 'permute_classifier_rows', 'reorder_model', 'recover_rows',
            'order_from_rows', 'near_chance', 'CLASSIFIER_KEYS']
+
+
+class ClassOrderError(InputError, ValueError):
+    """A class order that does not fit the file, the data or the model; the message says how."""
 
 PathLike = Union[str, os.PathLike]
 # the layers whose output rows are classes: the classifier and the auxiliary head's classifier
@@ -29,7 +34,7 @@ def read_class_order(path: PathLike) -> List[str]:
     names = [line.strip() for line in Path(path).read_text().splitlines() if line.strip()]
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})[:5]
-        raise ValueError(f'{path}: class order lists {dup} more than once')
+        raise ClassOrderError(f'{path}: class order lists {dup} more than once')
     return names
 
 
@@ -42,7 +47,7 @@ def rows_for(classes: Sequence[str], order: Sequence[str]) -> List[int]:
     if sorted(classes) != sorted(order):
         missing = sorted(set(classes) - set(order))[:5]
         extra = sorted(set(order) - set(classes))[:5]
-        raise ValueError(f'the class order does not hold the same classes as the data ({len(order)} vs '
+        raise ClassOrderError(f'the class order does not hold the same classes as the data ({len(order)} vs '
                          f'{len(classes)}; missing {missing}, extra {extra})')
     where = {c: k for k, c in enumerate(order)}
     return [where[c] for c in classes]
@@ -55,7 +60,7 @@ def permute_classifier_rows(state: MutableMapping[str, torch.Tensor], rows: Sequ
         if prefix + key in state:
             t = state[prefix + key]
             if t.shape[0] != len(index):
-                raise ValueError(f'{prefix + key} has {t.shape[0]} rows, the class order {len(index)}')
+                raise ClassOrderError(f'{prefix + key} has {t.shape[0]} rows, the class order {len(index)}')
             state[prefix + key] = t.index_select(0, index.to(t.device)).clone()
 
 

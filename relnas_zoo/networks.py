@@ -17,12 +17,17 @@ from timm.models._manipulate import checkpoint
 from torch import nn
 
 from .cells import Cell, unused_prefixes
+from .errors import InputError
 from .ops import ScheduledDropPath
 from .genotypes import Genotype, GenotypeLike, resolve_genotype
 from .keymap import authors_key_to_ours, drop_prefixed, is_authors_layout
 from .state_dicts import prepare_state_dict
 
-__all__ = ['RelativeNASNet', 'AuxOutput', 'AuxiliaryHead', 'reduction_layers']
+__all__ = ['ArchitectureError', 'RelativeNASNet', 'AuxOutput', 'AuxiliaryHead', 'reduction_layers']
+
+
+class ArchitectureError(InputError, ValueError):
+    """Network arguments that build no network (a channel count, a cell count, a stem); the message names them."""
 
 STEM_TYPES = ('cifar', 'imagenet')
 
@@ -109,12 +114,12 @@ class RelativeNASNet(nn.Module):
         super().__init__()
         dd = dict(device=device, dtype=dtype)
         if stem_type not in STEM_TYPES:
-            raise ValueError(f'stem_type={stem_type!r} is not one of {STEM_TYPES}')
+            raise ArchitectureError(f'stem_type={stem_type!r} is not one of {STEM_TYPES}')
         if not isinstance(C, int) or C < 2 or C % 2:
-            raise ValueError(f'C={C!r}: the initial channel count must be an even int >= 2 '
+            raise ArchitectureError(f'C={C!r}: the initial channel count must be an even int >= 2 '
                              f'(factorized reductions split channels in halves)')
         if not isinstance(layers, int) or layers < 3:
-            raise ValueError(f'layers={layers!r}: need at least 3 cells (two of them reduce)')
+            raise ArchitectureError(f'layers={layers!r}: need at least 3 cells (two of them reduce)')
         self.genotype: Genotype = resolve_genotype(genotype)
         self.C = C
         self.layers = layers
@@ -229,7 +234,7 @@ class RelativeNASNet(nn.Module):
         largest rate (``drop_path_rate=``) so that drop-path is on from the first compile.
         """
         if not 0. <= rate < 1.:
-            raise ValueError(f'drop-path rate must be in [0, 1), got {rate}')
+            raise ArchitectureError(f'drop-path rate must be in [0, 1), got {rate}')
         self.drop_path_rate = rate
         for m in self.modules():
             if isinstance(m, ScheduledDropPath):

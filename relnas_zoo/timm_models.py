@@ -10,6 +10,7 @@ from typing import Any, Dict
 
 from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
 
+from .errors import InputError
 from .normalization import CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD, IMAGENET_MEAN, IMAGENET_STD
 from .networks import RelativeNASNet
 from .variants import VARIANTS
@@ -22,11 +23,15 @@ _ORIGIN = 'https://github.com/EMI-Group/RelativeNAS'
 _PAPER = 'arXiv:2009.06193'
 
 
+class NoDownloadError(InputError, ValueError):
+    """``pretrained=True`` without a file: the weights cannot be downloaded; the message says what to pass."""
+
+
 def _create(variant: str, pretrained: bool = False, **kwargs: Any) -> RelativeNASNet:
     given = [kwargs.get('pretrained_cfg_overlay') or {}, kwargs.get('pretrained_cfg') or {}]  # local-dir/hf-hub: the cfg
     sources = [cfg if isinstance(cfg, dict) else cfg.to_dict() for cfg in given if not isinstance(cfg, str)]
     if pretrained and not any(cfg.get(k) for cfg in sources for k in ('file', 'state_dict', 'url', 'hf_hub_id')):
-        raise ValueError(
+        raise NoDownloadError(
             f"{variant}: no weights can be downloaded (the authors host them on a cloud drive). Pass the file "
             f"you have: timm.create_model('{variant}', pretrained=True, "
             f"pretrained_cfg_overlay=dict(file='path/to/weights.pt')); ours and the authors' format both load.")

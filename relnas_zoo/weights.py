@@ -82,7 +82,7 @@ def save_checkpoint(model: RelativeNASNet, path: PathLike, extra: Optional[Mappi
             try:
                 meta['extra'] = json.dumps(dict(extra))
             except TypeError as e:
-                raise ValueError(f'{path}: safetensors metadata holds JSON values only ({e}); save extras '
+                raise UnreadableFileError(f'{path}: safetensors metadata holds JSON values only ({e}); save extras '
                                  f'that hold tensors or objects to a .pth file') from e
         atomic_write_bytes(path, save({k: v.contiguous() for k, v in tensors.items()}, metadata=meta))
         return
@@ -111,7 +111,7 @@ def model_from_checkpoint(path: PathLike, **overrides: Any) -> RelativeNASNet:
     """Rebuild and load a model from a file in our format (its arch record says what to build)."""
     ckpt = load_checkpoint_file(path)
     if ckpt.get('format') != FORMAT or not isinstance(ckpt.get('arch'), Mapping):
-        raise ValueError(f'{path}: not a {FORMAT} checkpoint (no arch record); build the model yourself and '
+        raise UnreadableFileError(f'{path}: not a {FORMAT} checkpoint (no arch record); build the model yourself and '
                          f'load the file with timm.create_model(name, checkpoint_path=...)')
     check_arch_record(path, ckpt['arch'], ckpt.get('state_dict', {}))
     arch = dict(ckpt['arch'], **overrides)

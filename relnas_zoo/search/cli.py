@@ -47,7 +47,8 @@ def _search_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE',
                    help='override a config field, e.g. --set generations=10 --set amp=bf16 (repeatable)')
     p.add_argument('--summary', metavar='RUN_DIR',
-                   help='print where the search in RUN_DIR stands (running or finished) and exit')
+                   help='print where the search in RUN_DIR stands (running or finished) and exit: the same as '
+                        '`relnas-zoo search-summary RUN_DIR`, for search/run.py, which has no other command')
     p.add_argument('--force', action='store_true',
                    help='start a new search in a folder that is not empty (a previous search\'s files there are '
                         'replaced; other files are kept)')
