@@ -128,11 +128,11 @@ def pad_channels(model: nn.Module, multiple: int = 8) -> nn.Module:
     The copy's ``channel_layouts`` gives, per ``feature_info`` level, where the original channels sit in
     the padded feature map (``relnas_zoo.export`` uses it to return unpadded backbone features).
     """
-    from .networks import RelativeNASNet
+    from .networks import ArchitectureError, RelativeNASNet
     if not isinstance(model, RelativeNASNet):
         raise TypeError(f'pad_channels needs a RelativeNASNet, got {type(model).__name__}')
     if multiple < 2 or multiple % 2:
-        raise ValueError(f'multiple={multiple}: need an even number >= 2 (states are split in halves)')
+        raise ArchitectureError(f'multiple={multiple}: need an even number >= 2 (states are split in halves)')
     if model.auxiliary_head is not None and model.training:
         raise ValueError('pad_channels is for inference: call model.eval() first')
     C_new = math.ceil(model.C / multiple) * multiple
