@@ -24,7 +24,7 @@ __all__ = ['Node', 'Cell', 'ChannelConcat', 'live_states']
 
 class ChannelConcat(nn.Module):
     """``torch.cat`` of a cell's output states over channels (a module, so that a training speed-up can
-    swap it: ``relnas_zoo.search.speedups``)."""
+    swap it: ``relnas_zoo.speedups``)."""
 
     def forward(self, states: List[torch.Tensor]) -> torch.Tensor:
         return torch.cat(states, dim=1)

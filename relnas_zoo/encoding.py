@@ -86,7 +86,7 @@ def random_vector(rng: np.random.Generator) -> np.ndarray:
 class VectorSpace:
     """What slow-fast learning searches: a box of real vectors (``bounds()``: lower, upper) and how a vector
     decodes to an architecture. This package's genotypes are one (:data:`GENOTYPE_VECTORS`);
-    NAS-Bench-201's cells another (``relnas_zoo.predictor.nb201.CELL_VECTORS``)."""
+    NAS-Bench-201's cells another (``relnas_zoo.predictor.spaces.nb201.CELL_VECTORS``)."""
     name: str
     bounds: Callable[[], Tuple[Any, Any]]
     decode: Callable[[Sequence[float]], Any]

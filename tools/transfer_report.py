@@ -126,7 +126,7 @@ def report(dead_weights: bool = False):
 def latency_ms(model, size, rounds: int) -> float:
     """Median batch-1 latency of the full network (no pre/post-processing) in eager PyTorch on this CPU."""
     import torch
-    from relnas_zoo.benchmark import time_interleaved
+    from relnas_zoo.latency import time_interleaved
     x = torch.randn(1, *size)
     with torch.inference_mode():
         model._forward(x)  # warm-up

@@ -1,10 +1,11 @@
 """ReNAS (Xu et al., CVPR 2021): a predictor that learns which of two architectures is better.
 
-Architectures become ReNAS feature tensors (``nb201``, ``nb101``, ``genotype_space`` for the DARTS space
-of this package's search and NAS-Bench-301), a small CNN
-scores them and is trained with a pairwise ranking loss (``model``, ``predictor``); ``tables`` reads
-benchmark data without executing anything; ``bench`` measures Kendall's tau. The zoo core does not
-import this package.
+Architectures become ReNAS feature tensors in their space (``spaces``: ``nb201``, ``nb101``, and ``darts``
+for the DARTS space of this package's search and NAS-Bench-301), a small CNN scores them and is trained
+with a pairwise ranking loss (``model``, ``predictor``); ``pair_decider`` decides slow-fast pairs with it
+(the real search's and the table searches'); ``tables`` reads benchmark data without executing anything.
+This package imports nothing of the search: the search and the experiments (``relnas_zoo.experiments``:
+Kendall-tau sweeps, searches over a table) sit above it, and the zoo core does not import it.
 """
 from .model import ReNASNet, pairwise_agreement, pairwise_logistic_loss
 from .predictor import PredictorFileError, RelativisticPredictor, FitConfig
