@@ -75,22 +75,17 @@ class SearchState:
                 f'run cannot continue with other weights than it started with: start a new search with --out')
         for key, (attr, _, read) in _CODECS.items():
             if key in state or key not in _OPTIONAL:
-                value = read(state[key], getattr(self, attr))
-                if value is not _LOADED_IN_PLACE:
-                    setattr(self, attr, value)
-
-
-_LOADED_IN_PLACE = object()
+                setattr(self, attr, read(state[key], getattr(self, attr)))
 
 
 def _into(state: Any, obj: Any) -> Any:
-    """Read a stateful object's part of the checkpoint into the object itself."""
+    """Read a stateful object's part of the checkpoint into the object itself, and return it."""
     if obj is not None and state is not None:
         if isinstance(obj, PairDecider):
             obj.load_state_dict(state, arch_from_json=Genotype.from_dict)
         else:
             obj.load_state_dict(state)
-    return _LOADED_IN_PLACE
+    return obj
 
 
 def _plan_to_json(plan: Plan) -> str:
