@@ -1,4 +1,5 @@
-"""ReNAS's predictor network and its pairwise ranking loss."""
+"""The predictor networks (ReNAS's over the feature tensor; a small MLP over figures alone) and ReNAS's
+pairwise ranking loss."""
 from __future__ import annotations
 
 from typing import Optional
@@ -7,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ['ReNASNet', 'pairwise_logistic_loss', 'pairwise_agreement']
+__all__ = ['ReNASNet', 'FiguresNet', 'pairwise_logistic_loss', 'pairwise_agreement']
 
 
 class ReNASNet(nn.Module):
@@ -36,6 +37,19 @@ class ReNASNet(nn.Module):
             x = torch.cat([x, extra], dim=1)
         x = F.relu(self.fc2(x))
         return self.fc3(x).view(-1)
+
+
+class FiguresNet(nn.Module):
+    """Scores an architecture from its figures alone (the graph feature set, which has no tensor): two
+    hidden layers with dropout, small enough to learn from a few dozen architectures."""
+
+    def __init__(self, in_features: int, hidden: int = 64, dropout: float = 0.1):
+        super().__init__()
+        self.layers = nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(), nn.Dropout(dropout),
+                                    nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, 1))
+
+    def forward(self, x: Optional[torch.Tensor], extra: torch.Tensor) -> torch.Tensor:
+        return self.layers(extra).view(-1)  # ``x``: the empty tensor of the graph set, unused
 
 
 def _pair_signs(targets: torch.Tensor) -> torch.Tensor:

@@ -1,11 +1,16 @@
-"""Train a ReNAS predictor (or an ensemble of them), rank with it, save and load it.
+"""Train a relativistic predictor (or an ensemble of them), rank with it, save and load it.
+
+A feature set with a tensor is ranked by ReNAS's network (:class:`~.model.ReNASNet`); the graph set,
+which has none (``in_channels`` 0), by a small MLP over its figures (:class:`~.model.FiguresNet`). Both
+learn with ReNAS's pairwise loss, from targets, from pairs (who beat whom), or from both at once.
 
 Training follows ReNAS's code: Adam (lr 1e-3, no weight decay), 200 epochs of batches of up to 1024,
 inputs standardised entry by entry on the training set, labels min-max scaled on it (the pairwise loss
 only sees their order), and the weights of the epoch with the best training tau kept. Two differences,
 on purpose: the official loop calls ``optimizer.step()`` once more at the start of every epoch with the
 last batch's gradients (a stray extra update), which we leave out; and a training set is split into
-equal batches rather than 1024s and a remainder, so no batch is too small for BatchNorm.
+equal batches rather than 1024s and a remainder, so no batch is too small for BatchNorm. The optimizer is
+AdamW, which is Adam itself at ReNAS's weight decay of 0 and decouples the decay the graph recipe sets.
 """
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ import torch
 
 from ..atomic import atomic_torch_save
 from ..errors import InputError
-from .model import ReNASNet, pairwise_agreement, pairwise_logistic_loss
+from .model import FiguresNet, ReNASNet, pairwise_agreement, pairwise_logistic_loss
 
 __all__ = ['FitConfig', 'RelativisticPredictor', 'PredictorFileError', 'FORMAT']
 
@@ -59,7 +64,7 @@ def _standardiser(x: np.ndarray):
 
 @dataclass
 class _Member:
-    net: ReNASNet
+    net: torch.nn.Module
     out_mean: float = 0.0
     out_std: float = 1.0
 
@@ -67,8 +72,9 @@ class _Member:
 class RelativisticPredictor:
     """Scores architectures so that a higher score means a better architecture.
 
-    ``tensors``: ``[n, C, N, N]`` ReNAS feature tensors; ``extra``: ``[n, k]`` training-free figures
-    (or None). Fit on targets (higher is better) or on explicit ``pairs`` (index of the better first).
+    ``tensors``: ``[n, C, N, N]`` ReNAS feature tensors (``C`` 0: none, the figures alone); ``extra``:
+    ``[n, k]`` figures (or None). Fit on targets (higher is better), on explicit ``pairs`` (index of the
+    better first), or on both: targets for some architectures (NaN for the others) and pairs among all.
     """
 
     def __init__(self, in_channels: int, grid: int, extra_features: int = 0,
@@ -79,6 +85,11 @@ class RelativisticPredictor:
         self.members: List[_Member] = []
         self.stats: Dict[str, np.ndarray] = {}
         self.fit_seconds = 0.0
+
+    def _new_net(self) -> torch.nn.Module:
+        if self.in_channels == 0:
+            return FiguresNet(self.extra_features)
+        return ReNASNet(self.in_channels, self.grid, self.extra_features)
 
     # ------------------------------------------------------------------ data
     def _inputs(self, tensors: np.ndarray, extra: Optional[np.ndarray]):
@@ -99,8 +110,10 @@ class RelativisticPredictor:
     # ------------------------------------------------------------------ training
     def fit(self, tensors: np.ndarray, extra: Optional[np.ndarray] = None, targets: Optional[Sequence[float]] = None,
             pairs: Optional[np.ndarray] = None, progress: bool = False) -> 'RelativisticPredictor':
-        if (targets is None) == (pairs is None):
-            raise ValueError('fit needs either targets (one per architecture) or pairs (better, worse)')
+        if targets is None and pairs is None:
+            raise ValueError('fit needs targets (one per architecture), pairs (better, worse), or both')
+        if self.in_channels == 0 and not self.extra_features:
+            raise ValueError('a predictor without a feature tensor needs figures (extra_features > 0)')
         t0 = time.perf_counter()
         tensors = np.asarray(tensors, dtype=np.float64)
         n = len(tensors)
@@ -110,18 +123,19 @@ class RelativisticPredictor:
         if self.extra_features:
             self.stats['e_mean'], self.stats['e_std'] = _standardiser(np.asarray(extra, dtype=np.float64))
         x, e = self._inputs(tensors, extra)
+        y = p = None
         if targets is not None:
             t = np.asarray(targets, dtype=np.float64)
-            if t.shape != (n,) or not np.isfinite(t).all():
-                raise ValueError(f'targets: expected {n} finite values, got shape {t.shape}')
-            span = t.max() - t.min()
-            y = torch.from_numpy((t - t.min()) / (span if span > 0 else 1.0)).float()
-            p = None
-        else:
+            known = np.isfinite(t)
+            if t.shape != (n,) or not (known.all() or (pairs is not None and known.sum() >= 2)):
+                raise ValueError(f'targets: expected {n} finite values (NaN allowed beside pairs), got '
+                                 f'shape {t.shape} with {int(known.sum())} finite')
+            span = t[known].max() - t[known].min()
+            y = torch.from_numpy((t - t[known].min()) / (span if span > 0 else 1.0)).float()
+        if pairs is not None:
             p = torch.as_tensor(np.asarray(pairs), dtype=torch.long)
             if p.ndim != 2 or p.shape[1] != 2 or len(p) == 0 or p.min() < 0 or p.max() >= n:
                 raise ValueError(f'pairs: expected a [P, 2] array of indices in 0..{n - 1}')
-            y = None
         self.members = []
         from tqdm import tqdm
         bar = tqdm(total=self.config.ensemble * self.config.epochs, desc='predictor', unit='epoch',
@@ -135,37 +149,42 @@ class RelativisticPredictor:
         self.fit_seconds = time.perf_counter() - t0
         return self
 
-    def _train_member(self, seed: int, x, e, y, p, bar) -> ReNASNet:
+    def _train_member(self, seed: int, x, e, y, p, bar) -> torch.nn.Module:
         cfg = self.config
         gen = torch.Generator().manual_seed(seed)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            net = ReNASNet(self.in_channels, self.grid, self.extra_features)
-        opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        # With targets a batch is a set of architectures (all their pairs); with pairs, a set of pairs.
-        units = len(x) if p is None else len(p)
+            net = self._new_net()
+        opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        # With targets a batch is a set of architectures (all their pairs); with pairs, a set of pairs;
+        # with both, one share of each per step, the two losses added.
+        labelled = None if y is None else torch.nonzero(torch.isfinite(y)).view(-1)
+        units = max(len(labelled) if y is not None else 0, len(p) if p is not None else 0)
         batches = max(1, math.ceil(units / cfg.batch_size))
         best, best_state = -math.inf, None
         net.train()
         for _ in range(cfg.epochs):
-            order = torch.randperm(units, generator=gen)
+            arch_batches = (labelled[torch.randperm(len(labelled), generator=gen)].tensor_split(batches)
+                            if y is not None else [None] * batches)
+            pair_batches = (torch.randperm(len(p), generator=gen).tensor_split(batches)
+                            if p is not None else [None] * batches)
             taus = []
-            for idx in order.tensor_split(batches):
-                if p is None:
-                    if len(idx) < 2:
-                        continue
+            for idx, pidx in zip(arch_batches, pair_batches):
+                terms = []
+                if idx is not None and len(idx) >= 2:
                     scores = net(x[idx], e[idx] if e is not None else None)
-                    loss = pairwise_logistic_loss(scores, y[idx])
+                    terms.append(pairwise_logistic_loss(scores, y[idx]))
                     taus.append(pairwise_agreement(scores.detach(), y[idx]))
-                else:
-                    nodes, local = torch.unique(p[idx], return_inverse=True)
-                    if len(nodes) < 2:
-                        continue
-                    scores = net(x[nodes], e[nodes] if e is not None else None)
-                    loss = pairwise_logistic_loss(scores, pairs=local)
-                    taus.append(float((scores[local[:, 0]] > scores[local[:, 1]]).float().mean() * 2 - 1))
+                if pidx is not None and len(pidx):
+                    nodes, local = torch.unique(p[pidx], return_inverse=True)
+                    if len(nodes) >= 2:
+                        scores = net(x[nodes], e[nodes] if e is not None else None)
+                        terms.append(pairwise_logistic_loss(scores, pairs=local))
+                        taus.append(float((scores[local[:, 0]] > scores[local[:, 1]]).float().mean() * 2 - 1))
+                if not terms:
+                    continue
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
+                sum(terms).backward()
                 opt.step()
             tau = float(np.mean(taus)) if taus else -math.inf
             if cfg.keep_best_epoch and tau > best:
@@ -226,7 +245,7 @@ class RelativisticPredictor:
                    state['meta'])
         pred.stats = {k: v.numpy() for k, v in state['stats'].items()}
         for m in state['members']:
-            net = ReNASNet(pred.in_channels, pred.grid, pred.extra_features)
+            net = pred._new_net()
             net.load_state_dict(m['state'])
             pred.members.append(_Member(net.eval(), float(m['out_mean']), float(m['out_std'])))
         return pred

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import CODES_SETS, FEATURE_SETS, FeatureError, Recipe, Space, parse_features
+from .base import CODES_SETS, FEATURE_SETS, GRAPH_RECIPE, GRAPH_SET, FeatureError, Recipe, Space, parse_features
 from .darts import DartsSpace
 from .nb101 import NB101Space
 from .nb201 import NB201Space
 
-__all__ = ['SPACES', 'FEATURE_SETS', 'CODES_SETS', 'Recipe', 'Space', 'NB201Space', 'NB101Space', 'DartsSpace',
+__all__ = ['SPACES', 'FEATURE_SETS', 'CODES_SETS', 'GRAPH_SET', 'GRAPH_RECIPE', 'Recipe', 'Space', 'NB201Space', 'NB101Space', 'DartsSpace',
            'get_space', 'same_space', 'parse_features', 'FeatureError']
 
 _SPACE_CLASSES = (NB201Space, NB101Space, DartsSpace)

@@ -1,17 +1,23 @@
-"""What every search space a predictor works on provides (:class:`Space`), and the named feature sets."""
+"""What every search space a predictor works on provides (:class:`Space`), the named feature sets and the
+recipes that train a predictor on them."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Dict, Optional, Sequence, Tuple
+from dataclasses import dataclass, fields, replace
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from ...errors import InputError
 
-__all__ = ['FEATURE_SETS', 'CODES_SETS', 'Recipe', 'Space', 'parse_features', 'FeatureError']
+__all__ = ['FEATURE_SETS', 'CODES_SETS', 'GRAPH_SET', 'Recipe', 'GRAPH_RECIPE', 'Space', 'parse_features',
+           'FeatureError']
 
-#: Named feature sets: the ReNAS tensor alone and with training-free figures beside it.
+#: The feature set of a cell's path figures (:mod:`..graph_features`) and every training-free score the
+#: space has, ranked by a small network of its own (no tensor): the default of every space.
+GRAPH_SET = 'graph'
+#: Named feature sets: the graph figures, and the ReNAS tensor alone and with training-free figures beside it.
 FEATURE_SETS: Dict[str, Tuple[str, ...]] = {
+    GRAPH_SET: (),
     'renas': (),
     'renas+cost': ('params', 'mult_adds'),
     'renas+synflow': ('synflow',),
@@ -45,11 +51,24 @@ def parse_features(spec: str) -> Tuple[str, int]:
 
 @dataclass(frozen=True)
 class Recipe:
-    """How a space's predictors are trained when a command or a config does not say: epochs, batch size
-    and the feature set of the pair decider."""
+    """How a predictor is trained when a command or a config does not say: the feature set, and the
+    :class:`~relnas_zoo.predictor.predictor.FitConfig` fields it sets."""
     epochs: int
     batch_size: int
     features: str = 'renas'
+    ensemble: int = 1
+    weight_decay: float = 0.0
+    keep_best_epoch: bool = True  # ReNAS keeps the epoch of the best training tau
+
+    def fit_settings(self) -> Dict[str, Any]:
+        """The recipe's FitConfig fields."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != 'features'}
+
+
+#: The graph set's recipe in every space (bench/README.md): five members from different seeds, every
+#: training architecture in one batch, decoupled weight decay, the last epoch kept (a few dozen
+#: architectures reach a perfect training tau early; the best-tau epoch would be an early one).
+GRAPH_RECIPE = Recipe(300, 1024, GRAPH_SET, ensemble=5, weight_decay=1e-3, keep_best_epoch=False)
 
 
 class Space:
@@ -57,8 +76,12 @@ class Space:
     written in a table (``parse_arch``, ``arch_name``), the predictor recipe, feature tensors and scores."""
     name = ''
     aliases: Tuple[str, ...] = ()   # other names a user may give for the same space
-    #: ReNAS's own recipe, except where bench/README.md measured a better one
-    recipe = Recipe(200, 1024)
+    #: the default predictor's recipe: the graph set's
+    recipe = GRAPH_RECIPE
+    #: the ReNAS tensor's recipe (its feature sets): ReNAS's own, except where bench/README.md measured a better one
+    renas_recipe = Recipe(200, 1024)
+    #: op groups of the graph set's path figures (a group of one op: that op alone)
+    op_groups: Tuple[Tuple[str, ...], ...] = ()
     #: built-in tables: name -> (reader in ``tables``, the metric ranked by default); the first is the default
     builtin_tables: Dict[str, Tuple[str, str]] = {}
     file_tables = False               # whether a user's --table file can hold this space's architectures
@@ -90,9 +113,29 @@ class Space:
     scores_available: Tuple[str, ...] = ()
     has_codes_tensor = False  # a second tensor with ReNAS's op-code type matrix (CODES_SETS)
 
+    def recipe_for(self, feature_set: str) -> Recipe:
+        """The recipe that trains a predictor on ``feature_set`` here."""
+        return self.recipe if feature_set == GRAPH_SET else replace(self.renas_recipe, features=feature_set)
+
     def feature_tensors(self, archs: Sequence[Any], feature_set: str = 'renas') -> np.ndarray:
-        """``[n, C, N, N]`` feature tensors, the ones ``feature_set`` reads."""
+        """``[n, C, N, N]`` feature tensors, the ones ``feature_set`` reads (``[n, 0, 1, 1]``: the graph set
+        reads none)."""
+        if feature_set == GRAPH_SET:
+            return np.zeros((len(archs), 0, 1, 1), dtype=np.float32)
+        return self._tensors(archs, feature_set)
+
+    def _tensors(self, archs: Sequence[Any], feature_set: str) -> np.ndarray:
         raise NotImplementedError
+
+    def cell_graphs(self, arch: Any) -> List[Any]:
+        """The architecture's cells as :class:`~relnas_zoo.predictor.graph_features.CellGraph` s."""
+        raise FeatureError(f'the {self.name} space has no cell graphs; the {GRAPH_SET} feature set needs them')
+
+    def graph_features(self, archs: Sequence[Any]) -> np.ndarray:
+        """``[n, k]`` the path figures of every cell graph of each architecture."""
+        from ..graph_features import path_features
+        return np.asarray([[v for g in self.cell_graphs(a) for v in path_features(g, self.op_groups)]
+                           for a in archs], dtype=np.float64).reshape(len(archs), -1)
 
     def _scores(self, archs: Sequence[Any]) -> Dict[str, np.ndarray]:
         raise NotImplementedError
@@ -112,6 +155,10 @@ class Space:
 
     def check_features(self, feature_set: str) -> Tuple[str, ...]:
         """The scores a feature set needs, refused if this space has not got them."""
+        if feature_set == GRAPH_SET:
+            if not self.op_groups:
+                raise FeatureError(f'the {self.name} space has no cell graphs; use a renas feature set')
+            return self.scores_available
         names = FEATURE_SETS[feature_set]
         if feature_set in CODES_SETS and not self.has_codes_tensor:
             raise FeatureError(f'feature set {feature_set!r} is for the DARTS space (nb301, relnas), whose own '
@@ -125,10 +172,12 @@ class Space:
         return names
 
     def features(self, archs: Sequence[Any], feature_set: str) -> np.ndarray:
-        """``[n, k]`` training-free figures of a feature set (params and mult-adds as logarithms)."""
+        """``[n, k]`` training-free figures of a feature set (params and mult-adds as logarithms); for the
+        graph set, the path figures and then every score the space has."""
         names = self.check_features(feature_set)
+        graph = self.graph_features(archs) if feature_set == GRAPH_SET else np.zeros((len(archs), 0))
         if not names:
-            return np.zeros((len(archs), 0))
+            return graph
         scores = self.scores(archs, names)
         cols = [np.log(scores[n]) if n in ('params', 'mult_adds') else scores[n] for n in names]
-        return np.stack(cols, axis=1)
+        return np.concatenate([graph, np.stack(cols, axis=1)], axis=1)

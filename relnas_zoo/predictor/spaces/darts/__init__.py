@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Optional, Tuple
 
+import numpy as np
+
+from ...graph_features import CellGraph
+from ....genotypes import resolve_genotype
 from ..base import CODES_SETS, Recipe, Space
 from .cells import (NODE_CODES, NUM_NODES, OP_TYPES, OPS, PAPER_PROXY, PROXY, NASLibKeyError, cell_graph, feature_tensors,
                     from_naslib_key, network_scores, num_channels, one_hot, proxy_net, to_naslib_key)
@@ -24,7 +28,11 @@ class DartsSpace(Space):
     has_codes_tensor = True
     # ReNAS's full batches overfit the few hundred architectures a table or a search has here: smaller
     # batches and fewer epochs rank better (bench/README.md, NAS-Bench-301)
-    recipe = Recipe(50, 16)
+    renas_recipe = Recipe(50, 16)
+    # ops of a kind in one group: 127 unions of the 7 single ops are more figures than a few hundred
+    # architectures can teach (bench/README.md)
+    op_groups = (('skip_connect',), ('max_pool_3x3', 'avg_pool_3x3'), ('sep_conv_3x3', 'sep_conv_5x5'),
+                 ('dil_conv_3x3', 'dil_conv_5x5'))
     builtin_tables = {'naslib': ('naslib_nb301', 'cifar10')}
     file_tables = True
     bench_train_sizes = (100, 200, 400, 600)  # of NASLib's 725
@@ -39,7 +47,15 @@ class DartsSpace(Space):
     def arch_name(self, arch):
         return to_naslib_key(arch)
 
-    def feature_tensors(self, archs, feature_set='renas'):
+    def cell_graphs(self, arch):
+        g = resolve_genotype(arch)
+        graphs = []
+        for reduction in (False, True):
+            adj, labels = cell_graph(*g.cell(reduction))
+            graphs.append(CellGraph(np.asarray(adj), tuple(labels), (0, 1), len(adj) - 1))
+        return graphs
+
+    def _tensors(self, archs, feature_set):
         return feature_tensors(archs, op_types='codes' if feature_set in CODES_SETS else 'onehot', proxy=self.proxy)
 
     def _scores(self, archs):

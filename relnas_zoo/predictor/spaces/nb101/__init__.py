@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...graph_features import CellGraph
 from ..base import Space
 from .cells import (MAX_VERTICES, NODE_CODES, Spec, SpecError, feature_tensors, from_naslib_key, network_mult_adds,
                     network_params, prune)
@@ -17,12 +18,17 @@ class NB101Space(Space):
     scores_available = ('params', 'mult_adds')
     builtin_tables = {'naslib': ('naslib_nb101', 'cifar10')}
     bench_train_sizes = (78, 156, 469, 781, 1563)
+    op_groups = (('conv1x1-bn-relu',), ('conv3x3-bn-relu',), ('maxpool3x3',))
 
     def arch_name(self, arch):
         import json
         return json.dumps(dict(matrix=arch.matrix, ops=arch.ops))
 
-    def feature_tensors(self, archs, feature_set='renas'):
+    def cell_graphs(self, arch):
+        spec = prune(arch)
+        return [CellGraph(np.asarray(spec.matrix), tuple(spec.ops), (0,), len(spec.ops) - 1)]
+
+    def _tensors(self, archs, feature_set):
         return feature_tensors(archs)
 
     def _scores(self, archs):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...graph_features import CellGraph
 from ..base import Recipe, Space
 from .cells import (CELL_VECTORS, EDGES, NASLIB_OP_IDS, OPS, STAGES, ArchStringError, Cell, all_cells, bounds, decode,
                     encode_vector, from_naslib_key, parse_arch_string, to_arch_string, to_naslib_key)
@@ -19,7 +20,8 @@ __all__ = ['NB201Space', 'OPS', 'EDGES', 'NASLIB_OP_IDS', 'STAGES', 'Cell', 'Arc
 
 class NB201Space(Space):
     name = 'nb201'
-    recipe = Recipe(200, 1024, 'renas+zc')  # the training-free scores rank better beside the tensor here
+    renas_recipe = Recipe(200, 1024, 'renas+zc')  # the training-free scores rank better beside the tensor here
+    op_groups = tuple((op,) for op in OPS if op != 'none')
     scores_available = ('params', 'mult_adds', 'synflow')
     builtin_tables = {'analog-nasbench': ('analog_nasbench', 'baseline_accuracy'), 'naslib': ('naslib_nb201', 'cifar10')}
     file_tables = True
@@ -34,7 +36,11 @@ class NB201Space(Space):
     def arch_name(self, arch):
         return to_arch_string(arch)
 
-    def feature_tensors(self, archs, feature_set='renas'):
+    def cell_graphs(self, arch):
+        adj, labels = node_graph(arch)
+        return [CellGraph(np.asarray(adj), tuple(labels), (0,), len(adj) - 1)]
+
+    def _tensors(self, archs, feature_set):
         if self._costs is None:
             self._costs = op_costs()
         return feature_tensors(archs, self._costs)
