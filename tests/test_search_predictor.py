@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from relnas_zoo.genotypes import Genotype
-from relnas_zoo.predictor.spaces.darts import feature_tensors
+from relnas_zoo.predictor.spaces import get_space
 from relnas_zoo.predictor.predictor import RelativisticPredictor
 from relnas_zoo.predictor.tables import search_log_pairs
 from relnas_zoo.search import ConfigError, SearchConfig, run_search
@@ -115,7 +115,10 @@ def test_checkpoint_holds_the_predictor_and_its_training_pairs(predicted_run):
     for d in gens[1]['pairs']:
         if d['decided'] == 'predicted':
             # the search's decider measures costs on the search's own proxy network (C=4, 3 cells here)
-            s = pred.predict(feature_tensors([inds[d['i']], inds[d['j']]], proxy=(4, 3)))
+            space, fs, pair = get_space('relnas', proxy=(4, 3)), pred.meta['features'], [inds[d['i']], inds[d['j']]]
+            # the default set, and on CIFAR-10 the NAS-Bench-301 table learnt beside the search's pairs
+            assert fs == 'graph' and pred.meta['prior'] == 'naslib'
+            s = pred.predict(space.feature_tensors(pair, fs), space.features(pair, fs))
             assert np.allclose(s, [d['score_i'], d['score_j']], atol=1e-5)
 
 
@@ -141,6 +144,7 @@ def test_the_paper_procedure_stays_the_default(cifar, tmp_path):
     ('predictor_epochs', 2.5, 'predictor_epochs=2.5: must be an int >= 1'),
     ('predictor_batch_size', 0, 'predictor_batch_size=0: must be an int >= 1'),
     ('predictor_retrain_every', 0, 'predictor_retrain_every=0: must be an int >= 1'),
+    ('predictor_prior', 'nb201', "predictor_prior='nb201': choose auto, none or nb301"),
     ('predictor_features', 'renas+zc', "predictor_features='renas+zc': feature set 'renas+zc' needs synflow"),
 ])
 def test_bad_predictor_settings_are_named(cifar, field, value, message):
@@ -155,27 +159,33 @@ def test_run_py_refuses_a_bad_predictor_value(cifar, tmp_path):
     assert r.returncode == 2 and "predictor='renass'" in r.stderr and 'none or renas' in r.stderr
 
 
-def test_the_decider_takes_the_darts_recipe_and_an_earlier_run_resumes_with_its_own(cifar, tmp_path):
-    """New runs fit with the DARTS space's recipe; a run started before the recipe fields existed (a
-    checkpoint and config.yaml without them) resumes with the settings it began with."""
+def test_the_decider_takes_the_graph_recipe_and_an_earlier_run_resumes_with_its_own(cifar, tmp_path):
+    """New runs fit with the graph set's recipe and, on CIFAR-10, NAS-Bench-301's table; a run started
+    before the recipe fields existed (a checkpoint and config.yaml without them) resumes with the
+    settings it began with."""
     import yaml
     from relnas_zoo.search.predicted_pairs import make_decider
     decider = make_decider(_cfg(cifar, predictor_epochs=None))
-    assert (decider.config.epochs, decider.config.batch_size, decider.config.features) == (50, 16, 'renas')
+    assert (decider.config.epochs, decider.config.batch_size, decider.config.features) == (300, 1024, 'graph')
+    assert decider.config.prior == 'naslib' and len(decider.prior_archs) == 725
+    assert make_decider(_cfg(cifar, dataset='cifar100')).config.prior == 'none'   # not CIFAR-10's accuracies
+    assert make_decider(_cfg(cifar, predictor_prior='none')).prior_archs == []
+    renas = make_decider(_cfg(cifar, predictor_epochs=None, predictor_features='renas')).config
+    assert (renas.epochs, renas.batch_size) == (50, 16)   # the renas sets keep the DARTS space's ReNAS recipe
     assert decider.space.proxy == (4, 3)  # costs on the search's own proxy network
     out = tmp_path / 'old'
     run_search(_cfg(cifar, generations=1, predictor_epochs=100), out, progress=False)
     state = torch.load(out / 'checkpoint.pt', weights_only=True)
-    for key in ('predictor_batch_size', 'predictor_features', 'predictor_retrain_every'):
+    for key in ('predictor_batch_size', 'predictor_features', 'predictor_retrain_every', 'predictor_prior'):
         del state['config'][key]
     torch.save(state, out / 'checkpoint.pt')
     cfg = yaml.safe_load((out / 'config.yaml').read_text())
-    for key in ('predictor_batch_size', 'predictor_features', 'predictor_retrain_every'):
+    for key in ('predictor_batch_size', 'predictor_features', 'predictor_retrain_every', 'predictor_prior'):
         del cfg[key]
     (out / 'config.yaml').write_text(yaml.safe_dump(cfg, sort_keys=False))
     r = subprocess.run([sys.executable, str(ROOT / 'search/run.py'), '--no-progress', '--resume', str(out),
                         '--set', 'generations=2'], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     resumed = yaml.safe_load((out / 'config.yaml').read_text())
-    assert (resumed['predictor_epochs'], resumed['predictor_batch_size'], resumed['predictor_features']) == \
-        (100, 1024, 'renas')
+    assert (resumed['predictor_epochs'], resumed['predictor_batch_size'], resumed['predictor_features'],
+            resumed['predictor_prior']) == (100, 1024, 'renas', 'none')

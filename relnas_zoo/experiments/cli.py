@@ -10,7 +10,7 @@ import numpy as np
 
 from ..command_line import UsageError, show_progress
 from ..predictor.cli import (add_sweep_args, add_table_args, add_train_args, load_table, phase,
-                             table_metric, train_config)
+                             table_metric, fit_changes)
 from ..predictor.pair_decider import DeciderConfig
 from ..predictor.spaces import FEATURE_SETS, FeatureError, get_space
 
@@ -28,7 +28,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     sizes = args.train_sizes or list(space.bench_train_sizes)
     try:
         rec = kendall_bench(space, archs, values, sizes, args.repeats, variants,
-                            train_config(args), seed=args.seed, test_size=args.test_size, progress=show_progress(args),
+                            fit_changes(args), seed=args.seed, test_size=args.test_size, progress=show_progress(args),
                             workers=args.workers)
     except ValueError as e:
         raise UsageError(str(e)) from None

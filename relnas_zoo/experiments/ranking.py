@@ -13,13 +13,13 @@ architecture's choices, the tree model of NAS-Bench-301's surrogate comparison.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, replace
-from typing import Any, Dict, List, Sequence, Tuple
+from dataclasses import asdict
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from scipy.stats import kendalltau
 
-from ..predictor.predictor import RelativisticPredictor, FitConfig
+from ..predictor.predictor import FitConfig, RelativisticPredictor
 from ..predictor.spaces import CODES_SETS, FeatureError, Space, parse_features
 from .workers import job_data, run_jobs
 
@@ -59,14 +59,15 @@ def _run_job(job) -> Dict[str, float]:
     fs, members = d['parsed'][v]
     if not members:
         t0 = time.perf_counter()
-        scores = _baseline_scores(v, d, train, test, d['config'].seed + r)
+        scores = _baseline_scores(v, d, train, test, d['seed'] + r)
         return dict(tau=float(kendalltau(scores, values[test]).statistic), fit_seconds=time.perf_counter() - t0,
                     rank_seconds=0.0, ranked=len(test))
     tensors = d['tensors'][d['tensor_of'][fs]]
     extra = d['features'][fs]
     k = extra.shape[1]
+    settings = d['configs'][v]
     pred = RelativisticPredictor(tensors.shape[1], tensors.shape[2], k,
-                                 replace(d['config'], ensemble=members, seed=d['config'].seed + r))
+                                 FitConfig(**{**settings, 'seed': settings['seed'] + r}))
     pred.fit(tensors[train], extra[train] if k else None, targets=values[train])
     t1 = time.perf_counter()
     scores = pred.predict(tensors[test], extra[test] if k else None)
@@ -76,16 +77,19 @@ def _run_job(job) -> Dict[str, float]:
 
 
 def kendall_bench(space: Space, archs: Sequence[Any], values: np.ndarray, train_sizes: Sequence[int],
-                  repeats: int, variants: Sequence[str], config: FitConfig = FitConfig(), seed: int = 0,
+                  repeats: int, variants: Sequence[str], changes: Optional[Dict[str, Any]] = None, seed: int = 0,
                   test_size: int = 0, progress: bool = True, workers: int = 1) -> Dict[str, Any]:
-    """Tau of every variant at every size; ``test_size`` > 0 tests on that many held-out architectures
-    (ReNAS's NAS-Bench-101 split) instead of all the rest."""
+    """Tau of every variant at every size, each trained with its feature set's recipe in ``space`` and
+    ``changes`` (FitConfig fields); ``test_size`` > 0 tests on that many held-out architectures (ReNAS's
+    NAS-Bench-101 split) instead of all the rest."""
     from tqdm import tqdm
     values = np.asarray(values, dtype=np.float64)
     parsed = {v: parse_variant(v) for v in variants}
-    for name, members in parsed.values():
+    configs = {}
+    for v, (name, members) in parsed.items():
         if members:
             space.check_features(name)
+            configs[v] = asdict(FitConfig(**space.fit_settings(v, **(changes or {}))))
     n = len(archs)
     for size in train_sizes:
         if not 2 <= size < n:
@@ -106,7 +110,7 @@ def kendall_bench(space: Space, archs: Sequence[Any], values: np.ndarray, train_
     prep_seconds = time.perf_counter() - t0
     runs: Dict[str, Dict[int, List[Dict[str, float]]]] = {v: {s: [] for s in train_sizes} for v in variants}
     jobs = [(size, r, v) for size in train_sizes for r in range(repeats) for v in variants]
-    data = dict(tensors=tensors, tensor_of=tensor_of, features=features, values=values, parsed=parsed, config=config, seed=seed,
+    data = dict(tensors=tensors, tensor_of=tensor_of, features=features, values=values, parsed=parsed, configs=configs, seed=seed,
                 test_size=test_size, proxies=proxy_scores, one_hot=one_hot)
     bar = tqdm(total=len(jobs), desc='predictor bench', unit='fit', disable=not progress)
     for (size, r, v), res in zip(jobs, run_jobs(_run_job, jobs, data, workers)):
@@ -121,7 +125,7 @@ def kendall_bench(space: Space, archs: Sequence[Any], values: np.ndarray, train_
                                 ranked=rs[0]['ranked'], taus=[x['tau'] for x in rs])
                    for s, rs in by_size.items()} for v, by_size in runs.items()}
     return dict(space=space.name, architectures=n, workers=workers, train_sizes=list(train_sizes), repeats=repeats,
-                test_size=test_size or None, seed=seed, config=asdict(config), variants=list(variants),
+                test_size=test_size or None, seed=seed, configs=configs, variants=list(variants),
                 feature_seconds=prep_seconds, results=summary)
 
 

@@ -7,13 +7,13 @@ import argparse
 import sys
 import time
 from contextlib import contextmanager
-from typing import Any, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from ..command_line import UsageError, output_file, show_progress
 from .predictor import RelativisticPredictor, FitConfig
-from .spaces import FEATURE_SETS, SPACES, DartsSpace, get_space, parse_features, same_space
+from .spaces import FEATURE_SETS, GRAPH_SET, SPACES, DartsSpace, Space, get_space, parse_features, same_space
 from .tables import Table, TableError
 
 __all__ = ['configure']
@@ -68,13 +68,17 @@ def table_metric(args: argparse.Namespace, table: Table) -> str:
 
 
 
-def train_config(args: argparse.Namespace, ensemble: int = 1) -> FitConfig:
-    recipe = get_space(getattr(args, 'space', None) or 'nb201').recipe  # epochs and batch size when not given
-    epochs, batch_size = recipe.epochs, recipe.batch_size
+def fit_changes(args: argparse.Namespace) -> Dict[str, Any]:
+    """The FitConfig fields the command line sets; the rest come from the feature set's recipe."""
+    return {k: v for k, v in dict(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                                  seed=args.seed).items() if v is not None}
+
+
+def train_config(space: Space, spec: str, changes: Dict[str, Any]) -> FitConfig:
+    """The FitConfig of feature set ``spec`` (``SET`` or ``SET*N``) in ``space``: its recipe with
+    ``changes``; ``*N`` sets the ensemble size, otherwise the recipe's."""
     try:
-        return FitConfig(epochs=epochs if args.epochs is None else args.epochs,
-                           batch_size=batch_size if args.batch_size is None else args.batch_size, lr=args.lr,
-                           ensemble=ensemble, seed=args.seed)
+        return FitConfig(**space.fit_settings(spec, **changes))
     except ValueError as e:
         raise UsageError(str(e)) from None
 
@@ -109,7 +113,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     with phase('features', args.quiet):
         tensors = space.feature_tensors(archs, fs)
         extra = space.features(archs, fs)
-    pred = RelativisticPredictor(tensors.shape[1], tensors.shape[2], extra.shape[1], train_config(args, members),
+    pred = RelativisticPredictor(tensors.shape[1], tensors.shape[2], extra.shape[1],
+                                 train_config(space, args.features, fit_changes(args)),
                                  meta=dict(space=args.space, features=fs, trained_on=what))
     with phase('train', args.quiet):
         pred.fit(tensors, extra if extra.shape[1] else None, targets=targets, pairs=pairs,
@@ -219,10 +224,12 @@ def add_table_args(p: argparse.ArgumentParser) -> None:
 
 
 def add_train_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument('--epochs', type=int, help='training epochs (default 200, as ReNAS; 50 for nb301 and relnas)')
-    p.add_argument('--batch-size', type=int, help='architectures per batch (default 1024, as ReNAS; 16 for nb301 and '
-                                                  'relnas, where full batches overfit)')
-    p.add_argument('--lr', type=float, default=1e-3, help='Adam learning rate (default 1e-3, as ReNAS)')
+    p.add_argument('--epochs', type=int, help='training epochs (default: the feature set\'s recipe; graph 300; '
+                                              'renas sets 200, as ReNAS, or 50 for nb301 and relnas)')
+    p.add_argument('--batch-size', type=int, help='architectures per batch (default: the recipe\'s; graph 1024, one '
+                                                  'batch; renas sets 1024, as ReNAS, or 16 for nb301 and relnas, where '
+                                                  'full batches overfit)')
+    p.add_argument('--lr', type=float, help='AdamW learning rate (default 1e-3, as ReNAS)')
     p.add_argument('--seed', type=int, default=0, help='seed of the training sets and the networks (default 0)')
 
 
@@ -246,7 +253,10 @@ def _add_train_command(t: argparse.ArgumentParser) -> None:
     t.add_argument('--search-log', metavar='RUN_DIR', help='train on a RelativeNAS search\'s decided pairs '
                                                            '(generations.jsonl; with --space relnas)')
     t.add_argument('--train-size', type=int, help='train on this many random architectures of the table (default: all)')
-    t.add_argument('--features', default='renas', help=f'feature set: {variants}; SET*N for an ensemble (default renas)')
+    t.add_argument('--features', default=GRAPH_SET,
+                   help=f'feature set: {variants}; SET*N for an ensemble of N (default {GRAPH_SET}: the path figures '
+                        f'of each cell and the space\'s training-free scores, an ensemble of 5 MLPs; renas is ReNAS\'s '
+                        f'tensor and network as published)')
     add_train_args(t)
     t.add_argument('--out', required=True, help='predictor file to write (.pt, written atomically)')
     add_output_args(t)

@@ -7,8 +7,14 @@ evaluated pairs have come in since its last fit (a search's generation adds N/2)
 the two predicted scores differ by at least ``threshold``, in units of the predictor's score spread over
 its training architectures; every other pair is left to be evaluated.
 
-The recipe (epochs, batch size, feature set) is the space's (:attr:`Space.decider_recipe`); every value
-is a field of :class:`DeciderConfig`. The fitted predictor and the pairs travel in ``state_dict``, so a
+It may start from a prior: a built-in table of the space (``prior``, e.g. NAS-Bench-301's CIFAR-10
+accuracies for the DARTS space). Every fit then learns the table's order and the evaluated pairs at once
+(the two losses added), so its first decisions come from hundreds of trained architectures rather than
+from the search's first few pairs, and the search's own pairs pull it towards what the search measures.
+
+The recipe (epochs, batch size, feature set) is the feature set's in the space (:meth:`Space.recipe_for`;
+the rest of it, ensemble size and weight decay, follows the feature set); every value is a field of
+:class:`DeciderConfig`. The fitted predictor, the pairs and the config travel in ``state_dict``, so a
 resumed search decides exactly as an uninterrupted one.
 """
 from __future__ import annotations
@@ -21,7 +27,7 @@ import numpy as np
 
 from ..seeds import derive_seed
 from .predictor import RelativisticPredictor, FitConfig
-from .spaces import Space
+from .spaces import GRAPH_RECIPE, Space
 
 __all__ = ['DeciderConfig', 'PredictedPair', 'PairDecider']
 
@@ -29,11 +35,12 @@ __all__ = ['DeciderConfig', 'PredictedPair', 'PairDecider']
 @dataclass
 class DeciderConfig:
     threshold: float = 1.0     # decide when the scores differ by this many score standard deviations
-    epochs: int = 100
-    batch_size: int = 1024     # evaluated pairs per optimizer step
-    features: str = 'renas'    # a feature set of the space (spaces.FEATURE_SETS)
+    epochs: int = GRAPH_RECIPE.epochs
+    batch_size: int = GRAPH_RECIPE.batch_size  # evaluated pairs per optimizer step
+    features: str = GRAPH_RECIPE.features      # a feature set of the space (spaces.FEATURE_SETS)
     retrain_every: int = 1     # refit once this many new evaluated pairs have come in
     seed: int = 0
+    prior: str = 'none'        # none, or a built-in table of the space learnt beside the pairs
 
 
 @dataclass
@@ -47,9 +54,14 @@ class PredictedPair:
 
 
 class PairDecider:
-    def __init__(self, space: Space, config: DeciderConfig):
+    """``prior_table``: (architectures, values; higher is better) to learn beside the pairs instead of the
+    built-in table ``config.prior`` names (a benchmark holding some architectures out, for instance)."""
+
+    def __init__(self, space: Space, config: DeciderConfig,
+                 prior_table: Optional[Tuple[Sequence[Hashable], Sequence[float]]] = None):
         space.check_features(config.features)
         self.space, self.config = space, config
+        self._set_prior(prior_table)
         self.archs: List[Hashable] = []
         self._index: Dict[Hashable, int] = {}
         self.pairs: List[Tuple[int, int]] = []     # (better, worse) indices into archs
@@ -57,6 +69,13 @@ class PairDecider:
         self.trained_on = 0                         # len(pairs) at the last fit
         self.fits = 0
         self._cache: Dict[Hashable, Tuple[np.ndarray, np.ndarray]] = {}  # recomputed after a resume
+
+    def _set_prior(self, prior_table: Optional[Tuple[Sequence[Hashable], Sequence[float]]] = None) -> None:
+        if prior_table is None and self.config.prior != 'none':
+            table = self.space.builtin_table(self.config.prior)
+            prior_table = table.with_metric(self.space.default_metric(self.config.prior))
+        self.prior_archs = list(prior_table[0]) if prior_table is not None else []
+        self.prior_values = np.asarray(prior_table[1] if prior_table is not None else [], dtype=np.float64)
 
     def _id(self, arch: Hashable) -> int:
         if arch not in self._index:
@@ -80,8 +99,9 @@ class PairDecider:
         return (np.stack([self._cache[a][0] for a in archs]), np.stack([self._cache[a][1] for a in archs]))
 
     def refit_due(self) -> bool:
-        return bool(self.pairs) and (self.predictor is None or
-                                     len(self.pairs) - self.trained_on >= self.config.retrain_every)
+        if self.predictor is None:
+            return bool(self.pairs) or bool(self.prior_archs)
+        return len(self.pairs) - self.trained_on >= self.config.retrain_every
 
     def fit(self, *seed_key: int, **meta: Any) -> bool:
         """Refit on every evaluated pair so far when due (see the module doc); the fit's seed is derived
@@ -90,12 +110,19 @@ class PairDecider:
         if not self.refit_due():
             return False
         c = self.config
-        x, e = self._model_inputs(self.archs)
-        train = FitConfig(epochs=c.epochs, batch_size=c.batch_size, seed=derive_seed(c.seed, *seed_key))
+        archs = self.prior_archs + self.archs
+        x, e = self._model_inputs(archs)
+        train = FitConfig(**self.space.fit_settings(c.features, epochs=c.epochs, batch_size=c.batch_size,
+                                                    seed=derive_seed(c.seed, *seed_key)))
         pred = RelativisticPredictor(x.shape[1], x.shape[2], e.shape[1], train,
-                                     meta=dict(space=self.space.name, features=c.features,
+                                     meta=dict(space=self.space.name, features=c.features, prior=c.prior,
                                                training_pairs=len(self.pairs), **meta))
-        self.predictor = pred.fit(x, e, pairs=np.asarray(self.pairs, dtype=np.int64))
+        targets = pairs = None
+        if self.prior_archs:
+            targets = np.concatenate([self.prior_values, np.full(len(self.archs), np.nan)])
+        if self.pairs:
+            pairs = np.asarray(self.pairs, dtype=np.int64) + len(self.prior_archs)
+        self.predictor = pred.fit(x, e, targets=targets, pairs=pairs)
         self.trained_on = len(self.pairs)
         self.fits += 1
         return True
@@ -126,6 +153,15 @@ class PairDecider:
                     predictor=None if self.predictor is None else self.predictor.state_dict())
 
     def load_state_dict(self, state: Dict[str, Any], arch_from_json=lambda d: d) -> None:
+        """Restore a decider, its settings included: a run saved under other defaults (an earlier recipe)
+        goes on deciding as it did."""
+        if 'config' in state:
+            saved = DeciderConfig(**{**asdict(DeciderConfig(prior='none')), **state['config']})  # older: no prior
+            if saved != self.config:
+                prior_changed = saved.prior != self.config.prior
+                self.config = saved
+                if prior_changed:
+                    self._set_prior()
         self.archs, self._index = [], {}
         for d in json.loads(state['genotypes']):
             self._id(arch_from_json(d))

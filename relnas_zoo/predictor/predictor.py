@@ -150,11 +150,15 @@ class RelativisticPredictor:
         return self
 
     def _train_member(self, seed: int, x, e, y, p, bar) -> torch.nn.Module:
-        cfg = self.config
-        gen = torch.Generator().manual_seed(seed)
+        # the member's own random stream (its initial weights and dropout), apart from the caller's
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            net = self._new_net()
+            return self._train_seeded_member(seed, x, e, y, p, bar)
+
+    def _train_seeded_member(self, seed: int, x, e, y, p, bar) -> torch.nn.Module:
+        cfg = self.config
+        gen = torch.Generator().manual_seed(seed)
+        net = self._new_net()
         opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         # With targets a batch is a set of architectures (all their pairs); with pairs, a set of pairs;
         # with both, one share of each per step, the two losses added.

@@ -57,10 +57,15 @@ class SearchConfig:
     predictor_warmup: int = 2           # generations evaluated in full before the predictor decides a pair
     predictor_threshold: float = 1.0    # confident: the two predicted scores differ by at least this many
                                         # score standard deviations (over the predictor's training genotypes)
-    predictor_epochs: Optional[int] = None      # training epochs of each fit; None: the DARTS space's
-                                        # recipe (relnas_zoo.predictor.spaces: 50)
-    predictor_batch_size: Optional[int] = None  # evaluated pairs per optimizer step; None: the recipe's (16)
-    predictor_features: Optional[str] = None    # a feature set (renas, renas+cost, ...); None: the recipe's
+    predictor_epochs: Optional[int] = None      # training epochs of each fit; None: the feature set's recipe
+                                        # (relnas_zoo.predictor.spaces: graph 300)
+    predictor_batch_size: Optional[int] = None  # evaluated pairs per optimizer step; None: the recipe's (1024)
+    predictor_features: Optional[str] = None    # a feature set (graph, renas, renas+cost, ...); None: graph, the
+                                        # path figures of both cells and the proxy network's size
+    predictor_prior: str = 'auto'       # auto | none | nb301: learn NAS-Bench-301's CIFAR-10 accuracies of 725
+                                        # trained DARTS-space networks beside the search's own pairs, so the
+                                        # first decisions rest on hundreds of architectures; auto: nb301 when
+                                        # dataset is cifar10, none otherwise
     predictor_retrain_every: int = 1    # refit once this many new evaluated pairs came in (1: every generation
                                         # that evaluated a pair)
     # execution
@@ -119,7 +124,8 @@ class SearchConfig:
         for name in ('predictor_epochs', 'predictor_batch_size'):
             v = getattr(self, name)
             need(v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 1), name,
-                 'must be an int >= 1, or null for the DARTS space\'s recipe')
+                 'must be an int >= 1, or null for the feature set\'s recipe')
+        need(self.predictor_prior in ('auto', 'none', 'nb301'), 'predictor_prior', 'choose auto, none or nb301')
         if self.predictor_features is not None:
             from ..predictor.spaces import FeatureError, get_space
             try:

@@ -2,8 +2,9 @@
 decided without training.
 
 From generation ``predictor_warmup`` on, before a generation's first pair, the decider
-(:mod:`relnas_zoo.predictor.pair_decider`, the DARTS space's recipe unless the config says otherwise) is
-refitted on every pair decision evaluated so far and decides the pairs it is confident about: neither
+(:mod:`relnas_zoo.predictor.pair_decider`, the graph feature set's recipe unless the config says
+otherwise; on CIFAR-10 it also learns NAS-Bench-301's accuracies, ``predictor_prior``) is refitted on
+every pair decision evaluated so far and decides the pairs it is confident about: neither
 candidate is trained, Omega takes no weights from the pair, and the slow-learner moves towards the
 predicted fast-learner as usual. The plan is made once, on the main process, and kept in the checkpoint
 with the decider, so a resumed run decides exactly as an uninterrupted one.
@@ -20,21 +21,30 @@ from ..predictor.spaces import get_space
 from .config import SearchConfig
 from .gather import broadcast_from_main
 
-__all__ = ['make_decider', 'plan_pairs', 'DECIDER_SEED_KEY']
+__all__ = ['make_decider', 'plan_pairs', 'prior_table', 'DECIDER_SEED_KEY']
 
 log = logging.getLogger('relnas_zoo.search')
 DECIDER_SEED_KEY = 0x9E7A5  # with (seed, generation): the fit's seed, apart from every candidate's
+
+
+def prior_table(cfg: SearchConfig) -> str:
+    """The built-in table the decider learns beside the search's pairs ('none': none)."""
+    prior = cfg.predictor_prior
+    if prior == 'auto':
+        prior = 'nb301' if cfg.dataset == 'cifar10' else 'none'  # its accuracies are CIFAR-10's
+    return 'naslib' if prior == 'nb301' else 'none'
 
 
 def make_decider(cfg: SearchConfig) -> Optional[PairDecider]:
     if cfg.predictor == 'none':
         return None
     space = get_space('relnas', proxy=(cfg.C, cfg.layers))  # costs measured on the search's own proxy
-    recipe = space.recipe
+    features = cfg.predictor_features or space.recipe.features
+    recipe = space.recipe_for(features)
     return PairDecider(space, DeciderConfig(
         threshold=cfg.predictor_threshold, epochs=cfg.predictor_epochs or recipe.epochs,
-        batch_size=cfg.predictor_batch_size or recipe.batch_size, features=cfg.predictor_features or recipe.features,
-        retrain_every=cfg.predictor_retrain_every, seed=cfg.seed))
+        batch_size=cfg.predictor_batch_size or recipe.batch_size, features=features,
+        retrain_every=cfg.predictor_retrain_every, seed=cfg.seed, prior=prior_table(cfg)))
 
 
 def plan_pairs(decider: Optional[PairDecider], cfg: SearchConfig, dist: DistInfo, generation: int,

@@ -50,7 +50,8 @@ __all__ = ['run_search', 'SearchResult', 'candidate_seed', 'RESUME_SAFE_FIELDS']
 
 log = logging.getLogger('relnas_zoo.search')
 # settings added since a run could start: what such a run used, so that it resumes as it began
-_EARLIER_DEFAULTS = dict(predictor_epochs=100, predictor_batch_size=1024, predictor_features='renas')
+_EARLIER_DEFAULTS = dict(predictor_epochs=100, predictor_batch_size=1024, predictor_features='renas',
+                         predictor_prior='none')
 
 
 # Fields a resumed run takes from an edited config.yaml: they change where, how fast or how long it runs

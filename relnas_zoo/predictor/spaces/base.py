@@ -117,6 +117,15 @@ class Space:
         """The recipe that trains a predictor on ``feature_set`` here."""
         return self.recipe if feature_set == GRAPH_SET else replace(self.renas_recipe, features=feature_set)
 
+    def fit_settings(self, spec: str, **changes: Any) -> Dict[str, Any]:
+        """FitConfig fields for feature set ``spec`` (``SET`` or ``SET*N``): its recipe's, then ``changes``;
+        ``*N`` sets the ensemble size, otherwise the recipe's does."""
+        fs, members = parse_features(spec)
+        settings = {**self.recipe_for(fs).fit_settings(), **changes}
+        if '*' in spec:
+            settings['ensemble'] = members
+        return settings
+
     def feature_tensors(self, archs: Sequence[Any], feature_set: str = 'renas') -> np.ndarray:
         """``[n, C, N, N]`` feature tensors, the ones ``feature_set`` reads (``[n, 0, 1, 1]``: the graph set
         reads none)."""
