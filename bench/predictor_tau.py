@@ -1,10 +1,10 @@
-"""ReNAS predictor Kendall tau on NAS-Bench-201 (analog-nasbench, all 15,625 cells) or NAS-Bench-101
-(NASLib's 500-cell subset), every feature set side by side on the same training sets, printed beside
-the published figures of other predictors.
+"""Predictor Kendall tau on NAS-Bench-201 (analog-nasbench, all 15,625 cells) or NAS-Bench-101
+(NASLib's 500-cell subset), every feature set side by side on the same training sets, each with its own
+recipe, printed beside the published figures of other predictors.
 
     python bench/predictor_tau.py --json bench/results/predictor_nb201.json
     python bench/predictor_tau.py --space nb101 --train-sizes 424 --test-size 76 --repeats 20 \\
-        --features renas renas+cost
+        --features graph renas renas+cost
 
 The same measurement as ``relnas-zoo predictor bench``; this script adds the published rows.
 """
@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 from relnas_zoo.experiments.ranking import format_bench, kendall_bench
-from relnas_zoo.predictor.predictor import FitConfig
 from relnas_zoo.predictor.spaces import get_space
 from relnas_zoo.predictor import tables
 from relnas_zoo.atomic import atomic_write_json
@@ -34,8 +33,9 @@ def main() -> int:
     p.add_argument('--train-sizes', type=int, nargs='+', default=list(PUBLISHED_SIZES))
     p.add_argument('--test-size', type=int, default=0, help='held-out cells (default 0: all the rest)')
     p.add_argument('--repeats', type=int, default=10)
-    p.add_argument('--features', nargs='+', default=['renas', 'renas+cost', 'renas+synflow', 'renas+zc'])
-    p.add_argument('--epochs', type=int, default=200)
+    p.add_argument('--features', nargs='+', default=['graph', 'renas', 'renas+zc', 'rf'],
+                   help='variants (default: graph, the default predictor; renas, ReNAS as published; renas+zc; rf)')
+    p.add_argument('--epochs', type=int, help='epochs of every variant (default: each feature set\'s recipe)')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--workers', type=int, default=2, help='single-threaded training processes (default 2)')
     p.add_argument('--json', help='write the record here')
@@ -44,7 +44,7 @@ def main() -> int:
     metric = 'baseline_accuracy' if args.space == 'nb201' else 'cifar10'
     archs, values = table.with_metric(metric)
     rec = kendall_bench(get_space(args.space), archs, values, args.train_sizes, args.repeats, args.features,
-                        FitConfig(epochs=args.epochs), seed=args.seed, test_size=args.test_size,
+                        {} if args.epochs is None else dict(epochs=args.epochs), seed=args.seed, test_size=args.test_size,
                         workers=args.workers)
     rec.update(table=table.source, metric=metric)
     print(format_bench(rec))

@@ -109,8 +109,9 @@ def _add_bench_command(b: argparse.ArgumentParser) -> None:
     b.add_argument('--features', nargs='+', metavar='SET',
                    help=f'variants to compare side by side: {", ".join(FEATURE_SETS)}; SET*N is an ensemble of N; '
                         f'or a baseline on the same test sets: params, mult_adds (rank by network size, no '
-                        f'training), rf (random forest on one-hot choices; nb201, nb301) (default renas, ReNAS as '
-                        f'published; for nb301 renas renas+cost params mult_adds rf)')
+                        f'training), rf (random forest on one-hot choices; nb201, nb301); each set trains with its '
+                        f'recipe (default: graph, the default predictor, and renas, ReNAS as published; nb201 adds '
+                        f'renas+zc and rf, nb301 renas+cost params mult_adds rf)')
     add_train_args(b)
     add_sweep_args(b, 'training', 'also write every tau and timing to this JSON file')
     b.set_defaults(func=cmd_bench)

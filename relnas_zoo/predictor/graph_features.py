@@ -28,57 +28,56 @@ class CellGraph:
     sink: int
 
 
-def _paths(adj: np.ndarray, through: np.ndarray, sources: Sequence[int], sink: int) -> Tuple[float, float, float]:
-    """(number of source-to-sink paths whose inner nodes all pass ``through``, fewest and most edges on
-    such a path; 0, 0 when there is none)."""
-    n = len(adj)
-    count = np.zeros(n)
-    shortest = np.full(n, np.inf)
-    longest = np.full(n, -np.inf)
-    for s in sources:
-        count[s], shortest[s], longest[s] = 1.0, 0.0, 0.0
-    is_source = np.zeros(n, dtype=bool)
-    is_source[list(sources)] = True
+def _paths(edges: np.ndarray, through: np.ndarray, sources: Sequence[int], sink: int) -> List[np.ndarray]:
+    """For each graph: the number of source-to-sink paths whose inner nodes all pass ``through``, and the
+    fewest and most edges on such a path (0, 0 when there is none). ``edges``: ``[B, N, N]`` bool."""
+    b, n = through.shape
+    count = np.zeros((b, n))
+    shortest = np.full((b, n), np.inf)
+    longest = np.full((b, n), -np.inf)
+    count[:, list(sources)] = 1.0
+    shortest[:, list(sources)] = longest[:, list(sources)] = 0.0
     for j in range(n):
-        if is_source[j] or not (through[j] or j == sink):
+        if j in sources:
             continue
-        inputs = [i for i in range(j) if adj[i, j] and count[i] > 0]
-        if inputs:
-            step = 1.0
-            count[j] = count[inputs].sum()
-            shortest[j] = shortest[inputs].min() + step
-            longest[j] = longest[inputs].max() + step
-    if count[sink] == 0:
-        return 0.0, 0.0, 0.0
-    return float(count[sink]), float(shortest[sink]), float(longest[sink])
+        reach = edges[:, :j, j] & (count[:, :j] > 0)
+        ok = reach.any(axis=1) & (through[:, j] | (j == sink))
+        count[:, j] = np.where(ok, (count[:, :j] * reach).sum(axis=1), 0.0)
+        shortest[:, j] = np.where(ok, np.where(reach, shortest[:, :j], np.inf).min(axis=1, initial=np.inf) + 1, np.inf)
+        longest[:, j] = np.where(ok, np.where(reach, longest[:, :j], -np.inf).max(axis=1, initial=-np.inf) + 1,
+                                 -np.inf)
+    found = count[:, sink] > 0
+    return [count[:, sink], np.where(found, shortest[:, sink], 0.0), np.where(found, longest[:, sink], 0.0)]
 
 
 def path_feature_count(groups: Sequence[Sequence[str]], num_sources: int) -> int:
-    """The length of :func:`path_features`' vector for these groups (per cell graph)."""
+    """The number of figures :func:`path_features` gives per cell graph for these groups."""
     ops = sum(len(g) for g in groups)
     return ops + 3 * (2 ** len(groups) - 1) + (num_sources + 1) * len(groups)
 
 
-def path_features(graph: CellGraph, groups: Sequence[Sequence[str]]) -> List[float]:
-    """The figures of one cell graph, for op ``groups`` (each a tuple of op names; a group of one op is
-    that op alone): the count of each op on a live node, then for every non-empty union of groups the number of paths
-    through its ops only and their fewest and most edges, then the ops of each group each source feeds,
-    and those no source feeds."""
-    adj = np.asarray(graph.adjacency)
-    labels = graph.labels
-    off_diagonal = adj * (1 - np.eye(len(adj), dtype=adj.dtype))
-    live = off_diagonal.any(axis=0) | off_diagonal.any(axis=1)  # a node on no path computes nothing
-    out: List[float] = [float(sum(bool(v) and label == op for label, v in zip(labels, live)))
-                        for group in groups for op in group]
-    member = [np.array([label in group for label in labels]) & live for group in groups]
+def path_features(graphs: Sequence[CellGraph], groups: Sequence[Sequence[str]]) -> np.ndarray:
+    """``[B, k]`` the figures of cell graphs of one shape (node count, sources, sink), for op ``groups``
+    (each a tuple of op names; a group of one op is that op alone): the count of each op on a live node,
+    then for every non-empty union of groups the number of paths through its ops only and their fewest
+    and most edges, then the ops of each group each source feeds, and those no source feeds."""
+    if not graphs:
+        return np.zeros((0, path_feature_count(groups, 1)))
+    sources, sink = graphs[0].sources, graphs[0].sink
+    if any(g.sources != sources or g.sink != sink or len(g.labels) != len(graphs[0].labels) for g in graphs):
+        raise ValueError('path_features: the cell graphs differ in node count, sources or sink')
+    edges = np.stack([np.asarray(g.adjacency) != 0 for g in graphs])
+    edges &= ~np.eye(edges.shape[1], dtype=bool)                  # a self-loop is no path
+    labels = np.array([g.labels for g in graphs], dtype=object)
+    live = edges.any(axis=1) | edges.any(axis=2)                   # a node on no edge computes nothing
+    cols: List[np.ndarray] = [((labels == op) & live).sum(axis=1) for group in groups for op in group]
+    member = [np.isin(labels, list(group)) & live for group in groups]
     for r in range(1, len(groups) + 1):
         for union in itertools.combinations(range(len(groups)), r):
-            through = np.logical_or.reduce([member[g] for g in union])
-            out.extend(_paths(adj, through, graph.sources, graph.sink))
-    fed_by_source = np.zeros(len(adj), dtype=bool)
-    for s in graph.sources:
-        fed = off_diagonal[s].astype(bool)
-        fed_by_source |= fed
-        out.extend(float((fed & m).sum()) for m in member)
-    out.extend(float((~fed_by_source & m).sum()) for m in member)  # ops that read only other ops
-    return out
+            cols.extend(_paths(edges, np.logical_or.reduce([member[g] for g in union]), sources, sink))
+    fed_by_source = np.zeros_like(live)
+    for s in sources:
+        fed_by_source |= edges[:, s]
+        cols.extend((edges[:, s] & m).sum(axis=1) for m in member)
+    cols.extend((~fed_by_source & m).sum(axis=1) for m in member)  # ops that read only other ops
+    return np.stack(cols, axis=1).astype(np.float64)

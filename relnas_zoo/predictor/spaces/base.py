@@ -86,7 +86,7 @@ class Space:
     builtin_tables: Dict[str, Tuple[str, str]] = {}
     file_tables = False               # whether a user's --table file can hold this space's architectures
     bench_train_sizes: Tuple[int, ...] = ()  # `predictor bench` training-set sizes when not given
-    bench_variants: Tuple[str, ...] = ('renas',)
+    bench_variants: Tuple[str, ...] = (GRAPH_SET, 'renas')
 
     @property
     def default_table(self) -> str:
@@ -141,10 +141,13 @@ class Space:
         raise FeatureError(f'the {self.name} space has no cell graphs; the {GRAPH_SET} feature set needs them')
 
     def graph_features(self, archs: Sequence[Any]) -> np.ndarray:
-        """``[n, k]`` the path figures of every cell graph of each architecture."""
+        """``[n, k]`` the path figures of every cell graph of each architecture (each cell kind in turn)."""
         from ..graph_features import path_features
-        return np.asarray([[v for g in self.cell_graphs(a) for v in path_features(g, self.op_groups)]
-                           for a in archs], dtype=np.float64).reshape(len(archs), -1)
+        if not archs:
+            return np.zeros((0, 0))
+        per_arch = [self.cell_graphs(a) for a in archs]
+        return np.concatenate([path_features([graphs[k] for graphs in per_arch], self.op_groups)
+                               for k in range(len(per_arch[0]))], axis=1)
 
     def _scores(self, archs: Sequence[Any]) -> Dict[str, np.ndarray]:
         raise NotImplementedError

@@ -36,7 +36,7 @@ class DartsSpace(Space):
     builtin_tables = {'naslib': ('naslib_nb301', 'cifar10')}
     file_tables = True
     bench_train_sizes = (100, 200, 400, 600)  # of NASLib's 725
-    bench_variants = ('renas', 'renas+cost', 'params', 'mult_adds', 'rf')  # measured beside its baselines
+    bench_variants = ('graph', 'renas', 'renas+cost', 'params', 'mult_adds', 'rf')  # beside its baselines
 
     def __init__(self, proxy: Optional[Tuple[int, int]] = None):
         self.proxy = tuple(proxy) if proxy is not None else PAPER_PROXY

@@ -25,8 +25,13 @@ class NB101Space(Space):
         return json.dumps(dict(matrix=arch.matrix, ops=arch.ops))
 
     def cell_graphs(self, arch):
-        spec = prune(arch)
-        return [CellGraph(np.asarray(spec.matrix), tuple(spec.ops), (0,), len(spec.ops) - 1)]
+        spec = prune(arch)  # then padded to 7 vertices before the output, as the tensor pads it
+        n = len(spec.ops)
+        adj = np.zeros((MAX_VERTICES, MAX_VERTICES), dtype=np.int64)
+        idx = [*range(n - 1), MAX_VERTICES - 1]
+        adj[np.ix_(idx, idx)] = np.array(spec.matrix)
+        labels = (*spec.ops[:-1], *([''] * (MAX_VERTICES - n)), spec.ops[-1])
+        return [CellGraph(adj, labels, (0,), MAX_VERTICES - 1)]
 
     def _tensors(self, archs, feature_set):
         return feature_tensors(archs)

@@ -26,6 +26,7 @@ class NB201Space(Space):
     builtin_tables = {'analog-nasbench': ('analog_nasbench', 'baseline_accuracy'), 'naslib': ('naslib_nb201', 'cifar10')}
     file_tables = True
     bench_train_sizes = (78, 156, 469, 781, 1563)  # 0.5/1/3/5/10% of the space
+    bench_variants = ('graph', 'renas', 'renas+zc', 'rf')  # the default, ReNAS as published, a tree model
 
     def __init__(self):
         self._costs = None
