@@ -20,7 +20,7 @@ import numpy as np
 from scipy.stats import kendalltau
 
 from ..predictor.predictor import FitConfig, RelativisticPredictor
-from ..predictor.spaces import CODES_SETS, FeatureError, Space, parse_features
+from ..predictor.spaces import CODES_SETS, GRAPH_SET, FeatureError, Space, parse_features
 from .workers import job_data, run_jobs
 
 __all__ = ['kendall_bench', 'format_bench', 'BASELINES', 'parse_variant']
@@ -100,8 +100,9 @@ def kendall_bench(space: Space, archs: Sequence[Any], values: np.ndarray, train_
     t0 = time.perf_counter()
     one_hot = space.one_hot(archs) if 'rf' in variants else None  # refused early where a space has none
     proxy_scores = space.scores(archs, proxies)
-    # one tensor per kind a variant reads (the DARTS space has two: its own and ReNAS's op-code one)
-    tensor_of = {fs: 'codes' if fs in CODES_SETS else 'own' for fs, members in parsed.values() if members}
+    # one tensor per kind a variant reads (the DARTS space has two: its own and ReNAS's op-code one; the
+    # graph set reads none)
+    tensor_of = {fs: fs if fs in (*CODES_SETS, GRAPH_SET) else 'own' for fs, members in parsed.values() if members}
     tensors: Dict[str, np.ndarray] = {}
     for fs, kind in tensor_of.items():
         if kind not in tensors:
