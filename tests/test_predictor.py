@@ -289,7 +289,10 @@ def test_commands_bench_train_rank_on_nb301(tmp_path, capsys):
     assert predictor_main(['bench', '--space', 'nb301', '--train-sizes', '100', '--repeats', '2', '--epochs', '5',
                            '--json', str(out), '--no-progress']) == 0
     rec = json.loads(out.read_text())
-    assert rec['variants'] == ['renas', 'renas+cost', 'params', 'mult_adds', 'rf']  # the nb301 default
+    assert rec['variants'] == ['graph', 'renas', 'renas+cost', 'params', 'mult_adds', 'rf']  # the nb301 default
+    # each variant trains with its feature set's recipe, --epochs applied to all
+    assert rec['configs']['graph']['ensemble'] == 5 and rec['configs']['renas']['batch_size'] == 16
+    assert {c['epochs'] for c in rec['configs'].values()} == {5}
     assert rec['architectures'] == 725 and all(r['100']['ranked'] == 625 for r in rec['results'].values())
     # the proxies rank the same test sets without training: they differ between sets only by the sets
     assert 0.3 < rec['results']['params']['100']['tau_mean'] < 0.45
