@@ -118,6 +118,7 @@ def _add_bench_command(b: argparse.ArgumentParser) -> None:
 
 
 def _add_search_bench_command(sb: argparse.ArgumentParser) -> None:
+    from .table_search import DEFAULT_RETRAIN_EVERY, DEFAULT_THRESHOLD
     recipe = get_space('nb201').recipe
     add_table_args(sb)
     sb.add_argument('--report-metric', help='metric the returned cell is reported on (default: --metric)')
@@ -128,13 +129,15 @@ def _add_search_bench_command(sb: argparse.ArgumentParser) -> None:
                     help='random, rea, slowfast, slowfast+renas; slowfast+renas@T sets the confidence '
                          'threshold T (default: all four)')
     sb.add_argument('--population', type=int, default=20, help='slow-fast population N (default 20, as the paper)')
-    sb.add_argument('--threshold', type=float, default=0.5,
+    sb.add_argument('--threshold', type=float, default=DEFAULT_THRESHOLD,
                     help='slowfast+renas: the search\'s pair decider decides a pair without a query when the '
-                         'predicted scores differ by at least this much (standardised units; default 0.5)')
+                         f'predicted scores differ by at least this much (standardised units; default '
+                         f'{DEFAULT_THRESHOLD})')
     sb.add_argument('--warmup', type=int, default=20,
                     help='slowfast+renas: queries before the decider starts (default 20)')
     sb.add_argument('--retrain-every', type=int,
-                    help='slowfast+renas: refit the decider after this many new evaluated pairs (default 10)')
+                    help=f'slowfast+renas: refit the decider after this many new evaluated pairs (default '
+                         f'{DEFAULT_RETRAIN_EVERY})')
     sb.add_argument('--epochs', type=int, help=f'slowfast+renas: decider epochs (default {recipe.epochs}, the '
                                                f'space\'s recipe)')
     sb.add_argument('--batch-size', type=int, help=f'slowfast+renas: decider batch of pairs (default '

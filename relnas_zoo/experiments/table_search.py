@@ -38,6 +38,10 @@ __all__ = ['TableOracle', 'BudgetExhausted', 'SearchRun', 'METHODS', 'parse_meth
            'regularized_evolution', 'slowfast', 'default_decider_config', 'search_bench', 'format_search_bench']
 
 Cell = Tuple[str, ...]
+# The decider's settings here, the best of those measured at 100 queries (bench/README.md: thresholds 0.3,
+# 0.5, 1.0; refits after 10 or 5 new pairs; 10 seeds each)
+DEFAULT_THRESHOLD = 0.3
+DEFAULT_RETRAIN_EVERY = 5
 
 
 class BudgetExhausted(Exception):
@@ -192,7 +196,7 @@ def slowfast(oracle: TableOracle, seed: int, population: int = 20, decider: Opti
 METHODS = ('random', 'rea', 'slowfast', 'slowfast+renas')
 
 
-def parse_method(method: str, threshold: float = 0.5) -> Tuple[str, float]:
+def parse_method(method: str, threshold: float = DEFAULT_THRESHOLD) -> Tuple[str, float]:
     """``'slowfast+renas@0.25'`` -> ('slowfast+renas', 0.25); an unknown method fails naming it."""
     base, _, t = method.partition('@')
     if base not in METHODS or (t and base != 'slowfast+renas'):
@@ -205,7 +209,7 @@ def parse_method(method: str, threshold: float = 0.5) -> Tuple[str, float]:
 
 
 def run_method(method: str, select: Dict[Cell, float], report: Dict[Cell, float], budget: int, seed: int,
-               population: int = 20, threshold: float = 0.5, warmup: int = 20,
+               population: int = 20, threshold: float = DEFAULT_THRESHOLD, warmup: int = 20,
                decider_config: Optional[DeciderConfig] = None) -> SearchRun:
     """One method, one seed. ``decider_config``: the slowfast+renas decider's settings (default: the space's
     recipe, retrained after every 10 new evaluated pairs); ``threshold`` (or ``@T`` in the method) is its
@@ -231,11 +235,11 @@ def run_method(method: str, select: Dict[Cell, float], report: Dict[Cell, float]
 
 
 def default_decider_config(**changes: Any) -> DeciderConfig:
-    """The decider on this space: its recipe (epochs, batch size, features), refitted after every 10 new
-    evaluated pairs, threshold 0.5."""
+    """The decider on this space: its recipe (epochs, batch size, features), refitted after every
+    ``DEFAULT_RETRAIN_EVERY`` new evaluated pairs, threshold ``DEFAULT_THRESHOLD``."""
     recipe = get_space('nb201').recipe
-    return replace(DeciderConfig(threshold=0.5, epochs=recipe.epochs, batch_size=recipe.batch_size,
-                                 features=recipe.features, retrain_every=10), **changes)
+    return replace(DeciderConfig(threshold=DEFAULT_THRESHOLD, epochs=recipe.epochs, batch_size=recipe.batch_size,
+                                 features=recipe.features, retrain_every=DEFAULT_RETRAIN_EVERY), **changes)
 
 
 def _search_job(job) -> Dict[str, Any]:
