@@ -161,3 +161,16 @@ def test_nb201_cells_graph_counts_match_the_node_graph():
     adj, labels = nb201.node_graph(cell)
     g = get_space('nb201').cell_graphs(cell)[0]
     assert np.array_equal(g.adjacency, np.asarray(adj)) and g.labels == tuple(labels)
+
+
+def test_predictor_files_of_version_1_still_load_and_unknown_versions_are_named(tmp_path):
+    x = np.random.default_rng(0).normal(size=(12, 2, 3, 3))
+    pred = RelativisticPredictor(2, 3, 0, FitConfig(epochs=2)).fit(x, targets=np.arange(12.0))
+    state = pred.state_dict()
+    assert state['version'] == 2
+    state['version'] = 1   # a ReNAS-network file written before the graph set existed
+    np.testing.assert_allclose(RelativisticPredictor.from_state_dict(state).predict(x), pred.predict(x))
+    state['version'] = 3
+    from relnas_zoo.predictor.predictor import PredictorFileError
+    with pytest.raises(PredictorFileError, match='predictor file version 3; this relnas_zoo reads versions 1, 2'):
+        RelativisticPredictor.from_state_dict(state)

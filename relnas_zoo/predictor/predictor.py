@@ -30,7 +30,10 @@ from .model import FiguresNet, ReNASNet, pairwise_agreement, pairwise_logistic_l
 __all__ = ['FitConfig', 'RelativisticPredictor', 'PredictorFileError', 'FORMAT']
 
 FORMAT = 'relnas_zoo-predictor'
-VERSION = 1
+# version 2 adds predictors without a tensor (the graph set), which a reader of version 1 would build wrongly;
+# version 1 files (ReNAS's network only) read the same as ever
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 
 class PredictorFileError(InputError, ValueError):
@@ -242,9 +245,9 @@ class RelativisticPredictor:
         if not isinstance(state, dict) or state.get('format') != FORMAT:
             raise PredictorFileError(f'{source}: not a relnas_zoo predictor file (written by '
                                      f'`relnas-zoo predictor train --out ...`)')
-        if state.get('version') != VERSION:
+        if state.get('version') not in READABLE_VERSIONS:
             raise PredictorFileError(f'{source}: predictor file version {state.get("version")!r}; '
-                                     f'this relnas_zoo reads version {VERSION}')
+                                     f'this relnas_zoo reads versions {", ".join(map(str, READABLE_VERSIONS))}')
         pred = cls(state['in_channels'], state['grid'], state['extra_features'], FitConfig(**state['config']),
                    state['meta'])
         pred.stats = {k: v.numpy() for k, v in state['stats'].items()}
