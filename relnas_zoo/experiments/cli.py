@@ -122,8 +122,8 @@ def _add_search_bench_command(sb: argparse.ArgumentParser) -> None:
     recipe = get_space('nb201').recipe
     add_table_args(sb)
     sb.add_argument('--report-metric', help='metric the returned cell is reported on (default: --metric)')
-    sb.add_argument('--queries', type=int, nargs='+', default=[50, 100, 150],
-                    help='query budgets; each distinct cell counts once (default 50 100 150)')
+    sb.add_argument('--queries', type=int, nargs='+', default=[50, 100, 150, 300],
+                    help='query budgets; each distinct cell counts once (default 50 100 150 300)')
     sb.add_argument('--seeds', type=int, default=50, help='runs per method (default 50)')
     sb.add_argument('--methods', nargs='+', default=['random', 'rea', 'slowfast', 'slowfast+renas'],
                     help='random, rea, slowfast, slowfast+renas; slowfast+renas@T sets the confidence '
