@@ -212,7 +212,7 @@ def run_method(method: str, select: Dict[Cell, float], report: Dict[Cell, float]
                population: int = 20, threshold: float = DEFAULT_THRESHOLD, warmup: int = 20,
                decider_config: Optional[DeciderConfig] = None) -> SearchRun:
     """One method, one seed. ``decider_config``: the slowfast+renas decider's settings (default: the space's
-    recipe, retrained after every 10 new evaluated pairs); ``threshold`` (or ``@T`` in the method) is its
+    recipe, retrained after every ``DEFAULT_RETRAIN_EVERY`` new evaluated pairs); ``threshold`` (or ``@T`` in the method) is its
     confidence threshold."""
     base, threshold = parse_method(method, threshold)
     oracle = TableOracle(select, report, budget)

@@ -104,7 +104,7 @@ def _training_data(args: argparse.Namespace) -> Tuple[List[Any], Optional[np.nda
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    fs, members = parse_features(args.features)
+    fs, _ = parse_features(args.features)
     space = get_space(args.space)
     out = output_file(args.out, '--out')
     with phase('load', args.quiet):

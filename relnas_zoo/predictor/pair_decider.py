@@ -156,7 +156,7 @@ class PairDecider:
         """Restore a decider, its settings included: a run saved under other defaults (an earlier recipe)
         goes on deciding as it did."""
         if 'config' in state:
-            saved = DeciderConfig(**{**asdict(DeciderConfig(prior='none')), **state['config']})  # older: no prior
+            saved = DeciderConfig(**state['config'])  # a field an older state lacks takes its default
             if saved != self.config:
                 prior_changed = saved.prior != self.config.prior
                 self.config = saved

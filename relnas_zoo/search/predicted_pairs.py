@@ -21,14 +21,14 @@ from ..predictor.spaces import get_space
 from .config import SearchConfig
 from .gather import broadcast_from_main
 
-__all__ = ['make_decider', 'plan_pairs', 'prior_table', 'DECIDER_SEED_KEY']
+__all__ = ['make_decider', 'plan_pairs', 'prior_table_name', 'DECIDER_SEED_KEY']
 
 log = logging.getLogger('relnas_zoo.search')
 DECIDER_SEED_KEY = 0x9E7A5  # with (seed, generation): the fit's seed, apart from every candidate's
 
 
-def prior_table(cfg: SearchConfig) -> str:
-    """The built-in table the decider learns beside the search's pairs ('none': none)."""
+def prior_table_name(cfg: SearchConfig) -> str:
+    """The name of the built-in table the decider learns beside the search's pairs ('none': none)."""
     prior = cfg.predictor_prior
     if prior == 'auto':
         prior = 'nb301' if cfg.dataset == 'cifar10' else 'none'  # its accuracies are CIFAR-10's
@@ -44,7 +44,7 @@ def make_decider(cfg: SearchConfig) -> Optional[PairDecider]:
     return PairDecider(space, DeciderConfig(
         threshold=cfg.predictor_threshold, epochs=cfg.predictor_epochs or recipe.epochs,
         batch_size=cfg.predictor_batch_size or recipe.batch_size, features=features,
-        retrain_every=cfg.predictor_retrain_every, seed=cfg.seed, prior=prior_table(cfg)))
+        retrain_every=cfg.predictor_retrain_every, seed=cfg.seed, prior=prior_table_name(cfg)))
 
 
 def plan_pairs(decider: Optional[PairDecider], cfg: SearchConfig, dist: DistInfo, generation: int,

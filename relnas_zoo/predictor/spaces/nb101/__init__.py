@@ -7,7 +7,7 @@ import numpy as np
 from ...graph_features import CellGraph
 from ..base import Space
 from .cells import (MAX_VERTICES, NODE_CODES, Spec, SpecError, feature_tensors, from_naslib_key, network_mult_adds,
-                    network_params, prune)
+                    network_params, padded_cell, prune)
 
 __all__ = ['NB101Space', 'Spec', 'SpecError', 'from_naslib_key', 'prune', 'feature_tensors', 'network_params',
            'network_mult_adds', 'NODE_CODES', 'MAX_VERTICES']
@@ -25,13 +25,8 @@ class NB101Space(Space):
         return json.dumps(dict(matrix=arch.matrix, ops=arch.ops))
 
     def cell_graphs(self, arch):
-        spec = prune(arch)  # then padded to 7 vertices before the output, as the tensor pads it
-        n = len(spec.ops)
-        adj = np.zeros((MAX_VERTICES, MAX_VERTICES), dtype=np.int64)
-        idx = [*range(n - 1), MAX_VERTICES - 1]
-        adj[np.ix_(idx, idx)] = np.array(spec.matrix)
-        labels = (*spec.ops[:-1], *([''] * (MAX_VERTICES - n)), spec.ops[-1])
-        return [CellGraph(adj, labels, (0,), MAX_VERTICES - 1)]
+        adj, labels = padded_cell(arch)  # 7 vertices, as the tensor pads them: one shape for every cell
+        return [CellGraph(adj, tuple(labels), (0,), MAX_VERTICES - 1)]
 
     def _tensors(self, archs, feature_set):
         return feature_tensors(archs)

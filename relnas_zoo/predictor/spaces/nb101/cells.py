@@ -14,14 +14,14 @@ projection as the output vertex's). Convs are conv-BN-ReLU; BN has a scale and a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Sequence, Tuple
+from typing import Any, List, Sequence, Tuple
 
 import numpy as np
 
 from ....errors import InputError
 from ...tensor import live_nodes, renas_tensor
 
-__all__ = ['NASLIB_OPS', 'Spec', 'SpecError', 'from_naslib_key', 'prune', 'vertex_channels', 'cell_costs',
+__all__ = ['NASLIB_OPS', 'Spec', 'SpecError', 'from_naslib_key', 'prune', 'padded_cell', 'vertex_channels', 'cell_costs',
            'feature_tensors', 'network_params', 'network_mult_adds', 'NETWORK_CELLS', 'NODE_CODES']
 
 NASLIB_OPS: Tuple[str, ...] = ('input', 'output', 'maxpool3x3', 'conv1x1-bn-relu', 'conv3x3-bn-relu')
@@ -127,9 +127,20 @@ def network_mult_adds(spec: Spec, num_classes: int = 10) -> int:
     return total + NETWORK_CELLS[-1][1] * num_classes
 
 
-def _pad(values: Sequence[float], n: int) -> List[float]:
-    """A vector of n vertices to 7: zeros inserted before the output vertex."""
-    return [*values[:-1], *([0.0] * (MAX_VERTICES - n)), values[-1]]
+def _pad(values: Sequence[Any], n: int, fill: Any = 0.0) -> List[Any]:
+    """A vector of n vertices to 7: ``fill`` inserted before the output vertex."""
+    return [*values[:-1], *([fill] * (MAX_VERTICES - n)), values[-1]]
+
+
+def padded_cell(spec: Spec) -> Tuple[np.ndarray, List[str]]:
+    """The pruned cell on 7 vertices: its adjacency and op labels, empty vertices (no edges, label '')
+    inserted before the output, so every cell has the output last."""
+    spec = prune(spec)
+    n = len(spec.ops)
+    m = np.zeros((MAX_VERTICES, MAX_VERTICES), dtype=np.int64)
+    idx = [*range(n - 1), MAX_VERTICES - 1]
+    m[np.ix_(idx, idx)] = np.array(spec.matrix)
+    return m, _pad(list(spec.ops), n, fill='')
 
 
 def feature_tensors(specs: Sequence[Spec]) -> np.ndarray:
@@ -139,9 +150,7 @@ def feature_tensors(specs: Sequence[Spec]) -> np.ndarray:
     for spec in specs:
         spec = prune(spec)
         n = len(spec.ops)
-        m = np.zeros((MAX_VERTICES, MAX_VERTICES), dtype=np.int64)
-        idx = [*range(n - 1), MAX_VERTICES - 1]
-        m[np.ix_(idx, idx)] = np.array(spec.matrix)
+        m, _ = padded_cell(spec)
         flops, params = [], []
         for c_in, c_out, res in NETWORK_CELLS:
             f, p = cell_costs(spec, c_in, c_out, res)
